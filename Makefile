@@ -1,0 +1,42 @@
+# tga-keras: `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup test test-all test-fast demo bench clean
+
+help:
+	@echo "make demo      set up .venv and upscale the bundled clip (carphone, 176x144) x4"
+	@echo "make test      set up .venv and run the test suite (slow tests excluded)"
+	@echo "make test-all  run every test, slow ones included"
+	@echo "make bench     speed of the official model vs the onnxruntime peer (needs ../shared)"
+	@echo "make setup     only create .venv and install the pinned dependencies"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
+	$(PIP) install -q --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(VENV)/bin/tga demo
+
+bench: $(STAMP)
+	$(VENV)/bin/tga benchmark --preset official --size 144x180 --threads 2
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,153 @@
+"""TGAConfig: every hyper-parameter of a TGA network, frozen and JSON round-trippable."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+_SUPPORTED_SCALES = (2, 3, 4)
+
+
+@dataclasses.dataclass(frozen=True)
+class TGAConfig:
+    """Hyper-parameters of a TGA network.
+
+    Attributes:
+        frames: number of input LR frames (odd; the centre one is the reference). Neighbours are
+            split into ``(frames - 1) // 2`` groups by temporal distance, each group holding the
+            reference: for 7 frames (0,3,6), (2,3,4), (1,3,5).
+        scale: upscaling factor (4 is the official two x2 depth-to-space head; 2 and 3 use one step).
+        nf: feature width of the stem and of each dense block's input.
+        ng: growth rate of the dense blocks (channels each unit adds).
+        intra_units: units of the intra-group 2D dense block, as blocks (official: six blocks of 3).
+        fusion3d_units: units of the inter-group 3D dense block, as (temporal-padded, reducing)
+            (official: 2 + 2).
+        inter_units: units of the inter-group 2D dense block, as blocks (official: seven blocks of 3).
+        stem_units: spatial 3x3 conv-BN-ReLU units before the 3x3x3 temporal fusion (official: 3).
+        reconstruction_width: channels of the conv before upsampling (official: 256).
+        upsample_width: channels after the first depth-to-space (official: 128).
+        bn_epsilon: BatchNorm epsilon (official: 1e-3).
+        dilation: the paper's per-group dilation: the stem's 3x3 convs use a dilation rate equal to
+            the group's temporal distance (1, 2, 3 for 7 frames). Off in the official release.
+    """
+
+    frames: int = 7
+    scale: int = 4
+    nf: int = 64
+    ng: int = 16
+    intra_units: tuple[int, ...] = (3, 3, 3, 3, 3, 3)
+    fusion3d_units: tuple[int, int] = (2, 2)
+    inter_units: tuple[int, ...] = (3, 3, 3, 3, 3, 3, 3)
+    stem_units: int = 3
+    reconstruction_width: int = 256
+    upsample_width: int = 128
+    bn_epsilon: float = 1e-3
+    dilation: bool = False
+
+    def __post_init__(self):
+        # JSON gives lists: normalise to tuples so equality and hashing hold.
+        for name in ("intra_units", "fusion3d_units", "inter_units"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that is out of range."""
+        if not isinstance(self.frames, int) or self.frames < 3 or self.frames % 2 == 0:
+            raise ValueError(f"frames must be an odd integer >= 3, got {self.frames!r}")
+        if self.scale not in _SUPPORTED_SCALES:
+            raise ValueError(f"scale must be one of {_SUPPORTED_SCALES}, got {self.scale!r}")
+        for name in ("nf", "ng", "reconstruction_width", "upsample_width"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.stem_units < 1:
+            raise ValueError(f"stem_units must be >= 1, got {self.stem_units!r}")
+        if not self.intra_units or min(self.intra_units) < 1:
+            raise ValueError(f"intra_units must be a non-empty tuple of positive ints, got {self.intra_units!r}")
+        if not self.inter_units or min(self.inter_units) < 1:
+            raise ValueError(f"inter_units must be a non-empty tuple of positive ints, got {self.inter_units!r}")
+        if len(self.fusion3d_units) != 2 or min(self.fusion3d_units) < 1:
+            raise ValueError(f"fusion3d_units must be two positive ints, got {self.fusion3d_units!r}")
+        if not self.bn_epsilon > 0:
+            raise ValueError(f"bn_epsilon must be > 0, got {self.bn_epsilon!r}")
+
+    # --------------------------------------------------------------- derived
+    @property
+    def groups(self) -> tuple[tuple[int, int, int], ...]:
+        """Frame indices of each group, ordered as the official release: (0,3,6), (2,3,4), (1,3,5).
+
+        Group ``g`` holds the frames at temporal distance ``d`` from the centre, with the official
+        ordering of distances: the largest first, then increasing (3, 1, 2 for 7 frames).
+        """
+        return tuple((c - d, c, c + d) for d in self.group_distances)
+
+    @property
+    def group_distances(self) -> tuple[int, ...]:
+        """Temporal distance of each group; for 7 frames (3, 1, 2) as in the official release."""
+        r = self.frames // 2
+        return (r,) + tuple(range(1, r))
+
+    @property
+    def center(self) -> int:
+        return self.frames // 2
+
+    @property
+    def min_size(self) -> int:
+        """Smallest LR height/width the network accepts (a 3x3 conv with symmetric bicubic pad)."""
+        return 3 if not self.dilation else max(3, 2 * max(self.group_distances) + 1)
+
+    # ----------------------------------------------------------------- I/O
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TGAConfig":
+        if not isinstance(d, dict):
+            raise ValueError(f"a TGAConfig needs a dict, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown TGAConfig fields: {', '.join(unknown)}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TGAConfig":
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes) -> "TGAConfig":
+        return dataclasses.replace(self, **changes)
+
+    # -------------------------------------------------------------- presets
+    @classmethod
+    def official(cls) -> "TGAConfig":
+        """The released "TGA-without-align-dla" network (7,057,853 parameters)."""
+        return cls()
+
+    @classmethod
+    def paper(cls) -> "TGAConfig":
+        """The paper's variant with per-group dilation (no homography alignment)."""
+        return cls(dilation=True)
+
+    @classmethod
+    def small(cls) -> "TGAConfig":
+        """A narrow, shallow variant that trains on a 2-core CPU in hours (see README)."""
+        return cls(nf=32, ng=16, intra_units=(3, 3), fusion3d_units=(1, 1), inter_units=(3, 3),
+                   reconstruction_width=64, upsample_width=32)
+
+    @classmethod
+    def preset(cls, name: str) -> "TGAConfig":
+        presets = {"official": cls.official, "paper": cls.paper, "small": cls.small}
+        if name not in presets:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(sorted(presets))}")
+        return presets[name]()
+
+
+PRESETS = ("official", "paper", "small")

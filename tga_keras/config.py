@@ -80,6 +80,7 @@ class TGAConfig:
         Group ``g`` holds the frames at temporal distance ``d`` from the centre, with the official
         ordering of distances: the largest first, then increasing (3, 1, 2 for 7 frames).
         """
+        c = self.center
         return tuple((c - d, c, c + d) for d in self.group_distances)
 
     @property

@@ -1,0 +1,240 @@
+"""Load official PyTorch TGA checkpoints (github junpan19/VSR_TGA) into the Keras model.
+
+    model = from_torch("TGA-without-align-dla.pth")       # -> keras.Model, official config
+    tga convert TGA-without-align-dla.pth tga_official.keras
+
+Every tensor of the official ``state_dict`` is mapped; a checkpoint with missing, unexpected or
+mis-shaped keys fails with a :class:`CheckpointError` naming them. The ``module.`` prefix that
+``nn.DataParallel`` adds is stripped. PyTorch is needed only here (``pip install tga-keras[torch]``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Mapping
+
+import numpy as np
+
+from tga_keras.config import TGAConfig
+
+
+class CheckpointError(ValueError):
+    """The file is not a readable official TGA checkpoint, or does not fit the config."""
+
+
+# ----------------------------------------------------------------------------- transforms
+def _conv2d(w: np.ndarray) -> np.ndarray:
+    """PyTorch Conv3d ``(out, in, 1, kh, kw)`` -> Keras 2-D ``(kh, kw, in, out)``."""
+    if w.ndim != 5 or w.shape[2] != 1:
+        raise CheckpointError(f"expected a Conv3d weight with temporal kernel 1, got shape {w.shape}")
+    return np.transpose(w[:, :, 0], (2, 3, 1, 0))
+
+
+def _conv3d(w: np.ndarray) -> np.ndarray:
+    """PyTorch Conv3d ``(out, in, kt, kh, kw)`` -> Keras ``(kt, kh, kw, in, out)``."""
+    return np.transpose(w, (2, 3, 4, 1, 0))
+
+
+def _shuffle_perm(channels: int, block: int) -> np.ndarray:
+    """Channel permutation from PyTorch ``pixel_shuffle`` order ``(c, dy, dx)`` to ``depth_to_space``'s ``(dy, dx, c)``."""
+    c_out = channels // (block * block)
+    dy, dx, c = np.meshgrid(np.arange(block), np.arange(block), np.arange(c_out), indexing="ij")
+    return (c * block * block + dy * block + dx).reshape(-1)
+
+
+def _identity(w):
+    return w
+
+
+# ----------------------------------------------------------------------------- mapping
+def _official_block_names(n_intra: int, n_inter: int):
+    intra = ["head"] + [f"middle_{i}" for i in range(1, n_intra - 1)] + ["last"]
+    inter = [f"middle_{n_intra + i}" for i in range(n_inter)]
+    return intra, inter
+
+
+def _stem_names(i: int):
+    if i == 0:
+        return "conv3d_1", "bn3d_1"
+    if i == 1:
+        return "conv3d_2", "bn3d_2"
+    return f"conv3d_2_{i - 1}", f"bn3d_2_{i - 1}"
+
+
+def weight_map(model) -> dict[str, tuple[object, Callable[[np.ndarray], np.ndarray]]]:
+    """``{official key: (keras variable, transform)}`` for every tensor of the official state_dict.
+
+    ``num_batches_tracked`` buffers carry no weights and are not listed.
+    """
+    config: TGAConfig = model.config
+    out: dict[str, tuple[object, Callable]] = {}
+
+    def bn(prefix, layer):
+        for suffix, var in (("weight", layer.gamma), ("bias", layer.beta),
+                            ("running_mean", layer.moving_mean), ("running_var", layer.moving_variance)):
+            out[f"{prefix}.{suffix}"] = (var, _identity)
+
+    def conv(prefix, kernel, bias, transform=_conv2d, perm=None):
+        if perm is None:
+            out[f"{prefix}.weight"] = (kernel, transform)
+            out[f"{prefix}.bias"] = (bias, _identity)
+        else:
+            out[f"{prefix}.weight"] = (kernel, lambda w, p=perm: transform(w)[..., p])
+            out[f"{prefix}.bias"] = (bias, lambda b, p=perm: b[p])
+
+    def dense_unit(prefix, j, unit, temporal=False):
+        """Unit ``j`` of an official block: bn3d_{2j+1}, conv3d_{2j+1}, bn3d_{2j+2}, conv3d_{2j+2}."""
+        a, b = 2 * j + 1, 2 * j + 2
+        if unit.act_in.bn is not None:
+            bn(f"{prefix}.bn3d_{a}", unit.act_in.bn)
+        conv(f"{prefix}.conv3d_{a}", unit.kernel_in, unit.bias_in)
+        bn(f"{prefix}.bn3d_{b}", unit.act_mid.bn)
+        conv(f"{prefix}.conv3d_{b}", unit.kernel_out, unit.bias_out, _conv3d if temporal else _conv2d)
+
+    intra = model.get_layer("intra_group")
+    inter = model.get_layer("inter_group")
+    up = model.get_layer("upsample")
+
+    for i, unit in enumerate(intra.stem):
+        c_name, b_name = _stem_names(i)
+        conv(c_name, unit.kernel, unit.bias)
+        bn(b_name, unit.bn)
+    conv("conv3d_2_2", intra.fusion_kernel, intra.fusion_bias, _conv3d)
+
+    intra_names, inter_names = _official_block_names(len(config.intra_units), len(config.inter_units))
+    units = iter(intra.units)
+    for name, n in zip(intra_names, config.intra_units):
+        for j in range(n):
+            dense_unit(name, j, next(units))
+
+    head, rest = config.fusion3d_units
+    for j in range(head):
+        dense_unit("fusion_head", j, inter.fusion[j], temporal=True)
+    dense_unit("Fusion_last", 0, inter.fusion[head], temporal=True)
+    for j, unit in enumerate(inter.fusion_2d):
+        dense_unit("Fusion_last", j + 1, unit)
+    bn("bn3d_2_2", inter.compress_act.bn)
+    conv("compress", inter.compress_kernel, inter.compress_bias)
+    units = iter(inter.units)
+    for name, n in zip(inter_names, config.inter_units):
+        for j in range(n):
+            dense_unit(name, j, next(units))
+    bn("bn3d_3", inter.out_act.bn)
+    conv("conv3d_3", inter.out_kernel, inter.out_bias)
+
+    b1 = 2 if config.scale == 4 else 1
+    b2 = config.scale // b1
+    conv("conv3d_r1", up.k1, up.b1)
+    conv("conv3d_r2", up.k2, up.b2, perm=_shuffle_perm(up.k2.shape[-1], b1) if b1 > 1 else None)
+    conv("conv3d_r4", up.k3, up.b3)
+    conv("conv3d_r3", up.k4, up.b4, perm=_shuffle_perm(up.k4.shape[-1], b2))
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a ``.pth`` file into ``{key: float32 numpy}``; raise :class:`CheckpointError` if it is not one."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: the file is empty (0 bytes), not a PyTorch checkpoint")
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise CheckpointError(
+            "reading PyTorch checkpoints needs torch: pip install 'tga-keras[torch]' (CPU: pip install torch==2.13.0)"
+        ) from e
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt/truncated/non-torch files
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated, corrupt or another format): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
+    return _as_numpy_state_dict(obj, path)
+
+
+def _as_numpy_state_dict(obj, origin: str = "state_dict") -> dict[str, np.ndarray]:
+    # Training scripts sometimes wrap the state_dict; accept the common wrappers.
+    if isinstance(obj, Mapping):
+        for wrapper in ("state_dict", "model", "net", "params"):
+            if wrapper in obj and isinstance(obj[wrapper], Mapping) and not _looks_like_tensor(obj[wrapper]):
+                inner = obj[wrapper]
+                if any(hasattr(v, "shape") for v in inner.values()):
+                    obj = inner
+                    break
+    if not isinstance(obj, Mapping) or not obj:
+        raise CheckpointError(f"{origin}: expected a state_dict (a mapping of names to tensors), got {type(obj).__name__}")
+    out = {}
+    for k, v in obj.items():
+        if not hasattr(v, "shape"):
+            raise CheckpointError(f"{origin}: entry {k!r} is a {type(v).__name__}, not a tensor")
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().numpy()
+        out[str(k)] = np.asarray(v)
+    keys = list(out)
+    if keys and all(k.startswith("module.") for k in keys):  # nn.DataParallel
+        out = {k[len("module."):]: v for k, v in out.items()}
+    return out
+
+
+def _looks_like_tensor(x) -> bool:
+    return hasattr(x, "shape")
+
+
+def load_state_dict(model, state_dict: Mapping[str, np.ndarray], origin: str = "state_dict") -> None:
+    """Assign an official ``state_dict`` to ``model`` (built with a matching config), all or nothing."""
+    sd = _as_numpy_state_dict(state_dict, origin)
+    wmap = weight_map(model)
+    expected = set(wmap)
+    given = {k for k in sd if not k.endswith("num_batches_tracked")}
+    missing = sorted(expected - given)
+    unexpected = sorted(given - expected)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {_few(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_few(unexpected)}")
+    values = {}
+    bad_shapes = []
+    for key, (var, transform) in wmap.items():
+        if key not in sd:
+            continue
+        try:
+            value = transform(sd[key].astype(np.float32))
+        except CheckpointError:
+            value = None
+        if value is None or tuple(value.shape) != tuple(var.shape):
+            bad_shapes.append(f"{key} {tuple(sd[key].shape)}")
+        else:
+            values[key] = value
+    if bad_shapes:
+        problems.append(f"{len(bad_shapes)} key(s) with the wrong shape for config "
+                        f"{model.config.to_json()}: {_few(bad_shapes)}")
+    if problems:
+        hint = ""
+        if len(missing) > 0.5 * len(expected):
+            hint = " — this does not look like an official TGA checkpoint"
+        raise CheckpointError(f"{origin}: cannot load into TGA{hint}: " + "; ".join(problems))
+    for key, value in values.items():
+        wmap[key][0].assign(value)
+
+
+def _few(items, n=8):
+    items = list(items)
+    return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
+
+
+def from_torch(path_or_state_dict, config: TGAConfig | None = None, return_attention: bool = False):
+    """Build a Keras TGA model and load an official checkpoint (a ``.pth`` path or a state_dict)."""
+    from tga_keras.model import build_tga
+
+    config = TGAConfig.official() if config is None else config
+    if isinstance(path_or_state_dict, (str, os.PathLike)):
+        origin = os.fspath(path_or_state_dict)
+        sd = read_state_dict(origin)
+    else:
+        origin, sd = "state_dict", path_or_state_dict
+    model = build_tga(config, return_attention=return_attention)
+    load_state_dict(model, sd, origin)
+    return model

@@ -1,0 +1,23 @@
+"""Keras layers of the TGA network (all registered under the ``tga_keras`` package)."""
+from tga_keras.layers.bicubic import BicubicUpsample
+from tga_keras.layers.units import ConvBNReLU, DenseUnit, PreActivation, TemporalDenseUnit
+from tga_keras.layers.modules import (
+    InterGroupModule,
+    IntraGroupModule,
+    ReferenceFrame,
+    TemporalAttention,
+    UpsampleHead,
+)
+
+__all__ = [
+    "BicubicUpsample",
+    "ConvBNReLU",
+    "DenseUnit",
+    "PreActivation",
+    "TemporalDenseUnit",
+    "InterGroupModule",
+    "IntraGroupModule",
+    "ReferenceFrame",
+    "TemporalAttention",
+    "UpsampleHead",
+]

@@ -1,0 +1,151 @@
+"""Sources and readers of tga_keras.data: images, Vimeo-90K trees, frame folders, videos, synthetic motion."""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from tga_keras.data import (
+    ArraySequence, FrameFolders, SyntheticMotion, VideoFiles, VideoSequence, VimeoSeptuplets, image_size,
+    natural_key, read_image, read_video,
+)
+from tga_keras.data.fakes import random_frames, write_frames, write_video, write_vimeo_tree
+from tga_keras.data.synthetic import warp_frame
+
+CLIP = os.path.join(os.path.dirname(__file__), "..", "tga_keras", "assets", "carphone_pristine.mp4")
+
+
+# ------------------------------------------------------------------------------ images
+def test_read_image_8bit_rgb_order_and_range(tmp_path):
+    rgb = random_frames(1, 20, 30)[0]
+    p = str(tmp_path / "a.png")
+    cv2.imwrite(p, rgb[..., ::-1])
+    img = read_image(p)
+    assert img.dtype == np.float32 and img.shape == (20, 30, 3)
+    np.testing.assert_allclose(img, rgb / 255.0, atol=1e-7)
+    assert image_size(p) == (20, 30)
+
+
+def test_read_image_16bit_grayscale_rgba_jpeg(tmp_path):
+    v16 = np.random.default_rng(0).integers(0, 65536, size=(10, 12, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "d.png"), v16)  # stored as BGR: channel order flips on read
+    np.testing.assert_allclose(read_image(tmp_path / "d.png"), v16[..., ::-1] / 65535.0, atol=1e-7)
+
+    gray = np.arange(120, dtype=np.uint8).reshape(10, 12)
+    cv2.imwrite(str(tmp_path / "g.png"), gray)
+    g = read_image(tmp_path / "g.png")
+    assert g.shape == (10, 12, 3)
+    for c in range(3):
+        np.testing.assert_allclose(g[..., c], gray / 255.0, atol=1e-7)
+
+    g16 = (np.arange(120, dtype=np.uint16) * 500).reshape(10, 12)
+    cv2.imwrite(str(tmp_path / "g16.png"), g16)
+    np.testing.assert_allclose(read_image(tmp_path / "g16.png")[..., 1], g16 / 65535.0, atol=1e-7)
+
+    bgra = np.dstack([np.full((10, 12), v, np.uint8) for v in (10, 20, 30, 0)])  # alpha 0 is ignored
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    np.testing.assert_allclose(read_image(tmp_path / "a.png")[0, 0], np.array([30, 20, 10]) / 255.0, atol=1e-7)
+
+    cv2.imwrite(str(tmp_path / "j.jpg"), random_frames(1, 33, 47)[0])
+    assert image_size(tmp_path / "j.jpg") == (33, 47)
+    assert read_image(tmp_path / "j.jpg").shape == (33, 47, 3)
+
+
+def test_natural_order():
+    names = ["f10.png", "f2.png", "F1.png", "f100.png"]
+    assert sorted(names, key=natural_key) == ["F1.png", "f2.png", "f10.png", "f100.png"]
+
+
+# ------------------------------------------------------------------------------ vimeo
+def test_vimeo_train_and_test_lists(tmp_path):
+    frames = write_vimeo_tree(str(tmp_path), height=48, width=64)
+    train = VimeoSeptuplets(tmp_path, "train")
+    test = VimeoSeptuplets(tmp_path, "test", check_sizes=False)
+    assert [s.name for s in train.sequences] == ["00001/0001", "00001/0002"]
+    assert [s.name for s in test.sequences] == ["00002/0001"]
+    seq = train.sequences[1]
+    assert seq.num_frames == 7 and seq.size == (48, 64)
+    got = seq.read(range(7))
+    assert got.shape == (7, 48, 64, 3) and got.dtype == np.float32
+    np.testing.assert_allclose(got, frames["00001/0002"] / 255.0, atol=1e-7)
+    crop = seq.read([0, 3], box=(8, 16, 32, 40))
+    np.testing.assert_array_equal(crop, got[[0, 3], 8:40, 16:56])
+
+
+# ------------------------------------------------------------------------------ folders
+def test_frame_folders_multi_and_single(tmp_path):
+    a = random_frames(12, 40, 56, seed=1)
+    write_frames(str(tmp_path / "calendar"), a, "frame{:d}.png")  # frame0 .. frame11: natural order matters
+    write_frames(str(tmp_path / "city"), random_frames(8, 36, 44, seed=2), "{:03d}.jpg")
+    os.makedirs(tmp_path / "empty_dir")
+    src = FrameFolders(tmp_path)
+    assert [(s.name, s.num_frames, s.size) for s in src.sequences] == [("calendar", 12, (40, 56)), ("city", 8, (36, 44))]
+    np.testing.assert_allclose(src.sequences[0].read([10])[0], a[10] / 255.0, atol=1e-7)
+    single = FrameFolders(tmp_path / "calendar")
+    assert len(single) == 1 and single.sequences[0].name == "calendar"
+    assert [s.name for s in FrameFolders(tmp_path, names=["city"]).sequences] == ["city"]
+
+
+# ------------------------------------------------------------------------------ videos
+def test_written_video_in_memory_and_seeking(tmp_path):
+    frames = random_frames(12, 48, 64, seed=3)
+    p = write_video(str(tmp_path / "clip.avi"), frames)
+    src = VideoFiles(str(tmp_path))  # a folder of videos
+    seq = src.sequences[0]
+    assert (seq.name, seq.num_frames, seq.size) == ("clip", 12, (48, 64))
+    full = seq.read(range(12))
+    assert np.abs(full - frames / 255.0).mean() < 0.03  # MJPG is lossy; RGB order right
+    lazy = VideoSequence(p, in_memory=False)
+    np.testing.assert_array_equal(lazy.read([5, 4, 6]), full[[5, 4, 6]])
+    np.testing.assert_array_equal(np.stack(list(lazy.iter_frames())), full)
+
+
+def test_bundled_clip():
+    seq = VideoFiles(CLIP).sequences[0]
+    assert (seq.num_frames, seq.size) == (120, (144, 176))
+    w = seq.read(range(10, 17))
+    assert w.shape == (7, 144, 176, 3) and 0.0 <= w.min() and w.max() <= 1.0
+    np.testing.assert_array_equal(w[0], read_video(CLIP, 10, 1)[0] / np.float32(255.0))
+
+
+# ------------------------------------------------------------------------------ synthetic
+def test_synthetic_motion_deterministic_smooth_and_centred():
+    still = random_frames(1, 64, 80, seed=4)[0]
+    src = SyntheticMotion([still], seed=7)
+    seq = src.sequences[0]
+    a = seq.read(range(7), key=3)
+    b = SyntheticMotion([still], seed=7).sequences[0].read(range(7), key=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, seq.read(range(7), key=4))
+    assert not np.array_equal(a, SyntheticMotion([still], seed=8).sequences[0].read(range(7), key=3))
+    np.testing.assert_array_equal(a[3], still / np.float32(255.0))  # the centre frame is the still itself
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    diffs = [np.abs(a[t] - a[3]).mean() for t in range(7)]
+    assert all(d > 0.003 for t, d in enumerate(diffs) if t != 3)  # every neighbour moved
+    # a crop is computed from its neighbourhood only, yet agrees with cropping the full frame
+    crop = seq.read([0, 6], key=3, box=(10, 20, 32, 40))
+    np.testing.assert_allclose(crop, a[[0, 6], 10:42, 20:60], atol=0.02)
+    assert np.abs(crop - a[[0, 6], 10:42, 20:60]).mean() < 2e-3
+
+
+def test_warp_frame_pure_translation():
+    img = random_frames(1, 40, 40, seed=5)[0].astype(np.float32) / 255
+    out = warp_frame(img, (2.0, -1.0), 0.0, 1.0, interpolation=cv2.INTER_LINEAR)
+    # frame(p) = image(p + d): integer shifts move content exactly
+    np.testing.assert_allclose(out[5:30, 5:30], img[4:29, 7:32], atol=1e-5)
+
+
+def test_synthetic_from_video_frames():
+    src = SyntheticMotion.from_videos(CLIP, per_video=2, length=5)
+    assert [s.name for s in src.sequences] == ["carphone_pristine@40", "carphone_pristine@79"]
+    assert src.sequences[0].read(range(5)).shape == (5, 144, 176, 3)
+
+
+def test_array_sequence():
+    frames = random_frames(4, 8, 10)
+    seq = ArraySequence("x", frames)
+    np.testing.assert_allclose(seq.read([2]), frames[[2]] / 255.0, atol=1e-7)
+    with pytest.raises(ValueError, match="out of range"):
+        seq.read([4])

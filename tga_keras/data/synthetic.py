@@ -1,0 +1,193 @@
+"""Synthetic motion: moving sequences made from still images, for training when few videos are at hand.
+
+Frame ``t`` of a synthetic sequence samples the still image at ``c + A_t (p - c) + d_t`` (``p`` an
+output pixel, ``c`` the image centre), with ``A_t = zoom_t * R(angle_t)``. The trajectory is smooth
+(constant velocity plus constant acceleration, in time relative to the centre frame):
+``d_t = v t + a t^2 / 2``, ``angle_t = w t + alpha t^2 / 2``, ``zoom_t = exp(z t)``; so the centre
+frame is the still image itself and neighbours move sub-pixel amounts. Sampling is
+``cv2.warpAffine`` (bicubic by default, reflect-101 border), clipped to [0, 1].
+
+Randomness: the trajectory of sequence ``i`` read with key ``k`` comes from
+``numpy.random.default_rng([seed, i, k])``: deterministic under ``seed``; the training pipeline
+passes a fresh key per sample, evaluation key 0.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
+from tga_keras.data.io import image_size, list_images, read_image, read_video, u8_to_float
+from tga_keras.data.sources import Sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class MotionRange:
+    """Largest magnitudes drawn (uniform in ``[-max, max]``), per frame of time, HR pixels/degrees."""
+
+    velocity: float = 3.0         # px / frame
+    acceleration: float = 0.5     # px / frame^2
+    rotation: float = 0.5         # degrees / frame
+    angular_acceleration: float = 0.1  # degrees / frame^2
+    zoom: float = 0.01            # log-scale / frame (1 % per frame)
+
+
+def random_trajectory(rng: np.random.Generator, length: int, motion: MotionRange = MotionRange()):
+    """Per-frame ``(shift (length, 2) as (dx, dy), angle_deg (length,), zoom (length,))``; frame ``length // 2`` is identity."""
+    t = np.arange(length, dtype=np.float64) - length // 2
+    v = rng.uniform(-motion.velocity, motion.velocity, size=2)
+    a = rng.uniform(-motion.acceleration, motion.acceleration, size=2)
+    w = rng.uniform(-motion.rotation, motion.rotation)
+    alpha = rng.uniform(-motion.angular_acceleration, motion.angular_acceleration)
+    z = rng.uniform(-motion.zoom, motion.zoom)
+    shift = v[None, :] * t[:, None] + 0.5 * a[None, :] * (t * t)[:, None]
+    angle = w * t + 0.5 * alpha * t * t
+    zoom = np.exp(z * t)
+    return shift, angle, zoom
+
+
+def _reflect101(idx: np.ndarray, n: int) -> np.ndarray:
+    if n == 1:
+        return np.zeros_like(idx)
+    period = 2 * n - 2
+    m = np.mod(idx, period)
+    return np.where(m < n, m, period - m)
+
+
+def warp_frame(image: np.ndarray, shift, angle_deg: float, zoom: float, box=None,
+               interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """One frame of the motion model (module docstring), float32 ``(h, w, 3)``.
+
+    ``image``: float32 ``(H, W, 3)``. ``box = (top, left, h, w)`` returns only that part of the
+    warped frame (computed from the needed neighbourhood only; equals cropping the full warped
+    frame up to OpenCV's 1/32-pixel coordinate rounding).
+    """
+    H, W = image.shape[:2]
+    top, left, h, w = box if box is not None else (0, 0, H, W)
+    if shift[0] == 0 and shift[1] == 0 and angle_deg == 0 and zoom == 1:
+        return image[top:top + h, left:left + w].copy()
+    c = np.array([(W - 1) / 2.0, (H - 1) / 2.0])
+    th = math.radians(angle_deg)
+    A = zoom * np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
+    d = np.asarray(shift, dtype=np.float64)
+    # source positions of the box corners -> the input region needed (plus the cubic support)
+    corners = np.array([[left, top], [left + w - 1, top], [left, top + h - 1], [left + w - 1, top + h - 1]], float)
+    src = c + (corners - c) @ A.T + d
+    x0, y0 = np.floor(src.min(axis=0)).astype(int) - 3
+    x1, y1 = np.ceil(src.max(axis=0)).astype(int) + 3
+    rows = _reflect101(np.arange(y0, y1 + 1), H)
+    cols = _reflect101(np.arange(x0, x1 + 1), W)
+    region = image[rows[:, None], cols[None, :]]
+    # region-local inverse map: q (box-local) -> A q + A (o_out - c) + c + d - o_in
+    o_out = np.array([left, top], float)
+    o_in = np.array([x0, y0], float)
+    M = np.concatenate([A, (A @ (o_out - c) + c + d - o_in)[:, None]], axis=1)
+    out = cv2.warpAffine(region, M, (w, h), flags=interpolation | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REFLECT_101)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+class SyntheticSequence(Sequence):
+    """``length`` frames of smooth random motion over one still image (see module docstring)."""
+
+    def __init__(self, name: str, image, *, length: int = 7, seed: int = 0, index: int = 0,
+                 motion: MotionRange = MotionRange(), interpolation: int = cv2.INTER_CUBIC,
+                 size: tuple[int, int] | None = None):
+        self.name = name
+        self._image = image  # path (read lazily) or uint8/float array (h, w, 3)
+        if isinstance(image, (str, os.PathLike)):
+            self.path = self._image = os.fspath(image)
+            if size is None:
+                size = image_size(self.path)
+        else:
+            arr = np.asarray(image)
+            if arr.ndim != 3 or arr.shape[2] != 3:
+                raise DatasetError(f"synthetic source {name!r}: image must be (h, w, 3), got {arr.shape}")
+            self._image = arr
+            self.path = f"<image {name}>"
+            size = arr.shape[:2]
+        self.size = (int(size[0]), int(size[1]))
+        self.num_frames = int(length)
+        self.seed, self.index = int(seed), int(index)
+        self.motion, self.interpolation = motion, interpolation
+
+    def still(self) -> np.ndarray:
+        """The still image, float32 ``(H, W, 3)`` in [0, 1]."""
+        if isinstance(self._image, str):
+            img = read_image(self._image)
+            if img.shape[:2] != self.size:
+                raise DatasetError(f"image {self._image} is {img.shape[:2]}, expected {self.size}")
+            return img
+        return u8_to_float(self._image) if self._image.dtype == np.uint8 else self._image.astype(np.float32)
+
+    def trajectory(self, key: int = 0):
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.index, int(key) & 0xFFFFFFFFFFFFFFFF])
+        return random_trajectory(rng, self.num_frames, self.motion)
+
+    def _read(self, indices, *, key, box):
+        img = self.still()
+        shift, angle, zoom = self.trajectory(key)
+        return np.stack([warp_frame(img, shift[i], angle[i], zoom[i], box, self.interpolation) for i in indices])
+
+    def iter_frames(self, *, key: int = 0):
+        img = self.still()
+        shift, angle, zoom = self.trajectory(key)
+        for i in range(self.num_frames):
+            yield warp_frame(img, shift[i], angle[i], zoom[i], None, self.interpolation)
+
+
+class SyntheticMotion:
+    """A source of :class:`SyntheticSequence`, one per still image.
+
+    Build with ``SyntheticMotion(images)`` (paths or ``(h, w, 3)`` arrays, uint8 or float [0, 1]),
+    :meth:`from_folder` (every image in a folder, natural order) or :meth:`from_videos` (``per_video``
+    frames evenly spaced in each video).
+    """
+
+    def __init__(self, images: Iterable, *, length: int = 7, seed: int = 0, motion: MotionRange = MotionRange(),
+                 interpolation: int = cv2.INTER_CUBIC, names: Iterable[str] | None = None):
+        images = list(images)
+        if not images:
+            raise DatasetError("SyntheticMotion needs at least one still image")
+        if length < 1:
+            raise ValueError(f"length must be >= 1, got {length}")
+        names = list(names) if names is not None else [
+            os.path.splitext(os.path.basename(os.fspath(im)))[0] if isinstance(im, (str, os.PathLike)) else f"still{i}"
+            for i, im in enumerate(images)]
+        self.sequences = [
+            SyntheticSequence(n, im, length=length, seed=seed, index=i, motion=motion, interpolation=interpolation)
+            for i, (n, im) in enumerate(zip(names, images))]
+
+    @classmethod
+    def from_folder(cls, folder, **kwargs) -> "SyntheticMotion":
+        if not os.path.isdir(folder):
+            raise DatasetFileNotFoundError(f"image folder not found: {folder}")
+        files = list_images(folder)
+        if not files:
+            raise DatasetError(f"no images in {folder}")
+        return cls(files, **kwargs)
+
+    @classmethod
+    def from_videos(cls, paths, per_video: int = 1, **kwargs) -> "SyntheticMotion":
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        images, names = [], []
+        for p in paths:
+            frames = read_video(p)
+            picks = np.linspace(0, len(frames) - 1, per_video + 2)[1:-1].round().astype(int) if per_video > 0 else []
+            stem = os.path.splitext(os.path.basename(os.fspath(p)))[0]
+            for k in picks:
+                images.append(frames[k])
+                names.append(f"{stem}@{k}")
+        return cls(images, names=names, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+
+__all__ = ["MotionRange", "SyntheticMotion", "SyntheticSequence", "random_trajectory", "warp_frame"]

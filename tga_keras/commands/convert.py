@@ -1,0 +1,48 @@
+"""``tga convert OFFICIAL.pth OUT.keras``: load an official PyTorch checkpoint, save a Keras model."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "convert",
+        help="convert an official PyTorch checkpoint (.pth) to a Keras model (.keras)",
+        description=(
+            "Load an official TGA checkpoint (github junpan19/VSR_TGA, e.g. TGA-without-align-dla.pth), "
+            "map every tensor into the Keras model and save it as a .keras file. Fails with the names of "
+            "missing, unexpected or mis-shaped keys if the checkpoint does not fit. Needs torch "
+            "(pip install 'tga-keras[torch]')."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("checkpoint", help="official PyTorch state_dict (.pth); a DataParallel 'module.' prefix is fine")
+    p.add_argument("output", help="Keras model file to write (.keras)")
+    p.add_argument("--preset", default="official", choices=["official", "paper"],
+                   help="architecture the checkpoint was trained with")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    return p
+
+
+def run(args) -> int:
+    from tga_keras.cli import UsageError
+    from tga_keras.config import TGAConfig
+
+    import os
+
+    if not args.output.endswith(".keras"):
+        raise UsageError(f"OUTPUT must end with .keras, got {args.output!r}")
+    if os.path.exists(args.output) and not args.overwrite:
+        raise UsageError(f"{args.output} exists; pass --overwrite to replace it")
+    if not os.path.isfile(args.checkpoint):
+        raise UsageError(f"{args.checkpoint}: no such file")
+    from tga_keras.convert import from_torch
+    from tga_keras.io_utils import atomic_path
+
+    model = from_torch(args.checkpoint, config=TGAConfig.preset(args.preset))
+    with atomic_path(args.output, overwrite=args.overwrite) as tmp:
+        model.save(tmp)
+    n = sum(int(w.numpy().size) for w in model.trainable_weights)
+    print(f"wrote {args.output} ({args.preset} config, {n:,} trainable parameters)", file=sys.stderr)
+    return 0

@@ -1,0 +1,37 @@
+"""Safe file writing: write to a temporary file beside the target, then rename (never half-written)."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, overwrite: bool = False):
+    """Yield a temporary path in the target's folder; on success rename it to ``path``.
+
+    Refuses to replace an existing ``path`` unless ``overwrite`` (raises ``FileExistsError``).
+    The temporary file keeps the target's extension (some writers pick the format from it).
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    base, ext = os.path.splitext(os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".part{ext}", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        yield tmp
+        if not os.path.exists(tmp):
+            raise RuntimeError(f"nothing was written to {path}")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            if os.path.isdir(tmp):
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                os.unlink(tmp)

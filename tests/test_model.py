@@ -154,3 +154,17 @@ def test_trains_one_step():
     y = rng.random((2, 32, 32, 3), dtype=np.float32)
     hist = model.fit(x, y, epochs=2, batch_size=2, verbose=0)
     assert np.isfinite(hist.history["loss"]).all()
+
+
+def test_fused_inference_batchnorm_equals_keras_batchnorm():
+    from tga_keras.layers.units import PreActivation
+
+    rng = np.random.default_rng(4)
+    for shape in [(2, 5, 6, 8), (2, 3, 5, 6, 8)]:
+        act = PreActivation(1e-3, 0.999)
+        act.build(shape)
+        act.bn.set_weights([rng.standard_normal(8).astype(np.float32), rng.standard_normal(8).astype(np.float32),
+                            rng.standard_normal(8).astype(np.float32), rng.random(8).astype(np.float32) + 0.1])
+        x = rng.standard_normal(shape).astype(np.float32)
+        want = np.maximum(np.asarray(act.bn(x, training=False)), 0)
+        np.testing.assert_allclose(np.asarray(act(x, training=False)), want, atol=1e-5)

@@ -1,0 +1,222 @@
+"""The inference core: windows, streaming, tiling, backends, validation and model loading."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tga_keras.config import TGAConfig
+from tga_keras.inference import (
+    CallableBackend,
+    KerasBackend,
+    Upscaler,
+    load_tga,
+    tile_spans,
+    to_output,
+    window_indices,
+)
+
+
+def _smooth_frames(n, h, w, seed=0):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, h, w, 3)).astype(np.float32)
+    return np.stack([cv2.GaussianBlur(f, (0, 0), 1.2) for f in x])
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    """A small TGA with random weights strong enough that the residual branch matters (~0.04)."""
+    from tga_keras.model import build_tga
+
+    model = build_tga(TGAConfig.small())
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        if w.name.endswith("kernel"):
+            fan_in = int(np.prod(w.shape[:-1]))
+            w.assign(rng.normal(0.0, np.sqrt(1.0 / fan_in), w.shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def upscaler(small_model):
+    return Upscaler(small_model)
+
+
+def nearest_backend(calls=None, poison=0, scale=2):
+    """A local backend: nearest-neighbour x``scale`` of the centre frame; ``poison`` SR px of NaN at tile edges."""
+
+    def fn(x):
+        if calls is not None:
+            calls.append(x.shape)
+        y = np.repeat(np.repeat(x[:, x.shape[1] // 2], scale, axis=1), scale, axis=2).copy()
+        if poison:
+            y[:, :poison], y[:, -poison:], y[:, :, :poison], y[:, :, -poison:] = np.nan, np.nan, np.nan, np.nan
+        return y
+
+    return CallableBackend(fn, scale=scale, frames=7)
+
+
+# ------------------------------------------------------------------------------ windows
+def test_window_indices_replicate_boundaries():
+    assert window_indices(4, 5) == [[0, 0, 0, 1, 2], [0, 0, 1, 2, 3], [0, 1, 2, 3, 3], [1, 2, 3, 3, 3]]
+    assert window_indices(1, 7) == [[0] * 7]
+    w = window_indices(10)
+    assert w[5] == [2, 3, 4, 5, 6, 7, 8] and w[0] == [0, 0, 0, 0, 1, 2, 3] and w[9] == [6, 7, 8, 9, 9, 9, 9]
+    for bad in [(0, 7), (3, 4), (3, 0), (2.5, 7)]:
+        with pytest.raises(ValueError):
+            window_indices(*bad)
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(10, 10, 2), (48, 40, 8), (100, 40, 8), (37, 9, 4), (64, 16, 0)])
+def test_tile_spans_partition_with_margins(length, tile, overlap):
+    spans = tile_spans(length, tile, overlap)
+    assert spans[0][2] == 0 and spans[-1][3] == length
+    for k, (s, e, a, b) in enumerate(spans):
+        assert e - s == min(tile, length) and 0 <= s <= a < b <= e <= length
+        if k:
+            assert a == spans[k - 1][3]  # kept parts are contiguous
+            assert a - s >= overlap
+        if k < len(spans) - 1:
+            assert e - b >= overlap
+    with pytest.raises(ValueError):
+        tile_spans(50, 16, 8)
+
+
+# ------------------------------------------------------------------------------ streaming
+def test_streaming_equals_windows_and_reads_ahead_only_one_window(upscaler):
+    frames = _smooth_frames(9, 12, 14)
+    want = upscaler.upscale_window(np.stack([frames[idx] for idx in window_indices(9)]))
+    assert want.shape == (9, 48, 56, 3)
+
+    consumed = []
+
+    def stream():
+        for k, f in enumerate(frames):
+            consumed.append(k)
+            yield f
+
+    got = []
+    for i, sr in enumerate(upscaler.upscale_frames(stream())):
+        assert len(consumed) <= i + 3 + 1  # at most r = 3 frames of look-ahead
+        got.append(sr)
+    np.testing.assert_allclose(np.stack(got), want, atol=1e-5)
+
+    batched = Upscaler(upscaler.backend, batch_size=4)
+    np.testing.assert_allclose(np.stack(list(batched.upscale_frames(frames))), want, atol=1e-5)
+    # a segment uses the real neighbours around it: equal to the same frames of the whole sequence
+    seg = np.stack(list(upscaler.upscale_frames(frames[1:], first=3, count=2)))
+    np.testing.assert_allclose(seg, want[4:6], atol=1e-5)
+
+
+def test_short_sequences_and_empty_streams():
+    up = Upscaler(nearest_backend())
+    frames = _smooth_frames(2, 5, 6)
+    out = list(up.upscale_frames(iter(frames)))
+    assert len(out) == 2 and np.array_equal(out[1], np.repeat(np.repeat(frames[1], 2, 0), 2, 1))
+    with pytest.raises(ValueError, match="empty"):
+        list(up.upscale_frames(iter([])))
+    with pytest.raises(ValueError, match="2 frames"):
+        list(up.upscale_frames(frames, first=5))
+
+
+def test_uint8_output_and_uint8_input():
+    up = Upscaler(nearest_backend())
+    frames = (_smooth_frames(3, 6, 6) * 1.4 - 0.2)  # out of range on purpose: outputs are clipped
+    out = list(up.upscale_frames(frames, dtype="uint8"))
+    assert out[0].dtype == np.uint8 and out[0].shape == (12, 12, 3)
+    ref = np.clip(np.repeat(np.repeat(frames[0], 2, 0), 2, 1), 0, 1)
+    np.testing.assert_array_equal(out[0], np.round(ref * 255).astype(np.uint8))
+    f32 = list(up.upscale_frames(frames))[0]
+    assert f32.dtype == np.float32 and f32.min() >= 0 and f32.max() <= 1
+    u8_in = (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+    np.testing.assert_allclose(up.upscale_window(u8_in[[0] * 7]), np.repeat(np.repeat(u8_in[0] / 255, 2, 0), 2, 1),
+                               atol=1e-6)
+    assert to_output(np.array([[-1.0, 0.5, 2.0]]), "uint8").tolist() == [[0, 128, 255]]
+
+
+# ------------------------------------------------------------------------------ tiling
+@pytest.mark.parametrize("h,w,tile,overlap", [(23, 31, 8, 2), (20, 20, 9, 3), (16, 40, 12, 0)])
+def test_tiles_are_stitched_from_their_centres_exactly(h, w, tile, overlap):
+    x = _smooth_frames(7, h, w)
+    plain = Upscaler(nearest_backend()).upscale_window(x)
+    tiled = Upscaler(nearest_backend(poison=2 * overlap), tile=tile, tile_overlap=overlap, batch_size=5)
+    out = tiled.upscale_window(x)
+    b = 2 * overlap  # the poisoned ring survives only where a tile edge is the image edge
+    assert out.shape == plain.shape == (2 * h, 2 * w, 3)
+    inner = out[b:out.shape[0] - b, b:out.shape[1] - b]
+    assert not np.isnan(inner).any()
+    np.testing.assert_array_equal(inner, plain[b:plain.shape[0] - b, b:plain.shape[1] - b])
+
+
+def test_tiled_model_matches_untiled(small_model, upscaler):
+    x = _smooth_frames(7, 40, 52, seed=1)
+    full = upscaler.upscale_window(x)
+    tiled = Upscaler(small_model, tile=36, tile_overlap=16, batch_size=4).upscale_window(np.stack([x, x[::-1]]))
+    assert tiled.shape == (2, 160, 208, 3)
+    np.testing.assert_allclose(tiled[0], full, atol=1e-3)
+
+
+def test_keras_backend_traces_once_for_all_sizes(small_model):
+    backend = KerasBackend(small_model)
+    for h, w in ((8, 9), (12, 10), (8, 9)):
+        assert backend(np.zeros((1, 7, h, w, 3), np.float32)).shape == (1, 4 * h, 4 * w, 3)
+    assert backend.traces == 1
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("shape,match", [
+    ((6, 8, 8, 3), "got 6 frames"), ((1, 7, 8, 8, 1), "channels"), ((7, 2, 8, 3), "at least 3x3"),
+    ((8, 8, 3), "rank"), ((1, 1, 7, 8, 8, 3), "rank"),
+])
+def test_bad_windows_fail_before_running_the_backend(shape, match):
+    calls = []
+    up = Upscaler(nearest_backend(calls))
+    with pytest.raises(ValueError, match=match):
+        up.upscale_window(np.zeros(shape, np.float32))
+    assert calls == []
+
+
+def test_bad_streams_and_options():
+    calls = []
+    up = Upscaler(nearest_backend(calls))
+    with pytest.raises(ValueError, match="same size"):
+        list(up.upscale_frames([np.zeros((8, 8, 3))] * 3 + [np.zeros((8, 9, 3))] * 3))
+    with pytest.raises(ValueError, match="at least 3x3"):
+        list(up.upscale_frames([np.zeros((2, 8, 3))] * 3))
+    with pytest.raises(ValueError, match="dtype"):
+        up.upscale_window(np.zeros((7, 8, 8, 3), np.int32))
+    with pytest.raises(ValueError, match="dtype"):
+        up.upscale_frames([np.zeros((8, 8, 3))], dtype="float16")  # checked at the call, not at the first frame
+    assert calls == []
+    for kwargs in ({"tile": 2}, {"tile": 16, "tile_overlap": 8}, {"tile": 16, "tile_overlap": -1}, {"batch_size": 0}):
+        with pytest.raises(ValueError):
+            Upscaler(nearest_backend(), **kwargs)
+    with pytest.raises(ValueError, match="scale"):
+        Upscaler(lambda x: x)
+    with pytest.raises(ValueError, match="backend returned shape"):
+        Upscaler(CallableBackend(lambda x: x[:, 0], scale=2)).upscale_window(np.zeros((7, 4, 4, 3), np.float32))
+
+
+def test_load_tga(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_tga(tmp_path / "missing.keras")
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a Keras model"):
+        load_tga(garbage)
+    (tmp_path / "w.onnx").write_bytes(b"x")
+    with pytest.raises(ValueError, match="unknown weights format"):
+        load_tga(tmp_path / "w.onnx")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty"):
+        load_tga(tmp_path / "empty.pth")
+    model = load_tga(None, "small")
+    path = tmp_path / "small.keras"
+    model.save(path)
+    loaded = load_tga(path)
+    assert loaded.config == TGAConfig.small()
+    with pytest.raises(ValueError, match="not the 'official' preset"):
+        load_tga(path, "official")
+    x = _smooth_frames(7, 6, 6)
+    np.testing.assert_allclose(Upscaler(str(path)).upscale_window(x), Upscaler(model).upscale_window(x), atol=1e-6)

@@ -1,0 +1,255 @@
+"""``tga upscale INPUT OUTPUT``: super-resolve a video file or a folder of frames with TGA.
+
+INPUT is a video (anything OpenCV decodes) or a folder of images (natural order). OUTPUT is a
+video (``.mp4``: 'mp4v', ``.avi``: 'MJPG') or a folder of PNG frames (a path without extension,
+or an existing folder). The output is written to a temporary sibling and renamed at the end, so a
+failed or interrupted run leaves nothing behind. Frames are streamed: only one temporal window of
+frames is in memory, whatever the length of the video.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import itertools
+import os
+import shutil
+import sys
+import time
+from typing import Iterable, Iterator
+
+VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+
+UNTRAINED_WARNING = (
+    "WARNING: no --weights given: the network is UNTRAINED (random weights). Its output is NOT a\n"
+    "WARNING: meaningful super-resolution (with random weights it is close to plain bicubic).\n"
+    "WARNING: Convert the official checkpoint with `tga convert TGA.pth tga.keras` and pass --weights tga.keras."
+)
+
+
+def add_parser(sub):
+    from tga_keras.config import PRESETS
+
+    p = sub.add_parser(
+        "upscale",
+        help="super-resolve a video or a folder of frames",
+        description=__doc__.split("\n", 2)[2].strip(),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("input", help="video file or folder of frames (RGB; same size)")
+    p.add_argument("output", help="output video (.mp4 or .avi) or folder for PNG frames")
+    p.add_argument("--weights", metavar="FILE",
+                   help="trained model: .keras (from `tga convert` or training), .weights.h5, or an official .pth "
+                        "(needs torch); without it the network is untrained")
+    p.add_argument("--preset", choices=PRESETS, default=None,
+                   help="architecture for .pth/.weights.h5 weights or an untrained model (default: official; "
+                        "a .keras file carries its own)")
+    p.add_argument("--tile", type=int, default=None, metavar="N",
+                   help="run in N x N LR tiles to bound memory (not bit-exact: see --overlap)")
+    p.add_argument("--overlap", type=int, default=8, metavar="N", help="LR pixels of context around each tile")
+    p.add_argument("--start", type=int, default=0, metavar="N", help="first frame to upscale (0-based)")
+    p.add_argument("--frames-limit", type=int, default=None, metavar="N", help="upscale at most N frames")
+    p.add_argument("--batch-size", type=int, default=1, metavar="N", help="windows (or tiles) per model call")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate of an output video (default: the input's, or 25 for a folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+# ------------------------------------------------------------------------------ checks
+def output_kind(path: str) -> str:
+    """``'folder'`` or a video extension (``'.mp4'``, ``'.avi'``); ``UsageError`` for anything else."""
+    from tga_keras.cli import UsageError
+
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+        return "folder"
+    ext = os.path.splitext(path)[1].lower()
+    if ext == "":
+        return "folder"
+    if ext in VIDEO_CODECS:
+        return ext
+    raise UsageError(f"unsupported output {path!r}: write a .mp4 or .avi video, "
+                     "or a folder (no extension) of PNG frames")
+
+
+def _check_args(args) -> None:
+    from tga_keras.cli import UsageError
+
+    for name, value, low in (("--start", args.start, 0), ("--frames-limit", args.frames_limit, 1),
+                             ("--overlap", args.overlap, 0), ("--batch-size", args.batch_size, 1),
+                             ("--tile", args.tile, 3)):
+        if value is not None and value < low:
+            raise UsageError(f"{name} must be >= {low}, got {value}")
+    if args.tile is not None and args.tile <= 2 * args.overlap:
+        raise UsageError(f"--tile ({args.tile}) must be larger than twice --overlap ({args.overlap})")
+    if args.fps is not None and not args.fps > 0:
+        raise UsageError(f"--fps must be > 0, got {args.fps}")
+
+
+@dataclasses.dataclass
+class _Source:
+    """The input's frame stream (its first ``first`` frames are context only) and the output names."""
+
+    frames: Iterator
+    first: int
+    total: int | None
+    names: Iterable[str]
+    fps: float
+    describe: str
+
+
+def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Source:
+    """Open INPUT; neighbours of the first/last selected frames are read too (up to ``radius`` each side)."""
+    from tga_keras.cli import UsageError
+    from tga_keras.data.io import image_size, iter_video, list_images, probe_video, read_image
+
+    lo = max(0, start - radius)
+    hi = None if limit is None else start + limit + radius
+    if os.path.isdir(path):
+        files = list_images(path)
+        if not files:
+            raise UsageError(f"no image files in folder {path}")
+        if start >= len(files):
+            raise UsageError(f"--start {start} is past the end: {path} holds {len(files)} frames")
+        files = files[lo:hi]
+        sizes = {}
+        for f in files:  # header reads: fail before any heavy work
+            sizes.setdefault(image_size(f), f)
+        if len(sizes) > 1:
+            (s0, f0), (s1, f1) = list(sizes.items())[:2]
+            raise ValueError(f"frames differ in size: {f0} is {s0[1]}x{s0[0]}, {f1} is {s1[1]}x{s1[0]}")
+        selected = files[start - lo:][:limit]
+        stems = [os.path.splitext(os.path.basename(f))[0] for f in selected]
+        names = stems if len(set(stems)) == len(stems) else [f"{start + k:06d}" for k in range(len(selected))]
+        (h, w), = sizes
+        return _Source((read_image(f) for f in files), start - lo, len(selected), names, 25.0,
+                       f"{len(selected)} frames of {w}x{h} from {path}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"input not found: {path}")
+    info = probe_video(path)  # DatasetError (a ValueError) for zero-byte, corrupt or unsupported files
+    if start >= info.num_frames:
+        raise UsageError(f"--start {start} is past the end: {path} has about {info.num_frames} frames")
+    total = info.num_frames - start if limit is None else min(limit, info.num_frames - start)
+    frames = itertools.islice(iter_video(path), lo, hi)
+    names = (f"{start + k:06d}" for k in itertools.count())
+    fps = info.fps if info.fps and info.fps > 0 else 25.0
+    return _Source(frames, start - lo, total, names, fps, f"~{total} frames of {info.width}x{info.height} from {path}")
+
+
+# ------------------------------------------------------------------------------ writing
+@contextlib.contextmanager
+def atomic_output(path: str, overwrite: bool):
+    """:func:`tga_keras.io_utils.atomic_path` that can also replace a folder (or a file by a folder)."""
+    from tga_keras.io_utils import atomic_path
+
+    backup = None
+    try:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            yield tmp
+            if os.path.lexists(path) and (os.path.isdir(path) or os.path.isdir(tmp)):
+                backup = f"{tmp}.old"
+                os.replace(path, backup)  # os.replace cannot put a folder over a folder/file
+    except BaseException:
+        if backup is not None and os.path.lexists(backup) and not os.path.lexists(path):
+            os.replace(backup, path)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True) if os.path.isdir(backup) else os.unlink(backup)
+
+
+class _FolderWriter:
+    def __init__(self, folder: str, names):
+        os.makedirs(folder)
+        self.folder, self.names, self.count = folder, iter(names), 0
+
+    def write(self, rgb_u8):
+        import cv2
+
+        target = os.path.join(self.folder, f"{next(self.names)}.png")
+        if not cv2.imwrite(target, rgb_u8[:, :, ::-1]):
+            raise OSError(f"cannot write {target}")
+        self.count += 1
+
+    def close(self):
+        pass
+
+
+class _VideoWriter:
+    def __init__(self, path: str, codec: str, fps: float):
+        self.path, self.codec, self.fps, self.writer, self.count = path, codec, fps, None, 0
+
+    def write(self, rgb_u8):
+        import cv2
+
+        if self.writer is None:
+            h, w = rgb_u8.shape[:2]
+            self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*self.codec), self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise OSError(f"OpenCV cannot open a {self.codec!r} video writer for {self.path}")
+        self.writer.write(rgb_u8[:, :, ::-1])
+        self.count += 1
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.release()
+
+
+# ------------------------------------------------------------------------------ run
+def run(args) -> int:
+    from tga_keras.cli import UsageError
+    from tga_keras.config import TGAConfig
+
+    _check_args(args)
+    if not os.path.exists(args.input):
+        raise FileNotFoundError(f"input not found: {args.input}")
+    kind = output_kind(args.output)
+    if os.path.lexists(args.output) and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    if os.path.realpath(args.output) == os.path.realpath(args.input):
+        raise UsageError("OUTPUT is the INPUT; write somewhere else")
+    if args.weights is not None and not os.path.exists(args.weights):
+        raise FileNotFoundError(f"weights file not found: {args.weights}")
+    if os.path.isfile(args.input) and os.path.getsize(args.input) == 0:
+        raise ValueError(f"empty (zero-byte) input file: {args.input}")
+
+    # the input is checked (headers, first video frame) before the slow model build
+    radius = TGAConfig.preset(args.preset or "official").frames // 2
+    source = _open_source(args.input, args.start, args.frames_limit, radius)
+
+    from tga_keras.inference import Upscaler, load_tga
+
+    if args.weights is None:
+        print(UNTRAINED_WARNING, file=sys.stderr)
+    model = load_tga(args.weights, args.preset)
+    config = model.config
+    if config.frames // 2 != radius:  # a .keras model with another window length
+        source = _open_source(args.input, args.start, args.frames_limit, config.frames // 2)
+    up = Upscaler(model, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size)
+    fps = args.fps or source.fps
+    print(f"upscaling {source.describe} x{config.scale} -> {args.output}", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    try:
+        with atomic_output(args.output, args.overwrite) as tmp:
+            if kind == "folder":
+                writer = _FolderWriter(tmp, source.names)
+            else:
+                writer = _VideoWriter(tmp, VIDEO_CODECS[kind], fps)
+            try:
+                for sr in up.upscale_frames(source.frames, dtype="uint8", progress=not args.no_progress,
+                                            total=source.total, first=source.first, count=args.frames_limit):
+                    writer.write(sr)
+            finally:
+                writer.close()
+            if writer.count == 0:
+                raise ValueError(f"no frames decoded from {args.input}")
+    except OSError as e:
+        if isinstance(e, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError)):
+            raise
+        print(f"tga upscale: error: {e}", file=sys.stderr)
+        return 1
+    dt = time.perf_counter() - t0
+    what = "PNG frames" if kind == "folder" else f"{fps:g} fps {VIDEO_CODECS[kind]} video"
+    print(f"wrote {args.output}: {writer.count} {what}, {dt:.1f} s ({1000 * dt / writer.count:.0f} ms/frame)")
+    return 0

@@ -43,9 +43,10 @@ def window_indices(n_frames: int, frames: int = 7) -> list[list[int]]:
         raise ValueError(f"n_frames must be an integer >= 1, got {n_frames!r}")
     if isinstance(frames, bool) or int(frames) != frames or frames < 1 or frames % 2 == 0:
         raise ValueError(f"frames must be an odd integer >= 1, got {frames!r}")
-    r = int(frames) // 2
+    from tga_keras.data.eval_pipeline import window_indices as window_of
+
     n = int(n_frames)
-    return [[min(max(i + k, 0), n - 1) for k in range(-r, r + 1)] for i in range(n)]
+    return [window_of(i, n, int(frames)) for i in range(n)]
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:

@@ -122,3 +122,15 @@ def test_tf_unknown_rank_raises():
     f = tf.function(lambda x: imresize(x, 2), input_signature=[tf.TensorSpec(None, tf.float32)])
     with pytest.raises(ValueError, match="rank"):
         f.get_concrete_function()
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_model_bicubic_layer_equals_imresize(scale):
+    """The model's in-graph bicubic (polyphase conv + depth_to_space) is imresize x scale."""
+    from tga_keras.layers import BicubicUpsample
+
+    x = np.random.default_rng(scale).random((2, 13, 17, 3), dtype=np.float32)
+    got = np.asarray(BicubicUpsample(scale)(x))
+    want = imresize(x, scale)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1e-5

@@ -29,6 +29,11 @@ def add_parser(sub):
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: whole frame)")
+    p.add_argument("--train", action="store_true",
+                   help="instead of inference: samples/s of the training input pipeline alone (bundled clip, BD) "
+                        "vs training steps of the preset, same batch size and crop")
+    p.add_argument("--batch", type=int, default=8, help="batch size for --train")
+    p.add_argument("--hr-crop", type=int, default=128, help="HR crop for --train (LR = crop / 4)")
     p.add_argument("--peer", default=None, metavar="ONNX",
                    help=f"ONNX file of the official network to time with onnxruntime (e.g. {DEFAULT_PEER})")
     return p
@@ -56,6 +61,16 @@ def _median_ms(fn, runs: int) -> float:
     return statistics.median(times) * 1000.0
 
 
+def _set_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process (e.g. tests)
+        pass
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -75,9 +90,45 @@ def time_peer(onnx_path: str, h: int, w: int, threads: int, runs: int) -> float:
     return _median_ms(lambda: sess.run(None, feed), runs)
 
 
+def run_train(args) -> int:
+    """Input pipeline samples/s vs model.fit step samples/s, one process, same batches."""
+    import keras
+    import tensorflow as tf
+
+    from tga_keras.commands.demo import clip_path
+    from tga_keras.config import TGAConfig
+    from tga_keras.data import VideoFiles, make_train_dataset, measure_pipeline_throughput
+    from tga_keras.model import build_tga
+
+    ds = make_train_dataset(VideoFiles(clip_path()), batch_size=args.batch, hr_crop=args.hr_crop, seed=0)
+    pipe = measure_pipeline_throughput(ds, steps=max(5, 3 * args.runs))
+    model = build_tga(TGAConfig.preset(args.preset))
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae")
+    lr, hr = next(iter(ds))
+    model.train_on_batch(lr, hr)  # tracing
+    times = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        model.train_on_batch(lr, hr)
+        times.append(time.perf_counter() - t)
+    step = statistics.median(times)
+    print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads")
+    print(f"input pipeline (bundled clip, BD x4, HR crop {args.hr_crop}, batch {args.batch}, augmentations): "
+          f"{pipe:.1f} samples/s")
+    print(f"training step, {args.preset} preset (Adam, L1): {step * 1000:.0f} ms/batch = "
+          f"{args.batch / step:.1f} samples/s (median of {args.runs})")
+    print(f"the pipeline is {pipe * step / args.batch:.1f}x faster than training consumes it")
+    return 0
+
+
 def run(args) -> int:
     from tga_keras.cli import UsageError
 
+    if args.batch < 1 or args.hr_crop < 16 or args.hr_crop % 4:
+        raise UsageError("--batch must be >= 1 and --hr-crop a multiple of 4, at least 16")
+    if args.train:
+        _set_threads(args.threads)
+        return run_train(args)
     h, w = _size(args.size)
     if args.threads < 1 or args.runs < 1:
         raise UsageError("--threads and --runs must be >= 1")
@@ -86,11 +137,7 @@ def run(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already initialised in this process (e.g. tests)
-        pass
+    _set_threads(args.threads)
     from tga_keras.inference import Upscaler, load_tga
 
     model = load_tga(args.weights, preset=None if args.weights else args.preset)

@@ -1,0 +1,59 @@
+"""`tga convert`, `tga benchmark`, `tga info`: exit codes and outputs (in-process)."""
+import numpy as np
+import pytest
+
+from tga_keras.cli import main
+
+
+def test_top_level_help_lists_commands(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    for cmd in ("demo", "upscale", "convert", "benchmark", "info"):
+        assert cmd in out
+
+
+def test_benchmark_small_runs(capsys):
+    assert main(["benchmark", "--preset", "small", "--size", "12x10", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ms/frame" in out and "12x10 -> 48x40" in out
+
+
+def test_benchmark_train_mode(capsys):
+    assert main(["benchmark", "--train", "--preset", "small", "--runs", "1", "--batch", "2", "--hr-crop", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "samples/s" in out and "training step" in out
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["benchmark", "--size", "big"], "--size"),
+    (["benchmark", "--peer", "/nonexistent.onnx"], "no such file"),
+    (["benchmark", "--train", "--hr-crop", "30"], "multiple of 4"),
+    (["convert", "x.pth", "out.h5"], ".keras"),
+    (["convert", "/nonexistent.pth", "out.keras"], "no such file"),
+])
+def test_usage_errors_exit_2(argv, match, capsys):
+    assert main(argv) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_convert_writes_model_and_refuses_overwrite(tmp_path, fixtures_dir, capsys):
+    pytest.importorskip("torch")
+    import keras
+
+    out = tmp_path / "official.keras"
+    assert main(["convert", str(fixtures_dir / "official_tga_random_seed0.pth"), str(out)]) == 0
+    model = keras.saving.load_model(out)
+    ref = np.load(fixtures_dir / "official_tga_random_seed0.npz")
+    assert np.abs(model.predict(ref["lr"], verbose=0) - ref["sr"]).max() <= 1e-4
+    assert main(["convert", str(fixtures_dir / "official_tga_random_seed0.pth"), str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["official.keras"]  # no temp files left
+
+
+def test_convert_bad_checkpoint_exit_2_no_output(tmp_path, capsys):
+    pytest.importorskip("torch")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"\x00" * 100)
+    assert main(["convert", str(bad), str(tmp_path / "o.keras")]) == 2
+    assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.pth"]

@@ -114,10 +114,6 @@ class IntraGroupModule(_ConvWeights, layers.Layer):
     def get_config(self):
         return {**super().get_config(), "config": self.config.to_dict()}
 
-    @classmethod
-    def from_config(cls, cfg):
-        return cls(**cfg)
-
 
 @keras.saving.register_keras_serializable(package=_PKG)
 class TemporalAttention(layers.Layer):

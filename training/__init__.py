@@ -1,0 +1,1 @@
+"""Training entry point for tga-keras (``python -m training.run``)."""

@@ -17,6 +17,7 @@ COMMANDS = {
     "demo": "demo",
     "upscale": "upscale",
     "convert": "convert",
+    "evaluate": "evaluate",
     "benchmark": "benchmark",
     "info": "info",
 }

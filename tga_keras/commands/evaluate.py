@@ -1,0 +1,133 @@
+"""``tga evaluate DATA``: PSNR-Y / SSIM-Y of a model on video sequences, as the official test.
+
+DATA is a video file, a folder of videos, a folder of frame folders (Vid4 / REDS layout: one
+folder per sequence), one folder of frames, or a Vimeo-90K septuplet root (``sep_testlist.txt``:
+the centre frame of each septuplet is the reference). Every frame is a reference, with the
+boundary frames replicated. LR frames come from the HR frames by the official BD degradation
+(or BI). ``--protocol official`` reflect-pads the HR by 2*scale before BD and crops the SR output
+by as much (the official loaders); ``plain`` degrades the frame as it is and crops 8 pixels
+before the metrics. Figures: per sequence the mean over its frames; overall the mean over
+sequences (as the official test.py), with the bicubic baseline beside them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def add_parser(sub):
+    from tga_keras.config import PRESETS
+
+    p = sub.add_parser("evaluate", help="PSNR-Y/SSIM-Y of a model on sequences (official protocol)",
+                       description=__doc__.split("\n", 2)[2].strip(),
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data", help="video, folder of videos, folder of frame folders, frame folder or Vimeo-90K root")
+    p.add_argument("--weights", metavar="FILE", help="trained model (.keras, .weights.h5 or official .pth)")
+    p.add_argument("--preset", choices=PRESETS, default=None, help="architecture (a .keras file carries its own)")
+    p.add_argument("--protocol", choices=["official", "plain"], default="official")
+    p.add_argument("--degradation", choices=["bd", "bi"], default="bd")
+    p.add_argument("--crop-border", type=int, default=None,
+                   help="pixels cropped before the metrics (default: 0 for official, whose SR crop already "
+                        "removes the padding; 8 for plain)")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
+    p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON (atomic)")
+    p.add_argument("--overwrite", action="store_true", help="replace --json FILE if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def open_sources(path: str):
+    """The data source(s) for DATA and whether only centre frames are references (Vimeo test)."""
+    from tga_keras.data import FrameFolders, FrameSequence, VideoFiles, VimeoSeptuplets, list_images
+
+    if os.path.isfile(path):
+        return VideoFiles(path), False
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if os.path.isfile(os.path.join(path, "sep_testlist.txt")):
+        return VimeoSeptuplets(path, "test"), True
+    entries = sorted(os.listdir(path))
+    if any(os.path.isdir(os.path.join(path, e)) for e in entries):
+        return FrameFolders(path), False
+    if list_images(path):
+        return FrameSequence(os.path.basename(os.path.normpath(path)), list_images(path)), False
+    return VideoFiles(path), False
+
+
+def run(args) -> int:
+    from tga_keras.cli import UsageError
+
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError("--max-frames must be >= 1")
+    if args.crop_border is not None and args.crop_border < 0:
+        raise UsageError("--crop-border must be >= 0")
+    if args.protocol == "official" and args.degradation != "bd":
+        raise UsageError("--protocol official applies to --degradation bd only; use --protocol plain with bi")
+    if args.json and os.path.exists(args.json) and not args.overwrite:
+        raise UsageError(f"{args.json} exists; pass --overwrite to replace it")
+    if args.weights is not None and not os.path.exists(args.weights):
+        raise FileNotFoundError(f"weights file not found: {args.weights}")
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from tga_keras.commands.upscale import UNTRAINED_WARNING
+    from tga_keras.data import crop_sr_output, make_eval_dataset
+    from tga_keras.inference import Upscaler, load_tga
+    from tga_keras.io_utils import atomic_path
+    from tga_keras.metrics import psnr_y, ssim_y
+    from tga_keras.resize import imresize
+
+    sources, centre_only = open_sources(args.data)
+    if args.weights is None:
+        print(UNTRAINED_WARNING, file=sys.stderr)
+    model = load_tga(args.weights, args.preset if args.preset or args.weights else "official")
+    cfg = model.config
+    crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
+    ds = make_eval_dataset(sources, frames=cfg.frames, scale=cfg.scale, degradation=args.degradation,
+                           protocol=args.protocol, batch_size=None,
+                           references="center" if centre_only else "all")
+    up = Upscaler(model, tile=args.tile)
+    per_seq: dict[str, dict[str, list[float]]] = {}
+    t0 = time.perf_counter()
+    bar = tqdm(desc="evaluate", unit="frame", disable=args.no_progress, file=sys.stderr)
+    for lr, hr, info in ds.as_numpy_iterator():
+        name = info["sequence"].decode("utf-8")
+        figs = per_seq.setdefault(name, {"psnr": [], "ssim": [], "bicubic_psnr": [], "bicubic_ssim": []})
+        if args.max_frames is not None and len(figs["psnr"]) >= args.max_frames:
+            continue
+        sr = crop_sr_output(up.upscale_window(lr), cfg.scale, args.protocol)
+        bic = crop_sr_output(np.clip(imresize(lr[cfg.frames // 2], cfg.scale), 0, 1), cfg.scale, args.protocol)
+        figs["psnr"].append(psnr_y(sr, hr, crop))
+        figs["ssim"].append(ssim_y(sr, hr, crop))
+        figs["bicubic_psnr"].append(psnr_y(bic, hr, crop))
+        figs["bicubic_ssim"].append(ssim_y(bic, hr, crop))
+        bar.update(1)
+    bar.close()
+    if not per_seq:
+        raise UsageError(f"{args.data}: no frames to evaluate")
+    seconds = time.perf_counter() - t0
+
+    rows = {name: {k: float(np.mean(v)) for k, v in f.items()} | {"frames": len(f["psnr"])}
+            for name, f in per_seq.items()}
+    overall = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
+    width = max(8, max(len(n) for n in rows))
+    print(f"TGA x{cfg.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}), "
+          f"{args.degradation.upper()}, protocol {args.protocol}, Y channel, crop {crop} px")
+    print(f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM")
+    for name, r in rows.items():
+        print(f"{name:<{width}}  {r['frames']:6d}  {r['psnr']:7.3f}  {r['ssim']:.4f}   "
+              f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}")
+    print(f"{'average':<{width}}  {sum(r['frames'] for r in rows.values()):6d}  {overall['psnr']:7.3f}  "
+          f"{overall['ssim']:.4f}   {overall['bicubic_psnr']:7.3f} / {overall['bicubic_ssim']:.4f}")
+    print(f"{seconds:.1f} s")
+    if args.json:
+        report = {"data": args.data, "weights": args.weights, "config": cfg.to_dict(), "protocol": args.protocol,
+                  "degradation": args.degradation, "crop_border": crop, "sequences": rows, "average": overall}
+        with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0

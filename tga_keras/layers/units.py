@@ -41,7 +41,7 @@ class PreActivation(layers.Layer):
     def call(self, x, training=None):
         if self.bn is None:
             return ops.relu(x)
-        if _FUSED and not (training and self.bn.trainable):
+        if _FUSED and _inference_bn(self.bn, training):
             return ops.relu(_fused_inference_bn(x, self.bn))
         return ops.relu(self.bn(x, training=training))
 
@@ -70,6 +70,20 @@ def _fused_inference_bn(x, bn):
         x=x4, scale=bn.gamma, offset=bn.beta, mean=bn.moving_mean, variance=bn.moving_variance,
         epsilon=bn.epsilon, is_training=False)[0]
     return y if x.shape.rank == 4 else tf.reshape(y, shape)
+
+
+def _inference_bn(bn, training) -> bool:
+    """True when ``bn`` normalises with its moving statistics (inference, or frozen)."""
+    return not (training and bn.trainable)
+
+
+def fold_bn(kernel, bias, bn):
+    """Kernel and bias of ``conv`` such that ``conv(x) == bn(conv_orig(x))`` in inference mode.
+
+    ``kernel``: ``(..., Cin, Cout)``; BatchNorm over ``Cout``. Exact up to float rounding.
+    """
+    s = bn.gamma * ops.rsqrt(bn.moving_variance + bn.epsilon)
+    return kernel * s, (bias - bn.moving_mean) * s + bn.beta
 
 
 class _ConvWeights:
@@ -101,6 +115,9 @@ class ConvBNReLU(_ConvWeights, layers.Layer):
         self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
 
     def call(self, x, dilation=1, training=None):
+        if _inference_bn(self.bn, training):  # BatchNorm folded into the conv
+            kernel, bias = fold_bn(self.kernel, self.bias, self.bn)
+            return ops.relu(conv_ops.conv2d(x, kernel, bias, dilation=dilation))
         y = conv_ops.conv2d(x, self.kernel, self.bias, dilation=dilation)
         return ops.relu(self.bn(y, training=training))
 
@@ -140,8 +157,11 @@ class DenseUnit(_ConvWeights, layers.Layer):
 
     def call(self, x, training=None):
         y = self.act_in(x, training=training)
-        y = conv_ops.conv2d(y, self.kernel_in, self.bias_in)
-        y = self.act_mid(y, training=training)
+        if _inference_bn(self.act_mid.bn, training):  # middle BatchNorm folded into the 1x1 conv
+            kernel, bias = fold_bn(self.kernel_in, self.bias_in, self.act_mid.bn)
+            y = ops.relu(conv_ops.conv2d(y, kernel, bias))
+        else:
+            y = self.act_mid(conv_ops.conv2d(y, self.kernel_in, self.bias_in), training=training)
         y = conv_ops.conv2d(y, self.kernel_out, self.bias_out)
         return ops.concatenate([x, y], axis=-1)
 
@@ -191,9 +211,13 @@ class TemporalDenseUnit(_ConvWeights, layers.Layer):
 
     def call(self, x, training=None):
         steps = x.shape[1]
-        y = self.act_in(x, training=training)
-        y = conv_ops.unfold_time(conv_ops.conv2d(conv_ops.fold_time(y), self.kernel_in, self.bias_in), steps)
-        y = self.act_mid(y, training=training)
+        y = conv_ops.fold_time(self.act_in(x, training=training))
+        if _inference_bn(self.act_mid.bn, training):  # middle BatchNorm folded into the 1x1 conv
+            kernel, bias = fold_bn(self.kernel_in, self.bias_in, self.act_mid.bn)
+            y = conv_ops.unfold_time(ops.relu(conv_ops.conv2d(y, kernel, bias)), steps)
+        else:
+            y = self.act_mid(conv_ops.unfold_time(conv_ops.conv2d(y, self.kernel_in, self.bias_in), steps),
+                             training=training)
         pad = 0 if self.reduce else (self.temporal_kernel - 1) // 2
         y = conv_ops.temporal_conv(y, self.kernel_out, self.bias_out, temporal_padding=pad)
         if self.reduce:

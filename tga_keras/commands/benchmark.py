@@ -33,6 +33,7 @@ def add_parser(sub):
                    help="instead of inference: samples/s of the training input pipeline alone (bundled clip, BD) "
                         "vs training steps of the preset, same batch size and crop")
     p.add_argument("--batch", type=int, default=8, help="batch size for --train")
+    p.add_argument("--data", metavar="VIDEO", help="video for --train (default: the bundled 176x144 clip)")
     p.add_argument("--hr-crop", type=int, default=128, help="HR crop for --train (LR = crop / 4)")
     p.add_argument("--peer", default=None, metavar="ONNX",
                    help=f"ONNX file of the official network to time with onnxruntime (e.g. {DEFAULT_PEER})")
@@ -100,7 +101,8 @@ def run_train(args) -> int:
     from tga_keras.data import VideoFiles, make_train_dataset, measure_pipeline_throughput
     from tga_keras.model import build_tga
 
-    ds = make_train_dataset(VideoFiles(clip_path()), batch_size=args.batch, hr_crop=args.hr_crop, seed=0)
+    video = args.data or clip_path()
+    ds = make_train_dataset(VideoFiles(video), batch_size=args.batch, hr_crop=args.hr_crop, seed=0)
     pipe = measure_pipeline_throughput(ds, steps=max(5, 3 * args.runs))
     model = build_tga(TGAConfig.preset(args.preset))
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae")
@@ -113,7 +115,8 @@ def run_train(args) -> int:
         times.append(time.perf_counter() - t)
     step = statistics.median(times)
     print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads")
-    print(f"input pipeline (bundled clip, BD x4, HR crop {args.hr_crop}, batch {args.batch}, augmentations): "
+    print(f"input pipeline ({os.path.basename(video)}, BD x4, HR crop {args.hr_crop}, batch {args.batch}, "
+          f"augmentations): "
           f"{pipe:.1f} samples/s")
     print(f"training step, {args.preset} preset (Adam, L1): {step * 1000:.0f} ms/batch = "
           f"{args.batch / step:.1f} samples/s (median of {args.runs})")

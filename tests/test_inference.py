@@ -220,3 +220,20 @@ def test_load_tga(tmp_path):
         load_tga(path, "official")
     x = _smooth_frames(7, 6, 6)
     np.testing.assert_allclose(Upscaler(str(path)).upscale_window(x), Upscaler(model).upscale_window(x), atol=1e-6)
+
+
+def test_bfloat16_precision_is_close_and_float32_untouched(official_model, fixtures_dir):
+    from tga_keras.inference import with_precision
+
+    ref = np.load(fixtures_dir / "official_tga_random_seed0.npz")
+    assert with_precision(official_model, "float32") is official_model
+    fast = with_precision(official_model, "bfloat16")
+    assert fast.get_layer("intra_group").dtype_policy.compute_dtype == "bfloat16"
+    out = np.asarray(fast(ref["lr"]), np.float32)
+    diff = np.abs(out - ref["sr"]).max()
+    assert 0 < diff < 3e-2  # bf16 rounding, not a different network
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    with pytest.raises(ValueError, match="precision"):
+        with_precision(official_model, "int8")

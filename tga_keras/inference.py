@@ -145,14 +145,51 @@ def as_backend(model_or_backend, scale: int | None = None, frames: int | None = 
 
 
 # ------------------------------------------------------------------------------ loading
-def load_tga(weights: str | os.PathLike | None = None, preset: str | None = None):
+PRECISIONS = ("float32", "bfloat16")
+
+
+def with_precision(model, precision: str = "float32"):
+    """``model`` itself for ``'float32'``; for ``'bfloat16'`` the same network and weights rebuilt
+    under Keras' ``mixed_bfloat16`` policy (bf16 compute, float32 weights and BatchNorm).
+
+    bfloat16 is an opt-in speed mode: on CPUs with AMX / AVX512-BF16 (Intel Sapphire Rapids and
+    later) and on GPUs it is several times faster; outputs differ from float32 by up to about 1e-2
+    (measure with ``tga evaluate --precision``). Elsewhere it can be slower than float32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "float32":
+        return model
+    import keras
+
+    from tga_keras.model import build_tga
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        fast = build_tga(model.config, return_attention=getattr(model, "return_attention", False))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    fast.set_weights(model.get_weights())
+    return fast
+
+
+def load_tga(weights: str | os.PathLike | None = None, preset: str | None = None, precision: str = "float32"):
     """A TGA ``keras.Model``: untrained ``preset`` if ``weights`` is None, else loaded from ``weights``.
+
+    ``precision``: ``'float32'`` (exact) or ``'bfloat16'`` (see :func:`with_precision`).
 
     ``.keras``: a saved Keras model (its own config; ``preset``, if given, must match).
     ``.pth``: an official PyTorch checkpoint via :func:`tga_keras.convert.from_torch` (``preset``
     defaults to ``'official'``). ``.weights.h5``: Keras weights for ``preset`` (default official).
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is not a TGA model.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return with_precision(_load_float32(weights, preset), precision)
+
+
+def _load_float32(weights, preset):
     from tga_keras.config import TGAConfig
     from tga_keras.model import TGAModel, build_tga
 

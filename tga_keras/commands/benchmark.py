@@ -13,6 +13,8 @@ import statistics
 import sys
 import time
 
+from tga_keras.commands import add_precision_argument
+
 DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_seed0.onnx")
 
 
@@ -29,6 +31,7 @@ def add_parser(sub):
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: whole frame)")
+    add_precision_argument(p)
     p.add_argument("--train", action="store_true",
                    help="instead of inference: samples/s of the training input pipeline alone (bundled clip, BD) "
                         "vs training steps of the preset, same batch size and crop")
@@ -143,7 +146,7 @@ def run(args) -> int:
     _set_threads(args.threads)
     from tga_keras.inference import Upscaler, load_tga
 
-    model = load_tga(args.weights, preset=None if args.weights else args.preset)
+    model = load_tga(args.weights, preset=None if args.weights else args.preset, precision=args.precision)
     ups = Upscaler(model, tile=args.tile)
     x = np.random.default_rng(0).random((model.config.frames, h, w, 3), dtype=np.float32)
     ups.check_window((1,) + x.shape)

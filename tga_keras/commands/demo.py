@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+from tga_keras.commands import add_precision_argument
+
 DEFAULT_OUTPUT = "demo_output"
 DEFAULT_FRAMES = 12
 DEFAULT_PRESET = "official"
@@ -38,6 +40,7 @@ def add_parser(sub):
                    help=f"architecture (default: {DEFAULT_PRESET}; a .keras file carries its own)")
     p.add_argument("--weights", metavar="FILE", help="trained model (.keras, .weights.h5 or official .pth)")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
+    add_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
 
@@ -104,7 +107,7 @@ def run(args) -> int:
     if not trained:
         print(UNTRAINED_WARNING, file=sys.stderr)
     preset = args.preset if args.preset or (args.weights or "").endswith(".keras") else DEFAULT_PRESET
-    model = load_tga(args.weights, preset)
+    model = load_tga(args.weights, preset, precision=args.precision)
     cfg = model.config
     s, r = cfg.scale, cfg.frames // 2
 

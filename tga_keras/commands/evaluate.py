@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+from tga_keras.commands import add_precision_argument
+
 
 def add_parser(sub):
     from tga_keras.config import PRESETS
@@ -34,6 +36,7 @@ def add_parser(sub):
                         "removes the padding; 8 for plain)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
+    add_precision_argument(p)
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON (atomic)")
     p.add_argument("--overwrite", action="store_true", help="replace --json FILE if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -85,7 +88,8 @@ def run(args) -> int:
     sources, centre_only = open_sources(args.data)
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    model = load_tga(args.weights, args.preset if args.preset or args.weights else "official")
+    model = load_tga(args.weights, args.preset if args.preset or args.weights else "official",
+                     precision=args.precision)
     cfg = model.config
     crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
     ds = make_eval_dataset(sources, frames=cfg.frames, scale=cfg.scale, degradation=args.degradation,

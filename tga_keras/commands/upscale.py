@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Iterable, Iterator
 
+from tga_keras.commands import add_precision_argument
+
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
 UNTRAINED_WARNING = (
@@ -47,6 +49,7 @@ def add_parser(sub):
     p.add_argument("--tile", type=int, default=None, metavar="N",
                    help="run in N x N LR tiles to bound memory (not bit-exact: see --overlap)")
     p.add_argument("--overlap", type=int, default=8, metavar="N", help="LR pixels of context around each tile")
+    add_precision_argument(p)
     p.add_argument("--start", type=int, default=0, metavar="N", help="first frame to upscale (0-based)")
     p.add_argument("--frames-limit", type=int, default=None, metavar="N", help="upscale at most N frames")
     p.add_argument("--batch-size", type=int, default=1, metavar="N", help="windows (or tiles) per model call")
@@ -221,7 +224,7 @@ def run(args) -> int:
 
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    model = load_tga(args.weights, args.preset)
+    model = load_tga(args.weights, args.preset, precision=args.precision)
     config = model.config
     if config.frames // 2 != radius:  # a .keras model with another window length
         source = _open_source(args.input, args.start, args.frames_limit, config.frames // 2)

@@ -24,10 +24,10 @@ def unfold_time(x, steps: int):
 
 
 def conv2d(x, kernel, bias=None, dilation: int = 1):
-    """'same' 2-D convolution, stride 1. ``kernel``: ``(kh, kw, Cin, Cout)``."""
-    y = ops.conv(x, kernel, strides=1, padding="same", dilation_rate=dilation)
+    """'same' 2-D convolution, stride 1. ``kernel``: ``(kh, kw, Cin, Cout)``, cast to ``x``'s dtype."""
+    y = ops.conv(x, ops.cast(kernel, x.dtype), strides=1, padding="same", dilation_rate=dilation)
     if bias is not None:
-        y = y + bias
+        y = y + ops.cast(bias, y.dtype)
     return y
 
 
@@ -70,5 +70,5 @@ def temporal_conv(x, kernel, bias=None, temporal_padding: int = 0, temporal_stri
             outs.append(acc)
         y = ops.stack(outs, axis=1)
     if bias is not None:
-        y = y + bias
+        y = y + ops.cast(bias, y.dtype)
     return y

@@ -231,7 +231,7 @@ def test_bfloat16_precision_is_close_and_float32_untouched(official_model, fixtu
     assert fast.get_layer("intra_group").dtype_policy.compute_dtype == "bfloat16"
     out = np.asarray(fast(ref["lr"]), np.float32)
     diff = np.abs(out - ref["sr"]).max()
-    assert 0 < diff < 3e-2  # bf16 rounding, not a different network
+    assert 0 < diff < 1e-2  # bf16 rounding of the residual, not a different network
     import keras
 
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored

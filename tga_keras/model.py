@@ -58,8 +58,10 @@ class TGAModel(keras.Model):
         x = InterGroupModule(config, name="inter_group")(fused)
         residual = UpsampleHead(config, name="upsample")(x)
         reference = ReferenceFrame(config.center, name="reference")(lr)
-        base = BicubicUpsample(config.scale, name="bicubic")(reference)
-        sr = layers.Add(name="sr")([base, residual])
+        # The bicubic base and the sum stay float32 under mixed precision: only the residual is
+        # computed in the low-precision dtype, so the output keeps float32 resolution.
+        base = BicubicUpsample(config.scale, name="bicubic", dtype="float32")(reference)
+        sr = layers.Add(name="sr", dtype="float32")([base, residual])
         outputs = sr
         if return_attention:
             outputs = [sr, layers.Reshape((len(config.groups), -1), name="attention_weights")(att)]

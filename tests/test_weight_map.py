@@ -1,0 +1,32 @@
+"""The converter maps exactly the official state_dict (keys and shapes from the release), no torch needed."""
+import re
+
+import numpy as np
+
+from tga_keras import TGAConfig, build_tga
+from tga_keras.convert import weight_map
+
+
+def _official_keys(fixtures_dir):
+    rows = (fixtures_dir / "official_state_dict_keys.tsv").read_text().splitlines()[1:]
+    out = {}
+    for row in rows:
+        key, shape, _ = row.split("\t")
+        out[key] = tuple(int(v) for v in re.findall(r"\d+", shape))
+    return out
+
+
+def test_every_official_tensor_is_mapped_with_its_shape(fixtures_dir):
+    official = _official_keys(fixtures_dir)
+    assert len(official) == 642
+    model = build_tga(TGAConfig.official())
+    wmap = weight_map(model)
+    weights = {k: v for k, v in official.items() if not k.endswith("num_batches_tracked")}
+    assert set(wmap) == set(weights)
+    for key, (var, transform) in wmap.items():
+        converted = transform(np.zeros(weights[key], np.float32))
+        assert tuple(converted.shape) == tuple(var.shape), key
+    # every Keras weight receives exactly one official tensor
+    targets = [id(var) for var, _ in wmap.values()]
+    assert len(targets) == len(set(targets)) == len(model.weights)
+    assert sum(int(np.prod(s)) for k, s in weights.items() if "running_" not in k) == 7_057_853

@@ -54,18 +54,17 @@ def temporal_conv(x, kernel, bias=None, temporal_padding: int = 0, temporal_stri
         k = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * cin, cout))
         y = ops.expand_dims(conv2d(xs, k), 1)
     else:
-        # One 2-D conv with kt*Cout outputs per frame, then a shifted sum over time.
+        # One 2-D conv with kt*Cout outputs per frame, then a shifted sum over time (tensors stay
+        # 5-D at most: TFLite and TensorRT slice no higher rank).
         k = ops.reshape(ops.transpose(kernel, (1, 2, 3, 0, 4)), (kh, kw, cin, kt * cout))
-        z = conv2d(fold_time(x), k)
-        s = ops.shape(z)
-        z = ops.reshape(z, (-1, steps, s[1], s[2], kt, cout))
+        z = unfold_time(conv2d(fold_time(x), k), steps)  # (B, T, H, W, kt*Cout)
         outs = []
         for o in range(t_out):
             acc = None
             for j in range(kt):
                 t = o * temporal_stride + j - temporal_padding
                 if 0 <= t < steps:
-                    term = z[:, t, :, :, j, :]
+                    term = z[:, t, :, :, j * cout:(j + 1) * cout]
                     acc = term if acc is None else acc + term
             outs.append(acc)
         y = ops.stack(outs, axis=1)

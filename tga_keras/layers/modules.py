@@ -82,24 +82,22 @@ class IntraGroupModule(_ConvWeights, layers.Layer):
     def call(self, frames, training=None):
         c = self.config
         g = len(c.groups)
+        # Frames of every group, groups folded into the batch: (B*G, 3, H, W, nf). Tensors stay
+        # 5-D at most (TFLite and TensorRT handle no higher rank).
         if c.dilation:
             per_group = []
             for gi, d in enumerate(c.group_distances):
-                idx = list(c.groups[gi])
-                xg = conv_ops.fold_time(ops.take(frames, idx, axis=1))
+                xg = conv_ops.fold_time(ops.take(frames, list(c.groups[gi]), axis=1))
                 per_group.append(conv_ops.unfold_time(self._run_stem(xg, d, training), 3))
-            x = ops.stack(per_group, axis=1)  # (B, G, 3, H, W, nf)
+            x = ops.concatenate(per_group, axis=1)  # (B, G*3, H, W, nf), group-major
         elif training:
             x = conv_ops.fold_time(ops.take(frames, self._gather, axis=1))
-            x = ops.reshape(conv_ops.unfold_time(self._run_stem(x, 1, training), g * 3),
-                            (-1, g, 3) + tuple(ops.shape(x)[1:3]) + (c.nf,))
+            x = conv_ops.unfold_time(self._run_stem(x, 1, training), g * 3)
         else:
             x = conv_ops.unfold_time(self._run_stem(conv_ops.fold_time(frames), 1, training), c.frames)
-            x = ops.take(x, self._gather, axis=1)
-            s = ops.shape(x)
-            x = ops.reshape(x, (-1, g, 3, s[2], s[3], c.nf))
+            x = ops.take(x, self._gather, axis=1)  # (B, G*3, H, W, nf)
         s = ops.shape(x)
-        x = ops.reshape(x, (-1, 3, s[3], s[4], c.nf))  # groups folded into the batch
+        x = ops.reshape(x, (-1, 3, s[2], s[3], c.nf))
         x = conv_ops.temporal_conv(x, self.fusion_kernel, self.fusion_bias)[:, 0]  # (B*G, H, W, nf)
         for unit in self.units:
             x = unit(x, training=training)

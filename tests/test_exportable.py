@@ -1,0 +1,31 @@
+"""The graph stays exportable: SavedModel and TFLite (no op on tensors above 5-D, no resize op)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tga_keras import TGAConfig, build_tga
+
+
+@pytest.mark.parametrize("preset", ["small", "paper"])
+def test_savedmodel_and_tflite_match_keras(tmp_path, preset):
+    cfg = TGAConfig.preset(preset).replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
+                                           reconstruction_width=16, upsample_width=8)
+    model = build_tga(cfg)
+    x = np.random.default_rng(0).random((1, 7, 12, 14, 3), dtype=np.float32)
+    want = np.asarray(model(x))
+    path = str(tmp_path / "sm")
+    model.export(path, format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(path)  # keep a reference: its variables live as long as it does
+    got = loaded.serve(x).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+    interpreter = tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_saved_model(path).convert())
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(out, want, atol=1e-5)
+    ops = {d["op_name"] for d in interpreter._get_ops_details()}
+    assert not any("RESIZE" in op for op in ops)

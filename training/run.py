@@ -45,8 +45,8 @@ class TrainConfig:
     epochs: int = 100
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-5             # cosine decay from learning_rate to this over all steps
-    weight_decay: float = 0.0
-    loss: str = "l1"                            # "l1" (official) or "charbonnier"
+    weight_decay: float = 0.0                   # AdamW's decoupled decay (the official code: Adam + L2 5e-4)
+    loss: str = "l1"                            # "l1" (official: L1, lr 2e-3 step decay) or "charbonnier"
     seed: int = 0
 
     @classmethod

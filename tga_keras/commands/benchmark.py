@@ -26,6 +26,7 @@ def add_parser(sub):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--preset", default="official", choices=["official", "paper", "small"])
+    p.add_argument("--config", metavar="JSON", help='TGAConfig fields overriding the preset, e.g. \'{"nf": 48}\'')
     p.add_argument("--weights", help=".keras or official .pth to time (default: random weights; speed is the same)")
     p.add_argument("--size", default="144x180", help="LR frame size HxW")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
@@ -63,6 +64,29 @@ def _median_ms(fn, runs: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times) * 1000.0
+
+
+def _config(args):
+    """The preset's TGAConfig with the ``--config`` overrides (UsageError for bad JSON or fields)."""
+    import json
+
+    from tga_keras.cli import UsageError
+    from tga_keras.config import TGAConfig
+
+    cfg = TGAConfig.preset(args.preset)
+    if not args.config:
+        return cfg
+    try:
+        changes = json.loads(args.config)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--config is not valid JSON: {e}") from None
+    if not isinstance(changes, dict):
+        raise UsageError("--config must be a JSON object of TGAConfig fields")
+    return TGAConfig.from_dict({**cfg.to_dict(), **changes})
+
+
+def _label(args) -> str:
+    return f"{args.preset} preset" + (f" + {args.config}" if args.config else "")
 
 
 def _set_threads(threads: int) -> None:
@@ -107,7 +131,7 @@ def run_train(args) -> int:
     video = args.data or clip_path()
     ds = make_train_dataset(VideoFiles(video), batch_size=args.batch, hr_crop=args.hr_crop, seed=0)
     pipe = measure_pipeline_throughput(ds, steps=max(5, 3 * args.runs))
-    model = build_tga(TGAConfig.preset(args.preset))
+    model = build_tga(_config(args))
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae")
     lr, hr = next(iter(ds))
     model.train_on_batch(lr, hr)  # tracing
@@ -121,7 +145,8 @@ def run_train(args) -> int:
     print(f"input pipeline ({os.path.basename(video)}, BD x4, HR crop {args.hr_crop}, batch {args.batch}, "
           f"augmentations): "
           f"{pipe:.1f} samples/s")
-    print(f"training step, {args.preset} preset (Adam, L1): {step * 1000:.0f} ms/batch = "
+    n = sum(int(v.numpy().size) for v in model.trainable_weights)
+    print(f"training step, {_label(args)} ({n:,} params, Adam, L1): {step * 1000:.0f} ms/batch = "
           f"{args.batch / step:.1f} samples/s (median of {args.runs})")
     print(f"the pipeline is {pipe * step / args.batch:.1f}x faster than training consumes it")
     return 0
@@ -146,7 +171,15 @@ def run(args) -> int:
     _set_threads(args.threads)
     from tga_keras.inference import Upscaler, load_tga
 
-    model = load_tga(args.weights, preset=None if args.weights else args.preset, precision=args.precision)
+    if args.config and args.weights:
+        raise UsageError("--config applies to untrained presets; a --weights file carries its own config")
+    if args.weights:
+        model = load_tga(args.weights, precision=args.precision)
+    else:
+        from tga_keras.inference import with_precision
+        from tga_keras.model import build_tga
+
+        model = with_precision(build_tga(_config(args)), args.precision)
     ups = Upscaler(model, tile=args.tile)
     x = np.random.default_rng(0).random((model.config.frames, h, w, 3), dtype=np.float32)
     ups.check_window((1,) + x.shape)
@@ -155,7 +188,7 @@ def run(args) -> int:
     rss1 = _peak_rss_mb()
     n = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads")
-    print(f"tga-keras {args.weights or args.preset} ({n:,} params), "
+    print(f"tga-keras {args.weights or _label(args)} ({n:,} params), "
           f"{h}x{w} -> {h * model.config.scale}x{w * model.config.scale}"
           f"{'' if not args.tile else f', tile {args.tile}'}: {ours:.0f} ms/frame (median of {args.runs}), "
           f"peak RSS {rss1:.0f} MB (+{rss1 - rss0:.0f} MB while timing)")

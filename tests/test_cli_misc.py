@@ -18,6 +18,12 @@ def test_benchmark_small_runs(capsys):
     assert "ms/frame" in out and "12x10 -> 48x40" in out
 
 
+def test_benchmark_config_override(capsys):
+    argv = ["benchmark", "--preset", "small", "--config", '{"nf": 16}', "--size", "9x9", "--runs", "1"]
+    assert main(argv) == 0
+    assert '{"nf": 16}' in capsys.readouterr().out
+
+
 def test_benchmark_train_mode(capsys):
     assert main(["benchmark", "--train", "--preset", "small", "--runs", "1", "--batch", "2", "--hr-crop", "32"]) == 0
     out = capsys.readouterr().out
@@ -28,6 +34,9 @@ def test_benchmark_train_mode(capsys):
     (["benchmark", "--size", "big"], "--size"),
     (["benchmark", "--peer", "/nonexistent.onnx"], "no such file"),
     (["benchmark", "--train", "--hr-crop", "30"], "multiple of 4"),
+    (["benchmark", "--config", "{nope"], "not valid JSON"),
+    (["benchmark", "--config", '{"nf": 0}'], "nf must be"),
+    (["benchmark", "--config", '{"depth": 3}'], "unknown TGAConfig fields"),
     (["convert", "x.pth", "out.h5"], ".keras"),
     (["convert", "/nonexistent.pth", "out.keras"], "no such file"),
 ])

@@ -16,7 +16,7 @@ def tiny_config(tmp_path):
     write_video(str(tmp_path / "val.avi"), random_frames(9, 40, 48, seed=2))
     cfg = {"model": {"preset": "small", "nf": 16, "inter_units": [2]}, "train_videos": ["train.avi"],
            "val_videos": ["val.avi"], "val_frames": 2, "hr_crop": 32, "batch_size": 2,
-           "steps_per_epoch": 2, "epochs": 3}
+           "steps_per_epoch": 2, "epochs": 3, "loss": "charbonnier"}
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     return path
@@ -40,8 +40,11 @@ def test_run_resume_and_outputs(tiny_config, tmp_path):
     assert all(np.isfinite(float(r["loss"])) and float(r["val_psnr_y"]) > 0 for r in rows)
     import keras
 
-    model = keras.saving.load_model(out / "last.keras")
+    model = keras.saving.load_model(out / "last.keras")  # with its compile config (loss, metrics)
     assert model.config.nf == 16
+    from tga_keras.inference import load_tga
+
+    assert load_tga(str(out / "best.keras")).config.nf == 16
 
 
 def test_other_config_in_same_folder_is_refused(tiny_config, tmp_path, capsys):

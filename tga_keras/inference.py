@@ -224,7 +224,7 @@ def _load_float32(weights, preset):
         if not zipfile.is_zipfile(path):
             raise ValueError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is not)")
         try:
-            model = keras.saving.load_model(path)
+            model = keras.saving.load_model(path, compile=False)  # inference needs no optimizer
         except Exception as e:  # zipfile/json/keras errors for files that are not Keras models
             raise ValueError(f"{path}: not a readable Keras model: {type(e).__name__}: {_first_line(e)}") from None
         if not isinstance(model, TGAModel):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+import tga_keras.losses  # noqa: F401  (registers the loss and metrics that trained .keras files name)
+import tga_keras.metrics  # noqa: F401
 from tga_keras.config import TGAConfig
 from tga_keras.layers import (
     BicubicUpsample,

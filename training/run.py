@@ -100,13 +100,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def charbonnier(y_true, y_pred, eps: float = 1e-3):
-    """Charbonnier loss ``mean(sqrt((y - x)^2 + eps^2))``: a smooth L1."""
-    from keras import ops
-
-    return ops.mean(ops.sqrt(ops.square(y_true - y_pred) + eps * eps))
-
-
 def build_datasets(cfg: TrainConfig, scale: int, frames: int):
     from tga_keras.data import (
         FrameFolders, SyntheticMotion, VideoFiles, VimeoSeptuplets, make_eval_dataset, make_train_dataset,
@@ -140,6 +133,7 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     import keras
 
     from tga_keras.io_utils import atomic_path
+    from tga_keras.losses import charbonnier
     from tga_keras.metrics import PSNRY, SSIMY
     from tga_keras.model import build_tga
 

@@ -180,3 +180,15 @@ def test_eval_allow_short_replicates():
     els = list(make_eval_dataset(seq, batch_size=None, allow_short=True))
     lr = els[0][0].numpy().mean(axis=(1, 2, 3)) * 4
     np.testing.assert_allclose(lr, [0, 0, 0, 0, 1, 2, 2], atol=1e-5)
+
+
+def test_eval_max_references_limits_each_sequence(tmp_path):
+    from tga_keras.data import ArraySequence
+
+    frames = np.random.default_rng(0).random((10, 32, 32, 3)).astype(np.float32)
+    ds = make_eval_dataset([ArraySequence("a", frames), ArraySequence("b", frames)], batch_size=None,
+                           max_references=3)
+    got = [(info["sequence"].decode(), int(info["frame"])) for _, _, info in ds.as_numpy_iterator()]
+    assert got == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
+    with pytest.raises(ValueError, match="max_references"):
+        make_eval_dataset([ArraySequence("a", frames)], max_references=0)

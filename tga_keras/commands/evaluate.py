@@ -94,7 +94,7 @@ def run(args) -> int:
     crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
     ds = make_eval_dataset(sources, frames=cfg.frames, scale=cfg.scale, degradation=args.degradation,
                            protocol=args.protocol, batch_size=None,
-                           references="center" if centre_only else "all")
+                           references="center" if centre_only else "all", max_references=args.max_frames)
     up = Upscaler(model, tile=args.tile)
     per_seq: dict[str, dict[str, list[float]]] = {}
     t0 = time.perf_counter()
@@ -102,8 +102,6 @@ def run(args) -> int:
     for lr, hr, info in ds.as_numpy_iterator():
         name = info["sequence"].decode("utf-8")
         figs = per_seq.setdefault(name, {"psnr": [], "ssim": [], "bicubic_psnr": [], "bicubic_ssim": []})
-        if args.max_frames is not None and len(figs["psnr"]) >= args.max_frames:
-            continue
         sr = crop_sr_output(up.upscale_window(lr), cfg.scale, args.protocol)
         bic = crop_sr_output(np.clip(imresize(lr[cfg.frames // 2], cfg.scale), 0, 1), cfg.scale, args.protocol)
         figs["psnr"].append(psnr_y(sr, hr, crop))

@@ -51,7 +51,8 @@ def modcrop(hr: np.ndarray, scale: int) -> np.ndarray:
 
 def make_eval_dataset(sources, *, frames: int = 7, scale: int = 4, degradation: str = "bd",
                       protocol: str = "plain", batch_size: int | None = 1, references: str = "all",
-                      allow_short: bool = False, key: int = 0, with_info: bool = True) -> tf.data.Dataset:
+                      allow_short: bool = False, key: int = 0, with_info: bool = True,
+                      max_references: int | None = None) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(lr, hr, info)`` per reference frame (``(lr, hr)`` if ``with_info=False``).
 
     Shapes (batched; ``batch_size=None`` drops the leading axis): ``lr`` float32
@@ -65,6 +66,8 @@ def make_eval_dataset(sources, *, frames: int = 7, scale: int = 4, degradation: 
         allow_short: accept sequences shorter than ``frames`` (replication fills the window);
             by default they raise :class:`DatasetError`.
         key: random key for synthetic sources.
+        max_references: evaluate at most this many reference frames per sequence (the first ones);
+            frames after the last window are not read.
     """
     check_common(frames, scale, degradation)
     border = sr_border(scale, protocol)
@@ -74,6 +77,8 @@ def make_eval_dataset(sources, *, frames: int = 7, scale: int = 4, degradation: 
         raise ValueError(f"references must be 'all' or 'center', got {references!r}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 or None, got {batch_size!r}")
+    if max_references is not None and max_references < 1:
+        raise ValueError(f"max_references must be >= 1 or None, got {max_references!r}")
     sequences = collect_sequences(sources)
     for seq in sequences:
         if seq.num_frames < frames and not allow_short:
@@ -85,6 +90,7 @@ def make_eval_dataset(sources, *, frames: int = 7, scale: int = 4, degradation: 
     def windows(seq):
         n = seq.num_frames
         refs = list(range(n)) if references == "all" else [n // 2]
+        refs = refs if max_references is None else refs[:max_references]
         ref_set = set(refs)
         lr_cache, hr_cache = {}, {}
         frames_iter = enumerate(seq.iter_frames(key=key))

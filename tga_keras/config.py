@@ -95,8 +95,9 @@ class TGAConfig:
 
     @property
     def min_size(self) -> int:
-        """Smallest LR height/width the network accepts (a 3x3 conv with symmetric bicubic pad)."""
-        return 3 if not self.dilation else max(3, 2 * max(self.group_distances) + 1)
+        """Smallest LR height/width accepted: the in-graph bicubic mirrors 2 edge samples, and a
+        3x3 window should see real pixels. ('same' zero padding serves any size, dilated too.)"""
+        return 3
 
     # ----------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:

@@ -76,3 +76,16 @@ def test_missing_config_and_bad_json(tmp_path, capsys):
     bad.write_text("{")
     assert main(["--config", str(bad), "--output", str(tmp_path / "o")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_package_strips_the_optimizer(tiny_config, tmp_path):
+    from training.package import main as package_main
+
+    out = tmp_path / "run"
+    assert main(["--config", str(tiny_config), "--output", str(out), "--epochs", "1", "--quiet"]) == 0
+    ship = tmp_path / "ship"
+    assert package_main([str(out), str(ship)]) == 0
+    assert {p.name for p in ship.iterdir()} == {"model.keras", "training_config.json", "training_log.csv"}
+    assert (ship / "model.keras").stat().st_size < (out / "best.keras").stat().st_size
+    assert package_main([str(out), str(ship)]) == 2  # model.keras exists
+    assert package_main([str(tmp_path / "nothing"), str(ship)]) == 2

@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup test test-all test-fast demo bench clean
 
 help:
-	@echo "make demo      set up .venv and upscale the bundled clip (carphone, 176x144) x4"
+	@echo "make demo      set up .venv and upscale the bundled clip (carphone, 176x144) x4 with the shipped small model"
 	@echo "make test      set up .venv and run the test suite (slow tests excluded)"
 	@echo "make test-all  run every test, slow ones included"
 	@echo "make bench     speed of the official model vs the onnxruntime peer (needs ../shared)"
@@ -32,8 +32,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
+DEMO_MODEL := saved_models/tga_small_bd_x4/model.keras
+
 demo: $(STAMP)
-	$(VENV)/bin/tga demo
+	$(VENV)/bin/tga demo $(if $(wildcard $(DEMO_MODEL)),--weights $(DEMO_MODEL))
 
 bench: $(STAMP)
 	$(VENV)/bin/tga benchmark --preset official --size 144x180 --threads 2

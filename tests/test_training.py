@@ -89,3 +89,14 @@ def test_package_strips_the_optimizer(tiny_config, tmp_path):
     assert (ship / "model.keras").stat().st_size < (out / "best.keras").stat().st_size
     assert package_main([str(out), str(ship)]) == 2  # model.keras exists
     assert package_main([str(tmp_path / "nothing"), str(ship)]) == 2
+
+
+def test_resumed_run_keeps_the_best_score(tmp_path):
+    from training.run import AtomicSave, EpochLog
+
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss,val_psnr_y\n1,0.1,30.0\n2,0.1,25.0\n")
+    scores = [float(r["val_psnr_y"]) for r in EpochLog(str(log)).rows().values()]
+    saver = AtomicSave(str(tmp_path / "best.keras"), monitor="val_psnr_y", best=max(scores))
+    saver.on_epoch_end(2, {"val_psnr_y": 26.0})  # worse than epoch 1: nothing written
+    assert not (tmp_path / "best.keras").exists()

@@ -25,6 +25,10 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import csv  # noqa: E402
+
+import keras  # noqa: E402
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -130,8 +134,6 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int):
 
 def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int = 2):
     """Run (or continue) training into ``output``; returns the Keras ``History``."""
-    import keras
-
     from tga_keras.io_utils import atomic_path
     from tga_keras.losses import charbonnier
     from tga_keras.metrics import PSNRY, SSIMY
@@ -161,67 +163,64 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     loss = "mean_absolute_error" if cfg.loss == "l1" else charbonnier
     model.compile(optimizer=optimizer, loss=loss, metrics=[PSNRY(), SSIMY()])
 
+    log = EpochLog(os.path.join(output, "log.csv"))
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(output, "backup")),
-        _EpochLog(os.path.join(output, "log.csv")),
-        _AtomicSave(os.path.join(output, "last.keras")),
+        log,
+        AtomicSave(os.path.join(output, "last.keras")),
     ]
     if val_ds is not None:
-        callbacks.append(_AtomicSave(os.path.join(output, "best.keras"), monitor="val_psnr_y"))
+        # A resumed run keeps the best score so far: best.keras is only replaced by a better epoch.
+        scores = [float(r["val_psnr_y"]) for r in log.rows().values() if r.get("val_psnr_y")]
+        callbacks.append(AtomicSave(os.path.join(output, "best.keras"), monitor="val_psnr_y",
+                                    best=max(scores, default=-math.inf)))
     return model.fit(train_ds, epochs=epochs or cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
                      validation_data=val_ds, callbacks=callbacks, verbose=verbose)
 
 
-class _EpochLog:
-    """Keras callback: ``log.csv`` with one row per epoch, kept across resumed runs (rewritten atomically)."""
+class EpochLog(keras.callbacks.Callback):
+    """``log.csv`` with one row per epoch, kept across resumed runs (rewritten atomically)."""
 
-    def __new__(cls, path):
-        import csv
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
 
-        import keras
+    def rows(self) -> dict[int, dict]:
+        if not os.path.exists(self.path):
+            return {}
+        with open(self.path, newline="") as f:
+            return {int(r["epoch"]): r for r in csv.DictReader(f)}
 
-        class EpochLog(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                from tga_keras.io_utils import atomic_path
+    def on_epoch_end(self, epoch, logs=None):
+        from tga_keras.io_utils import atomic_path
 
-                rows = {}
-                if os.path.exists(path):
-                    with open(path, newline="") as f:
-                        rows = {int(r["epoch"]): r for r in csv.DictReader(f)}
-                rows[epoch + 1] = {"epoch": epoch + 1, **{k: f"{float(v):.6g}" for k, v in (logs or {}).items()}}
-                keys = ["epoch"] + sorted({k for r in rows.values() for k in r} - {"epoch"})
-                with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
-                    w = csv.DictWriter(f, fieldnames=keys)
-                    w.writeheader()
-                    for e in sorted(rows):
-                        w.writerow(rows[e])
-
-        return EpochLog()
+        rows = self.rows()
+        rows[epoch + 1] = {"epoch": epoch + 1, **{k: f"{float(v):.6g}" for k, v in (logs or {}).items()}}
+        keys = ["epoch"] + sorted({k for r in rows.values() for k in r} - {"epoch"})
+        with atomic_path(self.path, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            for e in sorted(rows):
+                w.writerow(rows[e])
 
 
-class _AtomicSave:
-    """Keras callback: save the model after an epoch (if ``monitor`` improved), via temp file + rename."""
+class AtomicSave(keras.callbacks.Callback):
+    """Save the model after an epoch (only when ``monitor`` beats ``best``), via temp file + rename."""
 
-    def __new__(cls, path, monitor=None):
-        import keras
+    def __init__(self, path: str, monitor: str | None = None, best: float = -math.inf):
+        super().__init__()
+        self.path, self.monitor, self.best = path, monitor, best
 
-        class AtomicSave(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.best = -math.inf
+    def on_epoch_end(self, epoch, logs=None):
+        from tga_keras.io_utils import atomic_path
 
-            def on_epoch_end(self, epoch, logs=None):
-                from tga_keras.io_utils import atomic_path
-
-                if monitor is not None:
-                    value = (logs or {}).get(monitor)
-                    if value is None or not value > self.best:
-                        return
-                    self.best = value
-                with atomic_path(path, overwrite=True) as tmp:
-                    self.model.save(tmp)
-
-        return AtomicSave()
+        if self.monitor is not None:
+            value = (logs or {}).get(self.monitor)
+            if value is None or not value > self.best:
+                return
+            self.best = value
+        with atomic_path(self.path, overwrite=True) as tmp:
+            self.model.save(tmp)
 
 
 def main(argv=None) -> int:

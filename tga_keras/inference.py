@@ -246,9 +246,9 @@ def _to_float(x) -> np.ndarray:
     """uint8 -> float32 / 255; float -> float32; anything else raises ``ValueError``."""
     x = np.asarray(x)
     if x.dtype == np.uint8:
-        out = x.astype(np.float32)
-        out /= np.float32(255.0)
-        return out
+        from tga_keras.data.io import u8_to_float
+
+        return u8_to_float(x)
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"frames must be uint8 or float in [0, 1], got dtype {x.dtype}")
     return x.astype(np.float32, copy=False)

@@ -92,6 +92,7 @@ def run(args) -> int:
     import numpy as np
 
     from tga_keras.commands.upscale import UNTRAINED_WARNING
+    from tga_keras.data.eval_pipeline import modcrop
     from tga_keras.data.io import probe_video, read_video, u8_to_float
     from tga_keras.degradation import bd_degrade
     from tga_keras.inference import Upscaler, load_tga, to_output
@@ -114,7 +115,7 @@ def run(args) -> int:
     # HR frames 0..N-1 plus r following frames as the last windows' neighbours
     n_read = min(args.frames + r, info.num_frames)
     hr = u8_to_float(read_video(path, 0, n_read))
-    hr = hr[:, : hr.shape[1] - hr.shape[1] % s, : hr.shape[2] - hr.shape[2] % s]  # modcrop
+    hr = modcrop(hr, s)
     lr = bd_degrade(hr, s)  # (n, H/s, W/s, 3)
     up = Upscaler(model, tile=args.tile)
     t0 = time.perf_counter()

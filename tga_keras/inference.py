@@ -106,6 +106,7 @@ class KerasBackend:
             raise ValueError(f"{type(model).__name__} has no TGAConfig (.config); build it with tga_keras.build_tga")
         self.model, self.config = model, config
         self.scale, self.frames, self.min_size = config.scale, config.frames, config.min_size
+        self.precision = "bf16" if "bfloat16" in str(getattr(model.dtype_policy, "name", "")) else "fp32"
 
         def call(x):
             y = model(x, training=False)

@@ -62,14 +62,13 @@ class BicubicUpsample(layers.Layer):
         kernel, self.pad = bicubic_kernel(self.scale, self.channels)
         self._kernel_np = kernel
 
-    def build(self, input_shape):
-        # A constant, not a weight: nothing to train, convert or save.
-        self.kernel = ops.convert_to_tensor(self._kernel_np)
-
     def call(self, x):
+        # A constant made inside the graph, not a weight nor a captured tensor: nothing to train or
+        # save, and exporters (tf2onnx, TFLite) see a Const node instead of an extra graph input.
+        kernel = ops.convert_to_tensor(self._kernel_np, dtype=x.dtype)
         x = symmetric_pad(x, self.pad, axis=1)
         x = symmetric_pad(x, self.pad, axis=2)
-        y = ops.conv(x, ops.cast(self.kernel, x.dtype), strides=1, padding="valid")
+        y = ops.conv(x, kernel, strides=1, padding="valid")
         return ops.depth_to_space(y, self.scale)
 
     def compute_output_shape(self, input_shape):

@@ -1,0 +1,283 @@
+"""``python -m export FORMAT MODEL OUTDIR``: deployment artifacts of a TGA model, each checked against Keras.
+
+FORMAT is savedmodel, tflite, onnx, tensorrt or all (every format this machine can build).
+MODEL is what ``tga upscale --weights`` takes: a .keras file (trained, converted or shipped), an
+official .pth (needs torch; --preset picks the architecture) or .weights.h5 (with --preset).
+
+Artifacts (the inference graph: BatchNorm folded, as ``tga upscale`` runs it), under OUTDIR:
+  savedmodel/<version>/         TF Serving layout; signatures serving_default (float32) and serve_uint8
+  tflite/model_fp32.tflite      and model_fp16, model_int8_dynamic, model_int8 (full integer, uint8 I/O)
+  onnx/model.onnx               opset 17, dynamic batch/H/W; model_fp16.onnx (float32 I/O) for TensorRT
+  tensorrt/model_fp16.engine    strongly typed FP16 engine + .json sidecar (needs TensorRT and a GPU)
+  manifest.json                 source model (sha256, config), tool versions, and every artifact
+
+Each artifact is written to a temporary path, run on real frames (the bundled clip, BD x4) through
+the inference core and compared with the Keras model: float32 formats must match to max |diff|
+<= 1e-4, fp16 to PSNR >= 45 dB, int8 to PSNR >= 35 dB. Below that the artifact is removed and the
+exit code is 1. Exit code 2: a usage error (bad MODEL, format, size, calibration clip, an existing
+artifact without --overwrite, or TensorRT/GPU missing for FORMAT tensorrt). Nothing half-written
+is left behind.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+
+from export import FORMATS
+from export.job import ExportUsageError, Job, ParityError, ToolMissing
+
+TFLITE_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
+ONNX_PRECISIONS = ("fp32", "fp16")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from tga_keras.config import PRESETS
+
+    p = argparse.ArgumentParser(
+        prog="python -m export", description=__doc__.split("\n", 2)[2].strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("format", metavar="FORMAT", help=f"one of {', '.join(FORMATS + ('all',))}")
+    p.add_argument("model", metavar="MODEL", help=".keras, official .pth (needs torch) or .weights.h5")
+    p.add_argument("outdir", metavar="OUTDIR", help="folder for the artifacts and manifest.json (created)")
+    p.add_argument("--preset", choices=PRESETS, default=None,
+                   help="architecture of a .pth/.weights.h5 (default official; a .keras carries its own)")
+    p.add_argument("--input-size", metavar="HxW", default=None,
+                   help="LR frame size for fixed-shape formats: the TensorRT profile's optimum "
+                        "(default 144x180). SavedModel, TFLite and ONNX keep H and W dynamic")
+    p.add_argument("--min", dest="min_size", metavar="HxW", default=None,
+                   help="TensorRT profile: smallest LR frame (default 32x32)")
+    p.add_argument("--opt", dest="opt_size", metavar="HxW", default=None,
+                   help="TensorRT profile: LR frame size to tune for (default --input-size)")
+    p.add_argument("--max", dest="max_size", metavar="HxW", default=None,
+                   help="TensorRT profile: largest LR frame (default 272x480, 1080p / 4)")
+    p.add_argument("--max-batch", type=int, default=1, metavar="N",
+                   help="TensorRT profile: largest batch of windows (other formats: any batch)")
+    p.add_argument("--calibration", metavar="VIDEO", default=None,
+                   help="video whose frames (BD-degraded) calibrate the full-integer int8 TFLite model "
+                        "(default: frames 60+ of the bundled clip, which the parity check does not use)")
+    p.add_argument("--precision", metavar="LIST", default=None,
+                   help=f"comma-separated precisions to export: tflite {','.join(TFLITE_PRECISIONS)} "
+                        f"(default all), onnx {','.join(ONNX_PRECISIONS)} (default both)")
+    p.add_argument("--version", type=int, default=None, metavar="N",
+                   help="SavedModel version folder (default: the next free number)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for the parity runs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing artifacts (and a manifest of another model)")
+    p.add_argument("--verbose", action="store_true", help="show the converters' own log output")
+    return p
+
+
+def parse_hw(text: str | None, option: str, default=None):
+    """``'144x180'`` -> ``(144, 180)``; ``ExportUsageError`` for anything else."""
+    if text is None:
+        return default
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ExportUsageError(f"{option} must look like 144x180 (LR height x width), got {text!r}") from None
+    if h < 1 or w < 1:
+        raise ExportUsageError(f"{option} must be positive, got {text!r}")
+    return h, w
+
+
+def _precisions(text: str | None, fmt: str) -> dict[str, tuple[str, ...]]:
+    """Precisions per format from ``--precision``."""
+    wanted = {"tflite": TFLITE_PRECISIONS, "onnx": ONNX_PRECISIONS}
+    if text is None:
+        return wanted
+    asked = [p.strip() for p in text.split(",") if p.strip()]
+    known = set(TFLITE_PRECISIONS) | set(ONNX_PRECISIONS)
+    bad = [p for p in asked if p not in known]
+    if bad or not asked:
+        raise ExportUsageError(f"--precision: unknown {bad or text!r}; choose from {', '.join(TFLITE_PRECISIONS)}")
+    out = {k: tuple(p for p in v if p in asked) for k, v in wanted.items()}
+    if fmt in out and not out[fmt]:
+        raise ExportUsageError(f"--precision {text}: none of these apply to {fmt} ({', '.join(wanted[fmt])})")
+    return out
+
+
+@contextlib.contextmanager
+def _quiet(verbose: bool):
+    """Keep the converters' C++ and Python log chatter off the terminal (``--verbose`` shows it)."""
+    if verbose:
+        yield
+        return
+    import logging
+
+    for name in ("tf2onnx", "tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def plan(fmt: str, outdir: str, precisions: dict, version: int | None) -> list[str]:
+    """Final paths that this run will write (to refuse existing ones before any work)."""
+    from export import onnx_model, savedmodel, tensorrt_engine, tflite
+
+    formats = FORMATS if fmt == "all" else (fmt,)
+    paths = []
+    if "savedmodel" in formats:
+        paths.append(savedmodel.target(outdir, version))
+    if "tflite" in formats:
+        paths += [os.path.join(outdir, tflite.FOLDER, tflite.filename(p)) for p in precisions["tflite"]]
+    if "onnx" in formats:
+        paths += [os.path.join(outdir, onnx_model.FOLDER, "model.onnx" if p == "fp32" else f"model_{p}.onnx")
+                  for p in precisions["onnx"]]
+    if "tensorrt" in formats:
+        if fmt == "tensorrt":
+            paths.append(os.path.join(outdir, onnx_model.FOLDER, "model_fp16.onnx"))
+        paths.append(os.path.join(outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE))
+    return paths
+
+
+def run(args) -> int:
+    from export import manifest, onnx_model, savedmodel, tensorrt_engine, tflite
+
+    fmt = args.format
+    if fmt not in FORMATS + ("all",):
+        raise ExportUsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS + ('all',))}")
+    precisions = _precisions(args.precision, fmt)
+    input_size = parse_hw(args.input_size, "--input-size")
+    sizes = {"min": parse_hw(args.min_size, "--min", tensorrt_engine.DEFAULT_MIN),
+             "opt": parse_hw(args.opt_size, "--opt", input_size or tensorrt_engine.DEFAULT_OPT),
+             "max": parse_hw(args.max_size, "--max", tensorrt_engine.DEFAULT_MAX)}
+    if args.max_batch < 1:
+        raise ExportUsageError(f"--max-batch must be >= 1, got {args.max_batch}")
+    if args.version is not None and args.version < 1:
+        raise ExportUsageError(f"--version must be >= 1, got {args.version}")
+    if args.threads is not None and args.threads < 1:
+        raise ExportUsageError(f"--threads must be >= 1, got {args.threads}")
+    if not os.path.exists(args.model):
+        raise ExportUsageError(f"model not found: {args.model}")
+    if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
+        raise ExportUsageError(f"OUTDIR {args.outdir} exists and is not a folder")
+    existing = [p for p in plan(fmt, args.outdir, precisions, args.version) if os.path.lexists(p)]
+    if existing and not args.overwrite:
+        raise ExportUsageError(f"{existing[0]} exists; pass --overwrite to replace it"
+                               + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""))
+    wants_int8 = fmt in ("tflite", "all") and "int8" in precisions["tflite"]
+    if args.calibration is not None and not wants_int8:
+        raise ExportUsageError("--calibration applies to the full-integer int8 TFLite model (tflite or all)")
+
+    from tga_keras.inference import KerasBackend, load_tga
+    from tga_keras.parity import real_windows, sr_of
+
+    try:
+        model = load_tga(args.model, args.preset)
+    except (ValueError, FileNotFoundError) as e:
+        raise ExportUsageError(str(e)) from None
+    cfg = model.config
+    if wants_int8:
+        tflite.check_calibration(args.calibration, cfg.frames)
+    if input_size is not None and min(input_size) < cfg.min_size:
+        raise ExportUsageError(f"--input-size {args.input_size}: the model needs frames of at least "
+                               f"{cfg.min_size}x{cfg.min_size}")
+    shapes = None
+    if fmt in ("tensorrt", "all"):
+        shapes = tensorrt_engine.profile_shapes(cfg.frames, sizes["min"], sizes["opt"], sizes["max"],
+                                                args.max_batch, cfg.min_size)
+    source = manifest.source_record(args.model, cfg)
+    manifest.check_same_source(args.outdir, source, args.overwrite)
+
+    print(f"exporting {args.model} (TGA x{cfg.scale}, {cfg.frames} frames) -> {args.outdir}", flush=True)
+    windows = real_windows(cfg.frames, cfg.scale, count=3)
+    keras_backend = KerasBackend(model)
+    job = Job(model=model, keras=keras_backend, outdir=args.outdir, overwrite=args.overwrite, windows=windows,
+              reference=sr_of(keras_backend, windows), input_size=input_size, max_batch=args.max_batch,
+              calibration=args.calibration, profile=shapes, threads=args.threads)
+    formats = FORMATS if fmt == "all" else (fmt,)
+    t0 = time.perf_counter()
+    missing = None
+
+    def record():
+        manifest.write(args.outdir, source, job.entries, args.overwrite)
+
+    try:
+        with _quiet(args.verbose):
+            sm_path = None
+            if "savedmodel" in formats:
+                sm_path = savedmodel.export(job, args.version)
+                record()
+            if "tflite" in formats:
+                if sm_path is None:
+                    sm_path = os.path.join(job.scratch(), "savedmodel")
+                    savedmodel.write(model, sm_path)
+                tflite.export(job, sm_path, precisions["tflite"])
+                record()
+            onnx_wanted = precisions["onnx"] if "onnx" in formats else ()
+            if "tensorrt" in formats and "fp16" not in onnx_wanted:
+                onnx_wanted = tuple(onnx_wanted) + ("fp16",)
+            if onnx_wanted:
+                onnx_paths = onnx_model.export(job, onnx_wanted)
+                record()
+            if "tensorrt" in formats:
+                try:
+                    tensorrt_engine.export(job, onnx_paths["fp16"], shapes)
+                    record()
+                except ToolMissing as e:
+                    missing = str(e)
+    except ParityError as e:
+        if job.entries:
+            record()
+        print(f"export: FAILED parity, artifact removed: {e}", file=sys.stderr)
+        return 1
+    except (ExportUsageError, ToolMissing, KeyboardInterrupt):
+        if job.entries:
+            record()
+        raise
+    except Exception as e:  # a converter or runtime failure: say it in one line (--verbose: traceback)
+        if job.entries:
+            record()
+        if args.verbose:
+            raise
+        text = str(e).strip().splitlines()
+        print(f"export: FAILED: {type(e).__name__}: {text[0] if text else ''} (rerun with --verbose for details)",
+              file=sys.stderr)
+        return 1
+    finally:
+        job.cleanup()
+    print(f"done in {time.perf_counter() - t0:.0f} s: {len(job.entries)} artifact(s), "
+          f"manifest {os.path.join(args.outdir, manifest.NAME)}")
+    if missing is not None:
+        if fmt == "tensorrt":
+            raise ToolMissing(missing)
+        print(f"tensorrt skipped: {missing}")
+    return 0
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    if args.verbose:
+        os.environ["TGA_VERBOSE_TF"] = "1"
+    from tga_keras.cli import _quiet_tensorflow_import
+
+    _quiet_tensorflow_import()
+    try:
+        return run(args)
+    except ToolMissing as e:
+        print(f"export: error: {e}", file=sys.stderr)
+        return 2
+    except (ExportUsageError, FileExistsError) as e:
+        print(f"export: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("export: interrupted; temporary files removed", file=sys.stderr)
+        return 130

@@ -1,0 +1,141 @@
+"""What every exporter shares: the job (model, output folder, parity frames) and keeping an artifact.
+
+An exporter writes its artifact to a temporary path beside the final one, loads it as a backend
+of the inference core, runs the parity windows, and calls :meth:`Job.keep`: within its bound the
+temporary path is renamed to the final one and an entry is returned for the manifest; below it the
+temporary path is removed and :class:`ParityError` (exit 1) is raised with the figures.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+
+class ExportUsageError(Exception):
+    """A mistake in how the exporter was called or what it was given (exit 2, nothing written)."""
+
+
+class ParityError(Exception):
+    """An artifact did not match the Keras model within its bound (exit 1, artifact removed)."""
+
+
+class ToolMissing(Exception):
+    """A format's toolchain or hardware is missing here (exit 2 with this reason)."""
+
+
+@dataclasses.dataclass
+class Job:
+    """One export run. ``windows``: uint8 LR parity windows; ``reference``: the Keras float32 SR of them."""
+
+    model: object
+    keras: object  # the model as an inference-core backend (tga_keras.inference.KerasBackend)
+    outdir: str
+    overwrite: bool
+    windows: np.ndarray
+    reference: np.ndarray
+    input_size: tuple[int, int] | None = None
+    max_batch: int = 1
+    calibration: str | None = None
+    profile: dict | None = None
+    threads: int | None = None
+    log: object = None
+    entries: list = dataclasses.field(default_factory=list)
+    _scratch: str | None = None
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def say(self, text: str) -> None:
+        print(text, file=self.log or sys.stdout, flush=True)
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.outdir, *parts)
+
+    def scratch(self) -> str:
+        """A private temporary folder inside OUTDIR (same file system: renames are atomic)."""
+        if self._scratch is None:
+            os.makedirs(self.outdir, exist_ok=True)
+            self._scratch = tempfile.mkdtemp(prefix=".export-", dir=self.outdir)
+        return self._scratch
+
+    def cleanup(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def temp_path(self, final: str) -> str:
+        """A fresh temporary path for ``final`` (same folder, hidden name)."""
+        folder = os.path.dirname(final)
+        os.makedirs(folder, exist_ok=True)
+        base = os.path.basename(final.rstrip(os.sep))
+        return os.path.join(folder, f".{base}.part-{os.getpid()}-{len(self.entries)}")
+
+    def check(self, backend, precision: str) -> dict:
+        """Parity figures of ``backend`` on the job's windows; :class:`ParityError` if out of bound."""
+        from tga_keras.parity import compare, meets, sr_of
+
+        figures = compare(self.reference, sr_of(backend, self.windows))
+        ok, text = meets(figures, precision)
+        self.say(f"  parity vs Keras on {len(self.windows)} real windows: {text}")
+        if not ok:
+            raise ParityError(text)
+        return figures
+
+    def keep(self, tmp: str, final: str, fmt: str, precision: str, figures: dict, io: dict, **extra) -> dict:
+        """Move ``tmp`` to ``final`` (replacing it only with ``overwrite``) and record the artifact."""
+        if os.path.lexists(final):
+            if not self.overwrite:  # checked before any work; raced here
+                raise ExportUsageError(f"{final} exists; pass --overwrite to replace it")
+            _remove(final)
+        os.replace(tmp, final)
+        entry = {
+            "format": fmt,
+            "precision": precision,
+            "path": os.path.relpath(final, self.outdir),
+            "bytes": _size(final),
+            "input": io["input"],
+            "output": io["output"],
+            "max_abs_diff": figures["max_abs_diff"],
+            "psnr_db": None if figures["psnr_db"] == float("inf") else figures["psnr_db"],
+            **extra,
+        }
+        self.entries.append(entry)
+        self.say(f"  wrote {final} ({entry['bytes'] / 1e6:.1f} MB)")
+        return entry
+
+
+@contextlib.contextmanager
+def removed_on_failure(*paths: str):
+    """Remove ``paths`` (files or folders) if the block raises: nothing half-written stays behind."""
+    try:
+        yield
+    except BaseException:
+        for p in paths:
+            _remove(p)
+        raise
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _size(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    return os.path.getsize(path)
+
+
+def tensor_io(name: str, dtype: str, shape) -> dict:
+    """A manifest ``input``/``output`` record; unknown dimensions as ``None``."""
+    return {"name": name, "dtype": dtype,
+            "shape": [None if (d is None or isinstance(d, str) or int(d) < 0) else int(d) for d in shape]}

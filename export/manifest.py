@@ -1,0 +1,94 @@
+"""``OUTDIR/manifest.json``: which model the artifacts come from, with what, and how close they are.
+
+    {"source": {"path", "sha256", "config"},
+     "versions": {"tga_keras", "tensorflow", "keras", "tf2onnx", ...},
+     "artifacts": [{"format", "precision", "path" (relative to OUTDIR), "bytes",
+                    "input": {"name", "dtype", "shape"}, "output": {...},
+                    "max_abs_diff", "psnr_db", ...}]}
+
+One OUTDIR holds the artifacts of one model: a later export of the same model adds or replaces
+entries (by path); an export of another model into it needs ``--overwrite``, which starts a new
+manifest. Written atomically after every artifact.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+
+NAME = "manifest.json"
+PACKAGES = ("tga-keras", "tensorflow", "tensorflow-cpu", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime",
+            "onnxconverter-common", "ai-edge-litert", "tensorrt")
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    if os.path.isdir(path):
+        for d, _, files in sorted(os.walk(path)):
+            for name in sorted(files):
+                with open(os.path.join(d, name), "rb") as f:
+                    h.update(name.encode())
+                    h.update(f.read())
+        return h.hexdigest()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def read(outdir: str) -> dict | None:
+    path = os.path.join(outdir, NAME)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def source_record(model_path: str, config) -> dict:
+    return {"path": os.path.abspath(model_path), "sha256": sha256(model_path), "config": config.to_dict()}
+
+
+def check_same_source(outdir: str, source: dict, overwrite: bool) -> None:
+    """``ExportUsageError`` if OUTDIR's manifest lists artifacts of another model (unless ``overwrite``)."""
+    from export.job import ExportUsageError
+
+    old = read(outdir)
+    if old is None or overwrite or not old.get("artifacts"):
+        return
+    if old.get("source", {}).get("sha256") != source["sha256"]:
+        raise ExportUsageError(f"{outdir} holds artifacts of another model ({old.get('source', {}).get('path')}); "
+                               "choose another OUTDIR or pass --overwrite")
+
+
+def write(outdir: str, source: dict, entries: list[dict], overwrite: bool) -> str:
+    """Merge ``entries`` into OUTDIR's manifest (same path: replaced; entries whose files are gone: dropped)."""
+    from tga_keras.io_utils import atomic_path
+
+    old = read(outdir)
+    kept = []
+    if old is not None and old.get("source", {}).get("sha256") == source["sha256"]:
+        new_paths = {e["path"] for e in entries}
+        kept = [e for e in old.get("artifacts", []) if e.get("path") not in new_paths
+                and os.path.exists(os.path.join(outdir, e.get("path", "")))]
+    data = {"source": source, "versions": versions(), "artifacts": kept + entries}
+    path = os.path.join(outdir, NAME)
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    return path

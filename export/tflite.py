@@ -1,0 +1,136 @@
+"""TFLite models for phones and edge devices, built with TensorFlow's ``TFLiteConverter``.
+
+=============  =====================================  ==============================  =========
+precision      file                                   weights / compute               I/O
+=============  =====================================  ==============================  =========
+fp32           ``tflite/model_fp32.tflite``           float32                         float32
+fp16           ``tflite/model_fp16.tflite``           float16 weights, float compute  float32
+int8-dynamic   ``tflite/model_int8_dynamic.tflite``   int8 weights, dynamic-range     float32
+int8           ``tflite/model_int8.tflite``           full integer, calibrated        uint8
+=============  =====================================  ==============================  =========
+
+Only TFLite builtin ops (no Flex / select-TF ops: the converter is told so and the op list is
+checked). The graph is the 2-D inference path (every Conv3D is written as 2-D convolutions), so
+the full-integer model quantizes every convolution. Batch, H and W stay dynamic: the interpreter
+resizes the input (``resize_tensor_input``) before ``allocate_tensors``. The full-integer model's
+uint8 input and output carry their (scale, zero point) in the tensor details; the
+``tflite`` backend applies them.
+"""
+from __future__ import annotations
+
+import os
+
+from export.job import ExportUsageError, Job, ParityError, removed_on_failure, tensor_io
+
+FOLDER = "tflite"
+PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
+CALIBRATION_WINDOWS = 8
+CALIBRATION_START = 60  # frames of the bundled clip not used by the parity check (0 .. 20)
+
+
+def filename(precision: str) -> str:
+    return f"model_{precision.replace('-', '_')}.tflite"
+
+
+def check_calibration(video: str | None, frames: int) -> None:
+    """``ExportUsageError`` unless ``video`` can be read and holds at least ``frames`` frames."""
+    from tga_keras.data.errors import DatasetError
+    from tga_keras.data.io import probe_video, read_video
+
+    if video is None:
+        return
+    if not os.path.exists(video):
+        raise ExportUsageError(f"--calibration {video}: no such file")
+    if os.path.isdir(video):
+        raise ExportUsageError(f"--calibration {video}: a folder; give a video file")
+    try:
+        probe_video(video)
+        read_video(video, 0, frames)
+    except DatasetError as e:
+        raise ExportUsageError(f"--calibration {video}: {e} (int8 calibration needs at least {frames} "
+                               "readable frames)") from None
+
+
+def calibration_windows(job: Job):
+    """Float32 LR windows for the int8 calibration (``--calibration`` video, else the bundled clip)."""
+    from tga_keras.data.io import probe_video
+    from tga_keras.parity import real_windows
+
+    cfg = job.config
+    video = job.calibration
+    start = 0 if video else CALIBRATION_START
+    if video:
+        n = probe_video(video).num_frames
+        count = max(1, min(CALIBRATION_WINDOWS, (n - cfg.frames) // cfg.frames + 1))
+    else:
+        count = CALIBRATION_WINDOWS
+    try:
+        windows = real_windows(cfg.frames, cfg.scale, count=count, video=video, start=start)
+    except ValueError:  # the frame count in the header was optimistic: as many windows as decode
+        windows = real_windows(cfg.frames, cfg.scale, count=1, video=video, start=start)
+    return windows.astype("float32") / 255.0
+
+
+def convert(saved_model: str, precision: str, job: Job) -> bytes:
+    """The ``.tflite`` flatbuffer of the SavedModel's ``serving_default`` at ``precision``."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision == "fp16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif precision == "int8-dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif precision == "int8":
+        windows = calibration_windows(job)
+        job.say(f"  calibrating int8 on {len(windows)} windows of "
+                f"{os.path.basename(job.calibration) if job.calibration else 'the bundled clip'} "
+                f"({windows.shape[2]}x{windows.shape[3]} LR)")
+
+        def representative():
+            for w in windows:
+                yield {"lr_frames": w[None]}
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.uint8
+        conv.inference_output_type = tf.uint8
+    return conv.convert()
+
+
+def export(job: Job, saved_model: str, precisions=PRECISIONS) -> list[str]:
+    """Convert ``saved_model`` (a folder written by :mod:`export.savedmodel`) at each precision."""
+    from tga_keras.backends import TFLiteBackend, tflite_float_ops
+
+    written = []
+    for precision in precisions:
+        final = job.path(FOLDER, filename(precision))
+        tmp = job.temp_path(final) + ".tflite"
+        job.say(f"tflite {precision} -> {final}")
+        with removed_on_failure(tmp):
+            flat = convert(saved_model, precision, job)
+            with open(tmp, "wb") as f:
+                f.write(flat)
+            backend = TFLiteBackend(tmp, threads=job.threads)
+            ops = backend.op_names()
+            foreign = [op for op in ops if op.startswith(("FLEX", "CUSTOM")) or op == "DELEGATE"]
+            if foreign:
+                raise ParityError(f"the {precision} model needs non-builtin ops: {foreign}")
+            backend.scale, backend.frames, backend.min_size = job.config.scale, job.config.frames, job.config.min_size
+            figures = job.check(backend, precision)
+            extra = {"ops": ops}
+            if precision == "int8":
+                extra["float_ops"] = tflite_float_ops(tmp)
+                job.say(f"  ops that stay float: {extra['float_ops'] or 'none'}")
+            inp, out = backend._in, backend._out
+            io = {"input": tensor_io(inp["name"], inp["dtype"].__name__, inp["shape_signature"]),
+                  "output": tensor_io(out["name"], out["dtype"].__name__, out["shape_signature"])}
+            if precision == "int8":
+                io["input"]["quantization"] = [float(v) for v in inp["quantization"]]
+                io["output"]["quantization"] = [float(v) for v in out["quantization"]]
+            del backend
+            job.keep(tmp, final, "tflite", precision, figures, io, **extra)
+        written.append(final)
+    return written

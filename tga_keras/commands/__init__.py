@@ -8,3 +8,19 @@ def add_precision_argument(parser) -> None:
         help="compute precision: float32 is exact to the official release; bfloat16 is several times "
              "faster on CPUs with AMX/AVX512-BF16 and on GPUs, with outputs within about 1e-2",
     )
+
+
+MODEL_HELP = ("model: .keras (from `tga convert` or training), .weights.h5, an official .pth (needs torch), "
+              "or an artifact of `python -m export` (SavedModel folder, .tflite, .onnx, TensorRT .engine)")
+
+
+def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") -> None:
+    """``--backend auto|keras|savedmodel|tflite|onnx|tensorrt`` (see :mod:`tga_keras.backends`)."""
+    from tga_keras.backends import BACKENDS
+
+    parser.add_argument(
+        "--backend", choices=("auto",) + BACKENDS + tuple(extra), default="auto",
+        help="runtime for --weights; auto picks it from the path (.keras/.pth/.h5 keras, a folder savedmodel, "
+             ".tflite, .onnx, .engine tensorrt)" + note,
+    )
+

@@ -1,19 +1,26 @@
 """``tga benchmark``: speed and memory of the inference core, optionally against the ONNX speed peer.
 
-Timings go through the same inference core as ``tga upscale`` (``tga_keras.inference.Upscaler``).
-The peer is the official network exported to ONNX, run by onnxruntime with the same input size and
-thread count in the same process, so the ratio is comparable across machines; absolute times are not.
+Timings go through the same inference core as ``tga upscale`` (``tga_keras.inference.Upscaler``),
+for any backend: ``--weights`` a Keras model or an exported artifact (``--backend``), or
+``--artifacts OUTDIR`` for every artifact of a ``python -m export`` folder plus the Keras model it
+came from (float32 and bfloat16), each in a fresh process so that its peak memory is its own.
+``psnr_vs_fp32`` compares each backend with the float32 Keras model on real frames (the bundled
+clip, BD x4). The peer is the official network exported to ONNX, run by onnxruntime with the same
+input size and thread count in the same run, so the ratio is comparable across machines; absolute
+times are not.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
 import sys
 import time
 
-from tga_keras.commands import add_precision_argument
+from tga_keras.cli import UsageError
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
 
 DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_seed0.onnx")
 
@@ -27,7 +34,13 @@ def add_parser(sub):
     )
     p.add_argument("--preset", default="official", choices=["official", "paper", "small"])
     p.add_argument("--config", metavar="JSON", help='TGAConfig fields overriding the preset, e.g. \'{"nf": 48}\'')
-    p.add_argument("--weights", help=".keras or official .pth to time (default: random weights; speed is the same)")
+    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + " (default: random weights; speed is the same)")
+    add_backend_argument(p, extra=("peer",), note="; peer: --weights is the official network as ONNX, timed alone")
+    p.add_argument("--artifacts", metavar="OUTDIR",
+                   help="time every artifact listed in OUTDIR/manifest.json and its source Keras model (fp32, bf16), "
+                        "one process each; with --peer, the peer is a row of the same run")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON (atomic): config, size, threads, results")
+    p.add_argument("--overwrite", action="store_true", help="replace --json FILE if it exists")
     p.add_argument("--size", default="144x180", help="LR frame size HxW")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
@@ -152,9 +165,145 @@ def run_train(args) -> int:
     return 0
 
 
-def run(args) -> int:
-    from tga_keras.cli import UsageError
+ROW_FIELDS = ("backend", "precision", "ms_per_frame", "psnr_vs_fp32", "peak_rss_mb")
 
+
+def _reference_model(args, backend):
+    """The float32 Keras model whose output ``psnr_vs_fp32`` compares with (None if unknown)."""
+    from tga_keras.backends import detect_backend, find_manifest_entry
+    from tga_keras.inference import load_tga
+
+    if args.weights is None:
+        return None  # untrained preset: its own fp32 rebuild below
+    kind = detect_backend(args.weights) if args.backend == "auto" else args.backend
+    if kind == "keras":
+        return load_tga(args.weights)
+    found = find_manifest_entry(args.weights)
+    source = found[0].get("source", {}).get("path") if found else None
+    if source and os.path.isfile(source):
+        return load_tga(source)
+    return None
+
+
+def measure(args, h: int, w: int) -> dict:
+    """One result row: the backend of ``--weights``/``--backend`` (or an untrained preset), timed here."""
+    import numpy as np
+
+    from tga_keras.backends import load_backend
+    from tga_keras.inference import KerasBackend, Upscaler, with_precision
+    from tga_keras.parity import compare, real_windows, sr_of
+
+    _set_threads(args.threads)
+    if args.backend == "peer":
+        return {"backend": "peer", "precision": "fp32", "ms_per_frame": time_peer(args.weights, h, w, args.threads,
+                                                                                  args.runs),
+                "psnr_vs_fp32": None, "peak_rss_mb": _peak_rss_mb(), "path": args.weights,
+                "bytes": os.path.getsize(args.weights)}
+    if args.weights is None:
+        from tga_keras.model import build_tga
+
+        fp32 = build_tga(_config(args))
+        backend = KerasBackend(with_precision(fp32, args.precision))
+    else:
+        backend = load_backend(args.weights, args.backend, precision=args.precision,
+                               threads=args.threads)
+        fp32 = _reference_model(args, backend)
+    ups = Upscaler(backend, tile=args.tile)
+    x = np.random.default_rng(0).random((backend.frames, h, w, 3), dtype=np.float32)
+    ups.check_window((1,) + x.shape)
+    ms = _median_ms(lambda: ups.upscale_window(x), args.runs)
+    psnr = None
+    if fp32 is not None and not (backend.name == "keras" and backend.precision == "fp32"):
+        windows = real_windows(backend.frames, backend.scale, count=2)
+        psnr = compare(sr_of(KerasBackend(fp32), windows), sr_of(backend, windows))["psnr_db"]
+        if psnr == float("inf"):
+            psnr = "identical"  # bit-equal outputs (JSON has no infinity)
+    config = backend.config if backend.config is not None else getattr(fp32, "config", None)
+    row = {"backend": backend.name, "precision": backend.precision, "ms_per_frame": ms, "psnr_vs_fp32": psnr,
+           "peak_rss_mb": _peak_rss_mb(), "path": args.weights or _label(args),
+           "config": None if config is None else config.to_dict()}
+    if args.weights and os.path.exists(args.weights):
+        row["bytes"] = _bytes(args.weights)
+    return row
+
+
+def _bytes(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    return os.path.getsize(path)
+
+
+def _suite_rows(args) -> list[tuple[str, list[str]]]:
+    """(label, benchmark arguments) for every row of ``--artifacts OUTDIR``."""
+    from tga_keras.backends import MANIFEST
+
+    path = os.path.join(args.artifacts, MANIFEST)
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+        source = manifest["source"]["path"]
+        artifacts = manifest["artifacts"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--artifacts {args.artifacts}: no readable {MANIFEST} ({e})") from None
+    rows = []
+    if os.path.isfile(source):
+        rows.append(("keras fp32", ["--weights", source, "--backend", "keras"]))
+        rows.append(("keras bf16", ["--weights", source, "--backend", "keras", "--precision", "bfloat16"]))
+    for a in artifacts:
+        if a.get("format") == "tensorrt":
+            try:
+                import tensorrt  # noqa: F401
+            except ImportError:
+                print(f"skipping {a['path']}: TensorRT is not installed here", file=sys.stderr)
+                continue
+        rows.append((f"{a['format']} {a['precision']}",
+                     ["--weights", os.path.join(args.artifacts, a["path"]), "--backend", a["format"]]))
+    if args.peer:
+        rows.append(("peer", ["--weights", args.peer, "--backend", "peer"]))
+    return rows
+
+
+def run_suite(args, h: int, w: int) -> list[dict]:
+    """Each row in its own process (``tga benchmark ... --json``): peak memory per backend, no shared caches."""
+    import subprocess
+    import tempfile
+
+    results = []
+    common = ["--size", f"{h}x{w}", "--threads", str(args.threads), "--runs", str(args.runs)]
+    if args.tile:
+        common += ["--tile", str(args.tile)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (label, extra) in enumerate(_suite_rows(args)):
+            out = os.path.join(tmp, f"{k}.json")
+            cmd = [sys.executable, "-m", "tga_keras.cli", "benchmark", *common, *extra, "--json", out]
+            print(f"[{k + 1}] {label} ...", file=sys.stderr, flush=True)
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+                print(f"    failed ({done.returncode}): {tail}", file=sys.stderr)
+                continue
+            with open(out) as f:
+                results.extend(json.load(f)["results"])
+    return results
+
+
+def _print_table(results: list[dict]) -> None:
+    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer"), None)
+    print(f"{'backend':<11} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'PSNR vs fp32':>13} "
+          f"{'peak RSS MB':>12} {'MB on disk':>11}")
+    for r in results:
+        speed = f"{peer / r['ms_per_frame']:.2f}x" if peer else "-"
+        psnr = r.get("psnr_vs_fp32")
+        if psnr is None:
+            psnr = "reference" if r["backend"] == "keras" and r["precision"] == "fp32" else "-"
+        elif not isinstance(psnr, str):
+            psnr = f"{psnr:.2f} dB"
+        size = f"{r['bytes'] / 1e6:.1f}" if r.get("bytes") else "-"
+        print(f"{r['backend']:<11} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {psnr:>13} "
+              f"{r['peak_rss_mb']:>12.0f} {size:>11}")
+
+
+def run(args) -> int:
     if args.batch < 1 or args.hr_crop < 16 or args.hr_crop % 4:
         raise UsageError("--batch must be >= 1 and --hr-crop a multiple of 4, at least 16")
     if args.train:
@@ -165,40 +314,54 @@ def run(args) -> int:
         raise UsageError("--threads and --runs must be >= 1")
     if args.peer and not os.path.isfile(args.peer):
         raise UsageError(f"--peer {args.peer}: no such file")
-    import numpy as np
-    import tensorflow as tf
-
-    _set_threads(args.threads)
-    from tga_keras.inference import Upscaler, load_tga
-
+    if args.json and os.path.exists(args.json) and not args.overwrite:
+        raise UsageError(f"{args.json} exists; pass --overwrite to replace it")
     if args.config and args.weights:
         raise UsageError("--config applies to untrained presets; a --weights file carries its own config")
-    if args.weights:
-        model = load_tga(args.weights, precision=args.precision)
+    if args.weights is not None and not os.path.exists(args.weights):
+        raise FileNotFoundError(f"model not found: {args.weights}")
+    if args.backend == "peer" and not args.weights:
+        raise UsageError("--backend peer needs --weights PEER.onnx")
+    if args.artifacts:
+        if args.weights:
+            raise UsageError("--artifacts times the artifacts of a folder; leave out --weights")
+        if args.peer:
+            import onnxruntime  # noqa: F401 - fail here, not in every row
+        results = run_suite(args, h, w)
+        if not results:
+            raise UsageError(f"--artifacts {args.artifacts}: no row could be measured")
+        config = next((r.get("config") for r in results if r.get("config")), None)
     else:
-        from tga_keras.inference import with_precision
-        from tga_keras.model import build_tga
+        results = [measure(args, h, w)]
+        config = results[0].get("config")
+        if args.peer:
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError:
+                raise UsageError("--peer needs onnxruntime: pip install onnxruntime") from None
+            results.append({"backend": "peer", "precision": "fp32",
+                            "ms_per_frame": time_peer(args.peer, h, w, args.threads, args.runs),
+                            "psnr_vs_fp32": None, "peak_rss_mb": _peak_rss_mb(), "path": args.peer,
+                            "bytes": os.path.getsize(args.peer)})
+    import tensorflow as tf
 
-        model = with_precision(build_tga(_config(args)), args.precision)
-    ups = Upscaler(model, tile=args.tile)
-    x = np.random.default_rng(0).random((model.config.frames, h, w, 3), dtype=np.float32)
-    ups.check_window((1,) + x.shape)
-    rss0 = _peak_rss_mb()
-    ours = _median_ms(lambda: ups.upscale_window(x), args.runs)
-    rss1 = _peak_rss_mb()
-    n = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-    print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads")
-    print(f"tga-keras {args.weights or _label(args)} ({n:,} params), "
-          f"{h}x{w} -> {h * model.config.scale}x{w * model.config.scale}"
-          f"{'' if not args.tile else f', tile {args.tile}'}: {ours:.0f} ms/frame (median of {args.runs}), "
-          f"peak RSS {rss1:.0f} MB (+{rss1 - rss0:.0f} MB while timing)")
-    if args.peer:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise UsageError("--peer needs onnxruntime: pip install onnxruntime") from None
-        peer = time_peer(args.peer, h, w, args.threads, args.runs)
-        print(f"peer: official network on onnxruntime {ort.__version__}: {peer:.0f} ms/frame (median of {args.runs})")
-        print(f"speed-up over the peer: {peer / ours:.2f}x")
+    print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
+          f"LR {h}x{w}{'' if not args.tile else f', tile {args.tile}'}, median of {args.runs} runs")
+    _print_table(results)
+    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer"), None)
+    if peer and len(results) == 2:
+        print(f"speed-up over the peer: {peer / results[0]['ms_per_frame']:.2f}x")
+    if args.json:
+        from tga_keras.io_utils import atomic_path
+
+        report = {"config": config, "size": [h, w], "threads": args.threads, "runs": args.runs,
+                  "results": [{k: r.get(k) for k in ROW_FIELDS} | {k: v for k, v in r.items()
+                                                                   if k not in ROW_FIELDS and k != "config"}
+                              for r in results]}
+        for r in report["results"]:
+            if peer and r["ms_per_frame"]:
+                r["speedup_vs_peer"] = peer / r["ms_per_frame"]
+        with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
     sys.stdout.flush()
     return 0

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from tga_keras.commands import add_precision_argument
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
 
 
 def add_parser(sub):
@@ -27,7 +27,8 @@ def add_parser(sub):
                        description=__doc__.split("\n", 2)[2].strip(),
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("data", help="video, folder of videos, folder of frame folders, frame folder or Vimeo-90K root")
-    p.add_argument("--weights", metavar="FILE", help="trained model (.keras, .weights.h5 or official .pth)")
+    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
+    add_backend_argument(p)
     p.add_argument("--preset", choices=PRESETS, default=None, help="architecture (a .keras file carries its own)")
     p.add_argument("--protocol", choices=["official", "plain"], default="official")
     p.add_argument("--degradation", choices=["bd", "bi"], default="bd")
@@ -80,7 +81,8 @@ def run(args) -> int:
 
     from tga_keras.commands.upscale import UNTRAINED_WARNING
     from tga_keras.data import crop_sr_output, make_eval_dataset
-    from tga_keras.inference import Upscaler, load_tga
+    from tga_keras.backends import load_backend
+    from tga_keras.inference import Upscaler
     from tga_keras.io_utils import atomic_path
     from tga_keras.metrics import psnr_y, ssim_y
     from tga_keras.resize import imresize
@@ -88,22 +90,21 @@ def run(args) -> int:
     sources, centre_only = open_sources(args.data)
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    model = load_tga(args.weights, args.preset if args.preset or args.weights else "official",
-                     precision=args.precision)
-    cfg = model.config
+    backend = load_backend(args.weights, args.backend, precision=args.precision,
+                           preset=args.preset if args.preset or args.weights else "official")
     crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
-    ds = make_eval_dataset(sources, frames=cfg.frames, scale=cfg.scale, degradation=args.degradation,
+    ds = make_eval_dataset(sources, frames=backend.frames, scale=backend.scale, degradation=args.degradation,
                            protocol=args.protocol, batch_size=None,
                            references="center" if centre_only else "all", max_references=args.max_frames)
-    up = Upscaler(model, tile=args.tile)
+    up = Upscaler(backend, tile=args.tile)
     per_seq: dict[str, dict[str, list[float]]] = {}
     t0 = time.perf_counter()
     bar = tqdm(desc="evaluate", unit="frame", disable=args.no_progress, file=sys.stderr)
     for lr, hr, info in ds.as_numpy_iterator():
         name = info["sequence"].decode("utf-8")
         figs = per_seq.setdefault(name, {"psnr": [], "ssim": [], "bicubic_psnr": [], "bicubic_ssim": []})
-        sr = crop_sr_output(up.upscale_window(lr), cfg.scale, args.protocol)
-        bic = crop_sr_output(np.clip(imresize(lr[cfg.frames // 2], cfg.scale), 0, 1), cfg.scale, args.protocol)
+        sr = crop_sr_output(up.upscale_window(lr), backend.scale, args.protocol)
+        bic = crop_sr_output(np.clip(imresize(lr[backend.frames // 2], backend.scale), 0, 1), backend.scale, args.protocol)
         figs["psnr"].append(psnr_y(sr, hr, crop))
         figs["ssim"].append(ssim_y(sr, hr, crop))
         figs["bicubic_psnr"].append(psnr_y(bic, hr, crop))
@@ -118,7 +119,8 @@ def run(args) -> int:
             for name, f in per_seq.items()}
     overall = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
     width = max(8, max(len(n) for n in rows))
-    print(f"TGA x{cfg.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}), "
+    print(f"TGA x{backend.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
+          f"{backend.name} {backend.precision}), "
           f"{args.degradation.upper()}, protocol {args.protocol}, Y channel, crop {crop} px")
     print(f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM")
     for name, r in rows.items():
@@ -128,7 +130,8 @@ def run(args) -> int:
           f"{overall['ssim']:.4f}   {overall['bicubic_psnr']:7.3f} / {overall['bicubic_ssim']:.4f}")
     print(f"{seconds:.1f} s")
     if args.json:
-        report = {"data": args.data, "weights": args.weights, "config": cfg.to_dict(), "protocol": args.protocol,
+        report = {"data": args.data, "weights": args.weights, "backend": backend.name,
+                  "precision": backend.precision, "config": None if backend.config is None else backend.config.to_dict(), "protocol": args.protocol,
                   "degradation": args.degradation, "crop_border": crop, "sequences": rows, "average": overall}
         with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
             json.dump(report, f, indent=2)

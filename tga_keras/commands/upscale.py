@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Iterable, Iterator
 
-from tga_keras.commands import add_precision_argument
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -40,9 +40,8 @@ def add_parser(sub):
     )
     p.add_argument("input", help="video file or folder of frames (RGB; same size)")
     p.add_argument("output", help="output video (.mp4 or .avi) or folder for PNG frames")
-    p.add_argument("--weights", metavar="FILE",
-                   help="trained model: .keras (from `tga convert` or training), .weights.h5, or an official .pth "
-                        "(needs torch); without it the network is untrained")
+    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + "; without it the network is untrained")
+    add_backend_argument(p)
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help="architecture for .pth/.weights.h5 weights or an untrained model (default: official; "
                         "a .keras file carries its own)")
@@ -220,17 +219,18 @@ def run(args) -> int:
     radius = TGAConfig.preset(args.preset or "official").frames // 2
     source = _open_source(args.input, args.start, args.frames_limit, radius)
 
-    from tga_keras.inference import Upscaler, load_tga
+    from tga_keras.backends import load_backend
+    from tga_keras.inference import Upscaler
 
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    model = load_tga(args.weights, args.preset, precision=args.precision)
-    config = model.config
-    if config.frames // 2 != radius:  # a .keras model with another window length
-        source = _open_source(args.input, args.start, args.frames_limit, config.frames // 2)
-    up = Upscaler(model, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size)
+    backend = load_backend(args.weights, args.backend, preset=args.preset, precision=args.precision)
+    if backend.frames // 2 != radius:  # a model with another window length
+        source = _open_source(args.input, args.start, args.frames_limit, backend.frames // 2)
+    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size)
     fps = args.fps or source.fps
-    print(f"upscaling {source.describe} x{config.scale} -> {args.output}", file=sys.stderr)
+    print(f"upscaling {source.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision})",
+          file=sys.stderr)
 
     t0 = time.perf_counter()
     try:

@@ -1,0 +1,85 @@
+"""Where the time goes: ``python -m export.profile OUTDIR/onnx/model.onnx [--size 144x180] [--threads 2]``.
+
+Runs an exported ONNX model with onnxruntime's profiler and prints the time of each stage of the
+network (the Keras block a node comes from: ``intra_group``, ``attention``, ``inter_group``,
+``upsample``, ``bicubic``) and of each operator type, as shares of the total kernel time.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+
+STAGES = ("intra_group", "attention", "inter_group", "upsample", "bicubic", "reference")
+
+
+def stage_of(node_name: str) -> str:
+    for stage in STAGES:
+        if f"/{stage}" in node_name or node_name.startswith(stage):
+            return stage
+    return "glue"  # transposes and reorders that tf2onnx and onnxruntime insert between layouts
+
+
+def profile(onnx_path: str, h: int, w: int, threads: int, runs: int = 2) -> tuple[dict, dict, float]:
+    """(ms per stage, ms per op type, total ms) per frame, averaged over ``runs`` after one warm-up."""
+    import numpy as np
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        so.enable_profiling = True
+        so.profile_file_prefix = os.path.join(tmp, "ort")
+        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        inp = sess.get_inputs()[0]
+        x = np.random.default_rng(0).random((1, inp.shape[1], h, w, 3), dtype=np.float32)
+        sess.run(None, {inp.name: x})  # warm-up (profiled too: skipped below)
+        for _ in range(runs):
+            sess.run(None, {inp.name: x})
+        with open(sess.end_profiling()) as f:
+            events = json.load(f)
+    runs_seen = [e for e in events if e.get("name") == "model_run"]
+    first_end = runs_seen[0]["ts"] + runs_seen[0]["dur"] if runs_seen else 0
+    stages: dict[str, float] = collections.defaultdict(float)
+    ops: dict[str, float] = collections.defaultdict(float)
+    for e in events:
+        if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time") or e["ts"] < first_end:
+            continue
+        ms = e["dur"] / 1000.0 / runs
+        stages[stage_of(e["name"])] += ms
+        ops[e.get("args", {}).get("op_name", "?")] += ms
+    total = sum(stages.values())
+    return dict(stages), dict(ops), total
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.profile", description=__doc__.split("\n", 2)[2].strip())
+    p.add_argument("onnx", help="an ONNX artifact of python -m export (onnx/model.onnx)")
+    p.add_argument("--size", default="144x180", help="LR frame size HxW")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=2)
+    args = p.parse_args(argv)
+    try:
+        h, w = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        print(f"export.profile: error: --size must look like 144x180, got {args.size!r}", file=sys.stderr)
+        return 2
+    if not os.path.isfile(args.onnx):
+        print(f"export.profile: error: no such file: {args.onnx}", file=sys.stderr)
+        return 2
+    stages, ops, total = profile(args.onnx, h, w, args.threads, args.runs)
+    print(f"{args.onnx} at {h}x{w}, {args.threads} threads: {total:.0f} ms of kernel time per frame")
+    print("by stage:")
+    for name, ms in sorted(stages.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<12} {ms:8.0f} ms  {100 * ms / total:5.1f} %")
+    print("by operator:")
+    for name, ms in sorted(ops.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {name:<20} {ms:8.0f} ms  {100 * ms / total:5.1f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

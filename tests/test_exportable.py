@@ -19,7 +19,9 @@ def test_savedmodel_and_tflite_match_keras(tmp_path, preset):
     got = loaded.serve(x).numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
 
-    interpreter = tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_saved_model(path).convert())
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tf.lite.TFLiteConverter.from_saved_model(path).convert())
     inp = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(inp["index"], x.shape)
     interpreter.allocate_tensors()

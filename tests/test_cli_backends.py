@@ -1,0 +1,137 @@
+"""``tga upscale/evaluate/benchmark --backend``: exported artifacts through the one inference core."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tga_keras import TGAConfig, build_tga
+from tga_keras.cli import main
+from tga_keras.commands.demo import clip_path
+from tga_keras.data.io import read_image, read_video
+
+CLIP = clip_path()
+TINY = TGAConfig.preset("small").replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
+                                         reconstruction_width=16, upsample_width=8)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny model with non-trivial BatchNorm statistics, exported to ONNX fp32 and TFLite fp32 + int8."""
+    from export.cli import main as export_main
+
+    root = tmp_path_factory.mktemp("backends")
+    model = build_tga(TINY)
+    rng = np.random.default_rng(3)
+    for w in model.weights:
+        if "moving_variance" in w.path:
+            w.assign(rng.uniform(0.5, 2.0, w.shape).astype("float32"))
+        elif "moving_mean" in w.path:
+            w.assign((0.1 * rng.standard_normal(w.shape)).astype("float32"))
+    path = str(root / "tiny.keras")
+    model.save(path)
+    out = str(root / "out")
+    assert export_main(["onnx", path, out, "--precision", "fp32"]) == 0
+    assert export_main(["tflite", path, out, "--precision", "fp32,int8"]) == 0
+    return {"keras": path, "out": out, "onnx": os.path.join(out, "onnx", "model.onnx"),
+            "tflite": os.path.join(out, "tflite", "model_fp32.tflite"),
+            "int8": os.path.join(out, "tflite", "model_int8.tflite")}
+
+
+@pytest.fixture(scope="module")
+def lr_folder(tmp_path_factory):
+    import cv2
+
+    folder = tmp_path_factory.mktemp("lr")
+    for i, f in enumerate(read_video(CLIP, 0, 4)[:, 40:76, 60:104]):
+        assert cv2.imwrite(str(folder / f"{i:03d}.png"), f[:, :, ::-1])
+    return str(folder)
+
+
+def _upscale(src, dst, *extra):
+    assert main(["upscale", src, dst, "--no-progress", *extra]) == 0
+    return np.stack([read_image(os.path.join(dst, n)) for n in sorted(os.listdir(dst))])
+
+
+@pytest.mark.parametrize("kind", ["onnx", "tflite"])
+def test_upscale_with_an_artifact_matches_keras(exported, lr_folder, tmp_path, capsys, kind):
+    want = _upscale(lr_folder, str(tmp_path / "keras"), "--weights", exported["keras"])
+    got = _upscale(lr_folder, str(tmp_path / kind), "--weights", exported[kind])  # backend from the path
+    assert f"({kind}, fp32)" in capsys.readouterr().err
+    assert got.shape == want.shape == (4, 144, 176, 3)
+    assert np.abs(got - want).max() <= 1.5 / 255  # PNG rounding of outputs equal to ~1e-6
+
+
+def test_upscale_explicit_backend_and_savedmodel_folder(exported, lr_folder, tmp_path, capsys):
+    from export.cli import main as export_main
+
+    out = str(tmp_path / "sm")
+    assert export_main(["savedmodel", exported["keras"], out]) == 0
+    sm = os.path.join(out, "savedmodel", "1")
+    got = _upscale(lr_folder, str(tmp_path / "a"), "--weights", sm, "--backend", "savedmodel", "--frames-limit", "2")
+    want = _upscale(lr_folder, str(tmp_path / "b"), "--weights", exported["keras"], "--frames-limit", "2")
+    assert np.abs(got - want).max() <= 1.5 / 255
+
+
+def test_evaluate_with_int8_tflite(exported, tmp_path, capsys):
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", CLIP, "--weights", exported["int8"], "--max-frames", "2", "--no-progress",
+                 "--json", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["backend"] == "tflite" and data["precision"] == "int8"
+    assert data["config"] == TINY.to_dict()  # read from the export's manifest.json
+    assert np.isfinite(data["average"]["psnr"])
+
+
+def test_benchmark_json_row_for_an_artifact(exported, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["benchmark", "--weights", exported["onnx"], "--size", "12x14", "--runs", "1",
+                 "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["size"] == [12, 14] and data["threads"] == 2 and data["config"] == TINY.to_dict()
+    (row,) = data["results"]
+    assert row["backend"] == "onnx" and row["precision"] == "fp32"
+    assert row["ms_per_frame"] > 0 and row["peak_rss_mb"] > 100
+    assert row["psnr_vs_fp32"] == "identical" or row["psnr_vs_fp32"] > 100  # fp32 ONNX vs Keras
+    assert "onnx" in capsys.readouterr().out
+    assert main(["benchmark", "--weights", exported["onnx"], "--json", str(out)]) == 2  # exists, no --overwrite
+
+
+def test_benchmark_keras_bf16_row_has_psnr(exported, tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["benchmark", "--weights", exported["keras"], "--precision", "bfloat16", "--size", "12x14",
+                 "--runs", "1", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["backend"] == "keras" and row["precision"] == "bf16"
+    assert 30 < row["psnr_vs_fp32"] < 120
+
+
+@pytest.mark.slow
+def test_benchmark_artifacts_suite(exported, tmp_path, capsys):
+    out = tmp_path / "suite.json"
+    assert main(["benchmark", "--artifacts", exported["out"], "--size", "12x14", "--runs", "1",
+                 "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["backend"], r["precision"]) for r in rows] == [
+        ("keras", "fp32"), ("keras", "bf16"), ("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8")]
+    assert all(r["ms_per_frame"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
+    assert rows[-1]["psnr_vs_fp32"] > 20
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["upscale", CLIP, "OUT", "--backend", "onnx", "--weights", "KERAS"], "not a readable ONNX"),
+    (["upscale", CLIP, "OUT", "--weights", "ONNX", "--precision", "bfloat16"], "applies to the keras backend"),
+    (["upscale", CLIP, "OUT", "--backend", "savedmodel", "--weights", "ONNX"], "SavedModel is a folder"),
+    (["evaluate", CLIP, "--weights", "TXT"], "cannot tell the model format"),
+    (["benchmark", "--backend", "tflite", "--weights", "KERAS"], "not a readable TFLite"),
+])
+def test_backend_mistakes_exit_2(exported, tmp_path, capsys, argv, words):
+    txt = tmp_path / "model.txt"
+    txt.write_text("hello")
+    names = {"KERAS": exported["keras"], "ONNX": exported["onnx"], "TXT": str(txt), "OUT": str(tmp_path / "o.mp4")}
+    assert main([names.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not os.path.exists(tmp_path / "o.mp4")

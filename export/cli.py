@@ -4,7 +4,7 @@ FORMAT is savedmodel, tflite, onnx, tensorrt or all (every format this machine c
 MODEL is what ``tga upscale --weights`` takes: a .keras file (trained, converted or shipped), an
 official .pth (needs torch; --preset picks the architecture) or .weights.h5 (with --preset).
 
-Artifacts (the inference graph: BatchNorm folded, as ``tga upscale`` runs it), under OUTDIR:
+Artifacts (the inference graph as ``tga upscale`` runs it: every BatchNorm after a conv folded into it), under OUTDIR:
   savedmodel/<version>/         TF Serving layout; signatures serving_default (float32) and serve_uint8
   tflite/model_fp32.tflite      and model_fp16, model_int8_dynamic, model_int8 (full integer, uint8 I/O)
   onnx/model.onnx               opset 17, dynamic batch/H/W; model_fp16.onnx (float32 I/O) for TensorRT
@@ -126,24 +126,44 @@ def _quiet(verbose: bool):
         os.close(devnull)
 
 
-def plan(fmt: str, outdir: str, precisions: dict, version: int | None) -> list[str]:
-    """Final paths that this run will write (to refuse existing ones before any work)."""
+def plan(fmt: str, outdir: str, precisions: dict, version: int | None, tensorrt_here: bool | None = None) -> list[str]:
+    """Final paths that this run will write (to refuse existing ones before any work).
+
+    FORMAT tensorrt always writes the fp16 ONNX (the engine's source, or the ``trtexec`` input where
+    TensorRT is missing); FORMAT all builds an engine, and so the fp16 ONNX, only where TensorRT and
+    a GPU are present (``tensorrt_here``, default: :func:`export.tensorrt_engine.availability`).
+    """
     from export import onnx_model, savedmodel, tensorrt_engine, tflite
 
-    formats = FORMATS if fmt == "all" else (fmt,)
+    formats = formats_of(fmt, tensorrt_here)
     paths = []
     if "savedmodel" in formats:
         paths.append(savedmodel.target(outdir, version))
     if "tflite" in formats:
         paths += [os.path.join(outdir, tflite.FOLDER, tflite.filename(p)) for p in precisions["tflite"]]
-    if "onnx" in formats:
-        paths += [os.path.join(outdir, onnx_model.FOLDER, "model.onnx" if p == "fp32" else f"model_{p}.onnx")
-                  for p in precisions["onnx"]]
+    paths += [os.path.join(outdir, onnx_model.FOLDER, onnx_model.filename(p)) for p in onnx_precisions(formats, precisions)]
     if "tensorrt" in formats:
-        if fmt == "tensorrt":
-            paths.append(os.path.join(outdir, onnx_model.FOLDER, "model_fp16.onnx"))
         paths.append(os.path.join(outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE))
     return paths
+
+
+def formats_of(fmt: str, tensorrt_here: bool | None = None) -> tuple[str, ...]:
+    """The formats FORMAT stands for: ``all`` leaves TensorRT out where it cannot build an engine."""
+    from export import tensorrt_engine
+
+    if fmt != "all":
+        return (fmt,)
+    if tensorrt_here is None:
+        tensorrt_here = tensorrt_engine.availability()[0]
+    return FORMATS if tensorrt_here else tuple(f for f in FORMATS if f != "tensorrt")
+
+
+def onnx_precisions(formats, precisions: dict) -> tuple[str, ...]:
+    """ONNX files to write: those asked for, plus fp16 when a TensorRT engine is built from it."""
+    wanted = tuple(precisions["onnx"]) if "onnx" in formats else ()
+    if "tensorrt" in formats and "fp16" not in wanted:
+        wanted += ("fp16",)
+    return wanted
 
 
 def run(args) -> int:
@@ -167,7 +187,9 @@ def run(args) -> int:
         raise ExportUsageError(f"model not found: {args.model}")
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
         raise ExportUsageError(f"OUTDIR {args.outdir} exists and is not a folder")
-    existing = [p for p in plan(fmt, args.outdir, precisions, args.version) if os.path.lexists(p)]
+    formats = formats_of(fmt)
+    existing = [p for p in plan(fmt, args.outdir, precisions, args.version, "tensorrt" in formats)
+                if os.path.lexists(p)]
     if existing and not args.overwrite:
         raise ExportUsageError(f"{existing[0]} exists; pass --overwrite to replace it"
                                + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""))
@@ -184,12 +206,12 @@ def run(args) -> int:
         raise ExportUsageError(str(e)) from None
     cfg = model.config
     if wants_int8:
-        tflite.check_calibration(args.calibration, cfg.frames)
+        tflite.check_calibration(args.calibration, cfg.frames, cfg.scale)
     if input_size is not None and min(input_size) < cfg.min_size:
         raise ExportUsageError(f"--input-size {args.input_size}: the model needs frames of at least "
                                f"{cfg.min_size}x{cfg.min_size}")
     shapes = None
-    if fmt in ("tensorrt", "all"):
+    if "tensorrt" in formats:
         shapes = tensorrt_engine.profile_shapes(cfg.frames, sizes["min"], sizes["opt"], sizes["max"],
                                                 args.max_batch, cfg.min_size)
     source = manifest.source_record(args.model, cfg)
@@ -201,7 +223,6 @@ def run(args) -> int:
     job = Job(model=model, keras=keras_backend, outdir=args.outdir, overwrite=args.overwrite, windows=windows,
               reference=sr_of(keras_backend, windows), input_size=input_size, max_batch=args.max_batch,
               calibration=args.calibration, profile=shapes, threads=args.threads)
-    formats = FORMATS if fmt == "all" else (fmt,)
     t0 = time.perf_counter()
     missing = None
 
@@ -220,9 +241,7 @@ def run(args) -> int:
                     savedmodel.write(model, sm_path)
                 tflite.export(job, sm_path, precisions["tflite"])
                 record()
-            onnx_wanted = precisions["onnx"] if "onnx" in formats else ()
-            if "tensorrt" in formats and "fp16" not in onnx_wanted:
-                onnx_wanted = tuple(onnx_wanted) + ("fp16",)
+            onnx_wanted = onnx_precisions(formats, precisions)
             if onnx_wanted:
                 onnx_paths = onnx_model.export(job, onnx_wanted)
                 record()
@@ -255,9 +274,10 @@ def run(args) -> int:
     print(f"done in {time.perf_counter() - t0:.0f} s: {len(job.entries)} artifact(s), "
           f"manifest {os.path.join(args.outdir, manifest.NAME)}")
     if missing is not None:
-        if fmt == "tensorrt":
-            raise ToolMissing(missing)
-        print(f"tensorrt skipped: {missing}")
+        raise ToolMissing(missing)
+    if fmt == "all" and "tensorrt" not in formats:
+        print(f"tensorrt skipped: {tensorrt_engine.availability()[1]} "
+              "(python -m export tensorrt writes the fp16 ONNX and prints the trtexec command)")
     return 0
 
 

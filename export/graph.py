@@ -1,7 +1,8 @@
 """The inference graph as ``tf.function`` endpoints: float32 and uint8 frames in, SR out.
 
-Both call the model with ``training=False``: BatchNorm folded into the convolutions (or run as
-TensorFlow's fused inference kernel), the path ``tga upscale`` takes. Shapes:
+Both call the model with ``training=False``, the path ``tga upscale`` takes: every BatchNorm that
+follows a conv is folded into it; the pre-activation ones (BN -> ReLU -> conv) run as TensorFlow's
+fused inference kernel (one multiply-add per channel). Shapes:
 ``lr_frames [batch, F, H, W, 3]`` -> ``sr [batch, s*H, s*W, 3]``; batch, H and W dynamic
 unless ``height``/``width`` are given.
 """

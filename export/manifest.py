@@ -40,6 +40,12 @@ def sha256(path: str) -> str:
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
+    try:
+        import tensorflow as tf
+
+        out["tensorflow"] = tf.__version__  # whichever build (tensorflow, tensorflow-cpu) is installed
+    except ImportError:
+        pass
     for name in PACKAGES:
         try:
             out[name] = importlib.metadata.version(name)

@@ -47,9 +47,17 @@ def to_onnx(model):
 
 def to_fp16(proto):
     """float16 weights and compute, float32 graph inputs and outputs."""
+    import warnings
+
     from onnxconverter_common import float16
 
-    return float16.convert_float_to_float16(proto, keep_io_types=True)
+    with warnings.catch_warnings():  # weights below float16's range become 0 / its smallest value: expected
+        warnings.filterwarnings("ignore", message=".*will be truncated to.*")
+        return float16.convert_float_to_float16(proto, keep_io_types=True)
+
+
+def filename(precision: str) -> str:
+    return "model.onnx" if precision == "fp32" else f"model_{precision}.onnx"
 
 
 def _stamp(proto, config, precision: str):
@@ -80,7 +88,7 @@ def export(job: Job, precisions=("fp32", "fp16")) -> dict[str, str]:
     proto = to_onnx(job.model)
     written = {}
     for precision in precisions:
-        final = job.path(FOLDER, "model.onnx" if precision == "fp32" else f"model_{precision}.onnx")
+        final = job.path(FOLDER, filename(precision))
         tmp = job.temp_path(final) + ".onnx"
         job.say(f"onnx {precision} (opset {OPSET}) -> {final}")
         with removed_on_failure(tmp):

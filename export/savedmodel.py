@@ -71,7 +71,8 @@ def export(job: Job, version: int | None = None) -> str:
 
 
 def _check_uint8_signature(backend, job: Job) -> None:
-    """``serve_uint8`` must give the float32 output rounded to uint8 (off by one level at most)."""
+    """``serve_uint8`` must give the float32 output rounded half up to uint8: one level off at most, and on
+    fewer than 1 % of the values (float rounding at the .5 boundaries; truncation would fail)."""
     import numpy as np
     import tensorflow as tf
 
@@ -81,7 +82,10 @@ def _check_uint8_signature(backend, job: Job) -> None:
     fn = backend._loaded.signatures["serve_uint8"]
     got = fn(**{INPUT_NAME: tf.constant(job.windows[:1])})[OUTPUT_NAME].numpy()
     want = to_output(job.reference[:1], "uint8")
-    worst = int(np.abs(got.astype(np.int16) - want.astype(np.int16)).max())
-    job.say(f"  serve_uint8: max |diff| {worst} level(s) of 255 against the rounded Keras output")
-    if got.dtype != np.uint8 or worst > 1:
-        raise ParityError(f"serve_uint8 differs from the rounded Keras output by {worst} levels")
+    diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
+    worst, share = int(diff.max()), float(np.mean(diff > 0))
+    job.say(f"  serve_uint8: max |diff| {worst} level(s) of 255 on {100 * share:.3f} % of the values "
+            "against the rounded Keras output")
+    if got.dtype != np.uint8 or worst > 1 or share >= 0.01:
+        raise ParityError(f"serve_uint8 differs from the rounded Keras output by up to {worst} levels "
+                          f"on {100 * share:.2f} % of the values")

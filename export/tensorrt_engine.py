@@ -81,6 +81,12 @@ def availability() -> tuple[bool, str]:
         return False, f"TensorRT {trt.__version__} finds no usable NVIDIA GPU: {e}"
     if builder is None:
         return False, f"TensorRT {trt.__version__} finds no usable NVIDIA GPU"
+    try:
+        from tga_keras.trt_runtime import _cudart
+
+        _cudart()
+    except ValueError as e:  # the engine could be built but not run for its parity check
+        return False, str(e)
     return True, trt.__version__
 
 

@@ -13,8 +13,9 @@ Only TFLite builtin ops (no Flex / select-TF ops: the converter is told so and t
 checked). The graph is the 2-D inference path (every Conv3D is written as 2-D convolutions), so
 the full-integer model quantizes every convolution. Batch, H and W stay dynamic: the interpreter
 resizes the input (``resize_tensor_input``) before ``allocate_tensors``. The full-integer model's
-uint8 input and output carry their (scale, zero point) in the tensor details; the
-``tflite`` backend applies them.
+uint8 input is the raw pixels (calibration pins its range to [0, 1]: scale 1/255, zero point
+0); its uint8 output carries its (scale, zero point) in the tensor details, which the ``tflite``
+backend applies (``sr = scale * (q - zero_point)``).
 """
 from __future__ import annotations
 
@@ -32,10 +33,10 @@ def filename(precision: str) -> str:
     return f"model_{precision.replace('-', '_')}.tflite"
 
 
-def check_calibration(video: str | None, frames: int) -> None:
-    """``ExportUsageError`` unless ``video`` can be read and holds at least ``frames`` frames."""
-    from tga_keras.data.errors import DatasetError
-    from tga_keras.data.io import probe_video, read_video
+def check_calibration(video: str | None, frames: int, scale: int) -> None:
+    """``ExportUsageError`` unless ``video`` can be read, holds at least ``frames`` frames, and is
+    large enough to degrade by ``scale`` (BD) into frames the model takes."""
+    from tga_keras.parity import real_windows
 
     if video is None:
         return
@@ -44,11 +45,10 @@ def check_calibration(video: str | None, frames: int) -> None:
     if os.path.isdir(video):
         raise ExportUsageError(f"--calibration {video}: a folder; give a video file")
     try:
-        probe_video(video)
-        read_video(video, 0, frames)
-    except DatasetError as e:
+        real_windows(frames, scale, count=1, video=video)
+    except ValueError as e:  # DatasetError (unreadable, too few frames) or a frame too small to degrade
         raise ExportUsageError(f"--calibration {video}: {e} (int8 calibration needs at least {frames} "
-                               "readable frames)") from None
+                               f"readable frames of at least {4 * scale}x{4 * scale} pixels)") from None
 
 
 def calibration_windows(job: Job):
@@ -68,7 +68,12 @@ def calibration_windows(job: Job):
         windows = real_windows(cfg.frames, cfg.scale, count=count, video=video, start=start)
     except ValueError:  # the frame count in the header was optimistic: as many windows as decode
         windows = real_windows(cfg.frames, cfg.scale, count=1, video=video, start=start)
-    return windows.astype("float32") / 255.0
+    windows = windows.astype("float32") / 255.0
+    # Pin the input range to [0, 1]: one black and one white pixel (opposite corners) per window, so
+    # the uint8 input's quantization is scale 1/255, zero point 0 and raw video pixels go in as they are.
+    windows[:, :, 0, 0, :] = 0.0
+    windows[:, :, -1, -1, :] = 1.0
+    return windows
 
 
 def convert(saved_model: str, precision: str, job: Job) -> bytes:

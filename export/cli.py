@@ -27,16 +27,23 @@ import sys
 import time
 
 from export import FORMATS
-from export.job import ExportUsageError, Job, ParityError, ToolMissing
+from export.job import ArtifactError, ExportUsageError, Job, ToolMissing
 
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 ONNX_PRECISIONS = ("fp32", "fp16")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (and exit 2) instead of the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"export: error: {message} (see python -m export --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from tga_keras.config import PRESETS
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m export", description=__doc__.split("\n", 2)[2].strip(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("format", metavar="FORMAT", help=f"one of {', '.join(FORMATS + ('all',))}")
@@ -61,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", metavar="LIST", default=None,
                    help=f"comma-separated precisions to export: tflite {','.join(TFLITE_PRECISIONS)} "
                         f"(default all), onnx {','.join(ONNX_PRECISIONS)} (default both)")
-    p.add_argument("--version", type=int, default=None, metavar="N",
+    p.add_argument("--savedmodel-version", type=int, default=None, metavar="N",
                    help="SavedModel version folder (default: the next free number)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for the parity runs")
     p.add_argument("--overwrite", action="store_true",
@@ -71,16 +78,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def parse_hw(text: str | None, option: str, default=None):
-    """``'144x180'`` -> ``(144, 180)``; ``ExportUsageError`` for anything else."""
+    """``'144x180'`` -> ``(144, 180)`` (``default`` for None); ``ExportUsageError`` for anything else."""
+    from tga_keras.inference import parse_size
+
     if text is None:
         return default
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ExportUsageError(f"{option} must look like 144x180 (LR height x width), got {text!r}") from None
-    if h < 1 or w < 1:
-        raise ExportUsageError(f"{option} must be positive, got {text!r}")
-    return h, w
+        return parse_size(text, option)
+    except ValueError as e:
+        raise ExportUsageError(str(e)) from None
 
 
 def _precisions(text: str | None, fmt: str) -> dict[str, tuple[str, ...]]:
@@ -107,23 +113,28 @@ def _quiet(verbose: bool):
         return
     import logging
 
-    for name in ("tf2onnx", "tensorflow", "absl"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("tf2onnx", "tensorflow", "absl")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
         saved = os.dup(2)
     except OSError:
-        yield
-        return
+        saved = None
     devnull = os.open(os.devnull, os.O_WRONLY)
     sys.stderr.flush()
-    os.dup2(devnull, 2)
+    if saved is not None:
+        os.dup2(devnull, 2)
     try:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
         os.close(devnull)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def plan(fmt: str, outdir: str, precisions: dict, version: int | None, tensorrt_here: bool | None = None) -> list[str]:
@@ -166,6 +177,15 @@ def onnx_precisions(formats, precisions: dict) -> tuple[str, ...]:
     return wanted
 
 
+def parity_size(cfg) -> tuple[int, int]:
+    """LR size of the parity windows: the bundled clip (176x144) degraded by the model's scale."""
+    from tga_keras.commands.demo import clip_path
+    from tga_keras.data.io import probe_video
+
+    info = probe_video(clip_path())
+    return info.height // cfg.scale, info.width // cfg.scale
+
+
 def run(args) -> int:
     from export import manifest, onnx_model, savedmodel, tensorrt_engine, tflite
 
@@ -179,8 +199,8 @@ def run(args) -> int:
              "max": parse_hw(args.max_size, "--max", tensorrt_engine.DEFAULT_MAX)}
     if args.max_batch < 1:
         raise ExportUsageError(f"--max-batch must be >= 1, got {args.max_batch}")
-    if args.version is not None and args.version < 1:
-        raise ExportUsageError(f"--version must be >= 1, got {args.version}")
+    if args.savedmodel_version is not None and args.savedmodel_version < 1:
+        raise ExportUsageError(f"--savedmodel-version must be >= 1, got {args.savedmodel_version}")
     if args.threads is not None and args.threads < 1:
         raise ExportUsageError(f"--threads must be >= 1, got {args.threads}")
     if not os.path.exists(args.model):
@@ -188,7 +208,7 @@ def run(args) -> int:
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
         raise ExportUsageError(f"OUTDIR {args.outdir} exists and is not a folder")
     formats = formats_of(fmt)
-    existing = [p for p in plan(fmt, args.outdir, precisions, args.version, "tensorrt" in formats)
+    existing = [p for p in plan(fmt, args.outdir, precisions, args.savedmodel_version, "tensorrt" in formats)
                 if os.path.lexists(p)]
     if existing and not args.overwrite:
         raise ExportUsageError(f"{existing[0]} exists; pass --overwrite to replace it"
@@ -211,9 +231,15 @@ def run(args) -> int:
         raise ExportUsageError(f"--input-size {args.input_size}: the model needs frames of at least "
                                f"{cfg.min_size}x{cfg.min_size}")
     shapes = None
-    if "tensorrt" in formats:
+    if fmt in ("tensorrt", "all"):  # checked up front, also where `all` only prints the trtexec command
         shapes = tensorrt_engine.profile_shapes(cfg.frames, sizes["min"], sizes["opt"], sizes["max"],
                                                 args.max_batch, cfg.min_size)
+    if "tensorrt" in formats:
+        h, w = parity_size(cfg)
+        if not tensorrt_engine.contains(shapes, (1, cfg.frames, h, w, 3)):
+            raise ExportUsageError(f"the parity frames ({h}x{w} LR, the bundled clip) are outside the TensorRT "
+                                   f"profile --min {sizes['min'][0]}x{sizes['min'][1]} .. --max "
+                                   f"{sizes['max'][0]}x{sizes['max'][1]}; widen it")
     source = manifest.source_record(args.model, cfg)
     manifest.check_same_source(args.outdir, source, args.overwrite)
 
@@ -233,7 +259,7 @@ def run(args) -> int:
         with _quiet(args.verbose):
             sm_path = None
             if "savedmodel" in formats:
-                sm_path = savedmodel.export(job, args.version)
+                sm_path = savedmodel.export(job, args.savedmodel_version)
                 record()
             if "tflite" in formats:
                 if sm_path is None:
@@ -251,10 +277,10 @@ def run(args) -> int:
                     record()
                 except ToolMissing as e:
                     missing = str(e)
-    except ParityError as e:
+    except ArtifactError as e:
         if job.entries:
             record()
-        print(f"export: FAILED parity, artifact removed: {e}", file=sys.stderr)
+        print(f"export: FAILED, artifact removed: {e}", file=sys.stderr)
         return 1
     except (ExportUsageError, ToolMissing, KeyboardInterrupt):
         if job.entries:
@@ -276,8 +302,12 @@ def run(args) -> int:
     if missing is not None:
         raise ToolMissing(missing)
     if fmt == "all" and "tensorrt" not in formats:
-        print(f"tensorrt skipped: {tensorrt_engine.availability()[1]} "
-              "(python -m export tensorrt writes the fp16 ONNX and prints the trtexec command)")
+        print(f"tensorrt skipped: {tensorrt_engine.availability()[1]}")
+        fp16 = os.path.join(args.outdir, onnx_model.FOLDER, onnx_model.filename("fp16"))
+        if os.path.exists(fp16):
+            engine = os.path.join(args.outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE)
+            print(f"on a GPU machine with TensorRT, build the engine with:\n  "
+                  f"{tensorrt_engine.trtexec_command(fp16, engine, shapes)}")
     return 0
 
 

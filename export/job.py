@@ -16,12 +16,18 @@ import tempfile
 
 import numpy as np
 
+from tga_keras.io_utils import path_bytes
+
 
 class ExportUsageError(Exception):
     """A mistake in how the exporter was called or what it was given (exit 2, nothing written)."""
 
 
-class ParityError(Exception):
+class ArtifactError(Exception):
+    """An artifact failed a check (exit 1, artifact removed)."""
+
+
+class ParityError(ArtifactError):
     """An artifact did not match the Keras model within its bound (exit 1, artifact removed)."""
 
 
@@ -88,18 +94,21 @@ class Job:
             raise ParityError(text)
         return figures
 
-    def keep(self, tmp: str, final: str, fmt: str, precision: str, figures: dict, io: dict, **extra) -> dict:
-        """Move ``tmp`` to ``final`` (replacing it only with ``overwrite``) and record the artifact."""
-        if os.path.lexists(final):
-            if not self.overwrite:  # checked before any work; raced here
-                raise ExportUsageError(f"{final} exists; pass --overwrite to replace it")
-            _remove(final)
-        os.replace(tmp, final)
+    def keep(self, tmp: str, final: str, fmt: str, precision: str, figures: dict, io: dict,
+             companions: tuple = (), **extra) -> dict:
+        """Move ``tmp`` to ``final`` (and each ``(tmp, final)`` of ``companions``, e.g. a sidecar) and
+        record the artifact. An existing ``final`` is replaced only with ``overwrite``: a file by one
+        atomic rename, a folder by moving the old one aside first (never a moment without one)."""
+        for _, target in ((tmp, final), *companions):
+            if os.path.lexists(target) and not self.overwrite:  # checked before any work; raced here
+                raise ExportUsageError(f"{target} exists; pass --overwrite to replace it")
+        for source, target in (*companions, (tmp, final)):
+            _replace(source, target)
         entry = {
             "format": fmt,
             "precision": precision,
             "path": os.path.relpath(final, self.outdir),
-            "bytes": _size(final),
+            "bytes": path_bytes(final),
             "input": io["input"],
             "output": io["output"],
             "max_abs_diff": figures["max_abs_diff"],
@@ -109,6 +118,20 @@ class Job:
         self.entries.append(entry)
         self.say(f"  wrote {final} ({entry['bytes'] / 1e6:.1f} MB)")
         return entry
+
+
+def _replace(source: str, target: str) -> None:
+    if os.path.isdir(target) and not os.path.islink(target):
+        old = f"{target}.old-{os.getpid()}"
+        os.replace(target, old)
+        try:
+            os.replace(source, target)
+        except BaseException:
+            os.replace(old, target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(source, target)
 
 
 @contextlib.contextmanager
@@ -127,12 +150,6 @@ def _remove(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif os.path.lexists(path):
         os.unlink(path)
-
-
-def _size(path: str) -> int:
-    if os.path.isdir(path):
-        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
-    return os.path.getsize(path)
 
 
 def tensor_io(name: str, dtype: str, shape) -> dict:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 
-from export.graph import float_endpoint
 from export.job import Job, ParityError, removed_on_failure, tensor_io
+from tga_keras.inference import inference_function
 
 FOLDER = "onnx"
 OPSET = 17
@@ -39,7 +39,7 @@ def to_onnx(model):
     """The float32 ``onnx.ModelProto`` of ``model``'s inference graph (opset 17, dynamic B/H/W)."""
     import tf2onnx
 
-    fn = float_endpoint(model)
+    fn = inference_function(model, "float32")
     with _without_reshape_optimizer():
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=OPSET)
     return proto

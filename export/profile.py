@@ -26,14 +26,11 @@ def stage_of(node_name: str) -> str:
 def profile(onnx_path: str, h: int, w: int, threads: int, runs: int = 2) -> tuple[dict, dict, float]:
     """(ms per stage, ms per op type, total ms) per frame, averaged over ``runs`` after one warm-up."""
     import numpy as np
-    import onnxruntime as ort
+
+    from tga_keras.backends import onnx_session
 
     with tempfile.TemporaryDirectory() as tmp:
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-        so.enable_profiling = True
-        so.profile_file_prefix = os.path.join(tmp, "ort")
-        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        sess = onnx_session(onnx_path, threads, profile_prefix=os.path.join(tmp, "ort"))
         inp = sess.get_inputs()[0]
         x = np.random.default_rng(0).random((1, inp.shape[1], h, w, 3), dtype=np.float32)
         sess.run(None, {inp.name: x})  # warm-up (profiled too: skipped below)
@@ -62,10 +59,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=2)
     args = p.parse_args(argv)
+    from tga_keras.inference import parse_size
+
     try:
-        h, w = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        print(f"export.profile: error: --size must look like 144x180, got {args.size!r}", file=sys.stderr)
+        h, w = parse_size(args.size)
+    except ValueError as e:
+        print(f"export.profile: error: {e}", file=sys.stderr)
         return 2
     if not os.path.isfile(args.onnx):
         print(f"export.profile: error: no such file: {args.onnx}", file=sys.stderr)

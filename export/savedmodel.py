@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 
-from export.graph import INPUT_NAME, OUTPUT_NAME, float_endpoint, uint8_endpoint
 from export.job import Job, removed_on_failure, tensor_io
+from tga_keras.inference import INPUT_NAME, OUTPUT_NAME, inference_function
 
 FOLDER = "savedmodel"
 
@@ -34,14 +34,19 @@ def target(outdir: str, version: int | None) -> str:
     return os.path.join(outdir, FOLDER, str(int(version)))
 
 
-def write(model, path: str) -> None:
-    """Write the two-signature SavedModel of ``model`` to ``path`` (a new folder)."""
+def write(model, path: str, pin_input_range: bool = False) -> None:
+    """Write the two-signature SavedModel of ``model`` to ``path`` (a new folder).
+
+    ``pin_input_range``: ``serving_default`` alone, its input fake-quantized to [0, 1] (the source
+    of the full-integer TFLite model; see :func:`tga_keras.inference.inference_function`).
+    """
     import keras
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", float_endpoint(model))
-    archive.add_endpoint("serve_uint8", uint8_endpoint(model))
+    archive.add_endpoint("serving_default", inference_function(model, "float32", pin_input_range=pin_input_range))
+    if not pin_input_range:
+        archive.add_endpoint("serve_uint8", inference_function(model, "uint8"))
     archive.write_out(path, verbose=False)
 
 
@@ -54,8 +59,7 @@ def export(job: Job, version: int | None = None) -> str:
     job.say(f"savedmodel -> {final}")
     with removed_on_failure(tmp):
         write(job.model, tmp)
-        backend = SavedModelBackend(tmp)
-        backend.scale, backend.frames, backend.min_size = job.config.scale, job.config.frames, job.config.min_size
+        backend = SavedModelBackend(tmp, config=job.config)
         figures = job.check(backend, "fp32")
         _check_uint8_signature(backend, job)
         del backend

@@ -91,6 +91,14 @@ def availability() -> tuple[bool, str]:
 
 
 def gpu_name() -> str:
+    """Name of the GPU TensorRT builds for (CUDA device 0, as CUDA_VISIBLE_DEVICES maps it)."""
+    try:
+        from tga_keras.trt_runtime import _check, _cudart
+
+        name = _check(_cudart().cudaGetDeviceProperties(0)).name
+        return (name.decode() if isinstance(name, bytes) else str(name)).strip("\x00 ")
+    except Exception:  # noqa: BLE001 - no cuda-python or no device: fall back to nvidia-smi
+        pass
     smi = shutil.which("nvidia-smi")
     if smi:
         try:
@@ -135,9 +143,6 @@ def export(job: Job, onnx_fp16: str, shapes: dict) -> str:
         job.say(f"tensorrt: the fp16 ONNX is at {onnx_fp16}; on a machine with an NVIDIA GPU and TensorRT, "
                 f"build the same engine with:\n  {command}")
         raise ToolMissing(detail)
-    if not contains(shapes, job.windows[:1].shape):
-        raise ExportUsageError(f"the parity frames {job.windows.shape[2]}x{job.windows.shape[3]} are outside "
-                               f"--min/--max; widen the profile")
     from tga_keras.backends import TensorRTBackend
 
     tmp = job.temp_path(final) + ".engine"
@@ -160,9 +165,7 @@ def export(job: Job, onnx_fp16: str, shapes: dict) -> str:
         frames = job.config.frames
         io = {"input": tensor_io("lr_frames", "float32", [None, frames, None, None, 3]),
               "output": tensor_io("sr", "float32", [None, None, None, 3])}
-        if os.path.exists(final + ".json"):
-            os.unlink(final + ".json")
-        os.replace(tmp + ".json", final + ".json")
-        job.keep(tmp, final, "tensorrt", "fp16", figures, io, profile=shapes, gpu=sidecar["gpu"],
-                 tensorrt=detail, sidecar=os.path.relpath(final + ".json", job.outdir))
+        job.keep(tmp, final, "tensorrt", "fp16", figures, io, companions=((tmp + ".json", final + ".json"),),
+                 profile=shapes, gpu=sidecar["gpu"], tensorrt=detail,
+                 sidecar=os.path.relpath(final + ".json", job.outdir))
     return final

@@ -13,15 +13,16 @@ Only TFLite builtin ops (no Flex / select-TF ops: the converter is told so and t
 checked). The graph is the 2-D inference path (every Conv3D is written as 2-D convolutions), so
 the full-integer model quantizes every convolution. Batch, H and W stay dynamic: the interpreter
 resizes the input (``resize_tensor_input``) before ``allocate_tensors``. The full-integer model's
-uint8 input is the raw pixels (calibration pins its range to [0, 1]: scale 1/255, zero point
-0); its uint8 output carries its (scale, zero point) in the tensor details, which the ``tflite``
+uint8 input is the raw pixels (the graph it is converted from fake-quantizes its input to the
+256 levels of [0, 1], so the input gets scale 1/255, zero point 0 whatever the calibration clip
+holds); its uint8 output carries its (scale, zero point) in the tensor details, which the ``tflite``
 backend applies (``sr = scale * (q - zero_point)``).
 """
 from __future__ import annotations
 
 import os
 
-from export.job import ExportUsageError, Job, ParityError, removed_on_failure, tensor_io
+from export.job import ArtifactError, ExportUsageError, Job, removed_on_failure, tensor_io
 
 FOLDER = "tflite"
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
@@ -48,7 +49,7 @@ def check_calibration(video: str | None, frames: int, scale: int) -> None:
         real_windows(frames, scale, count=1, video=video)
     except ValueError as e:  # DatasetError (unreadable, too few frames) or a frame too small to degrade
         raise ExportUsageError(f"--calibration {video}: {e} (int8 calibration needs at least {frames} "
-                               f"readable frames of at least {4 * scale}x{4 * scale} pixels)") from None
+                               f"readable frames, large enough to degrade x{scale})") from None
 
 
 def calibration_windows(job: Job):
@@ -64,16 +65,17 @@ def calibration_windows(job: Job):
         count = max(1, min(CALIBRATION_WINDOWS, (n - cfg.frames) // cfg.frames + 1))
     else:
         count = CALIBRATION_WINDOWS
-    try:
-        windows = real_windows(cfg.frames, cfg.scale, count=count, video=video, start=start)
-    except ValueError:  # the frame count in the header was optimistic: as many windows as decode
-        windows = real_windows(cfg.frames, cfg.scale, count=1, video=video, start=start)
-    windows = windows.astype("float32") / 255.0
-    # Pin the input range to [0, 1]: one black and one white pixel (opposite corners) per window, so
-    # the uint8 input's quantization is scale 1/255, zero point 0 and raw video pixels go in as they are.
-    windows[:, :, 0, 0, :] = 0.0
-    windows[:, :, -1, -1, :] = 1.0
-    return windows
+    import numpy as np
+
+    windows = []
+    for k in range(count):  # one window at a time: a long HD clip is never decoded whole
+        try:
+            windows.append(real_windows(cfg.frames, cfg.scale, count=1, video=video, start=start + k * cfg.frames)[0])
+        except ValueError:  # the header's frame count was optimistic: as many windows as decode
+            if not windows:
+                raise
+            break
+    return np.stack(windows).astype("float32") / 255.0
 
 
 def convert(saved_model: str, precision: str, job: Job) -> bytes:
@@ -106,8 +108,10 @@ def convert(saved_model: str, precision: str, job: Job) -> bytes:
 
 
 def export(job: Job, saved_model: str, precisions=PRECISIONS) -> list[str]:
-    """Convert ``saved_model`` (a folder written by :mod:`export.savedmodel`) at each precision."""
-    from tga_keras.backends import TFLiteBackend, tflite_float_ops
+    """Convert ``saved_model`` (a folder written by :mod:`export.savedmodel`) at each precision
+    (``int8`` from a scratch SavedModel whose input range is pinned to [0, 1])."""
+    from export.savedmodel import write
+    from tga_keras.backends import TFLiteBackend, non_builtin_ops, tflite_float_ops
 
     written = []
     for precision in precisions:
@@ -115,15 +119,19 @@ def export(job: Job, saved_model: str, precisions=PRECISIONS) -> list[str]:
         tmp = job.temp_path(final) + ".tflite"
         job.say(f"tflite {precision} -> {final}")
         with removed_on_failure(tmp):
-            flat = convert(saved_model, precision, job)
+            source = saved_model
+            if precision == "int8":
+                source = os.path.join(job.scratch(), "savedmodel_int8")
+                if not os.path.isdir(source):
+                    write(job.model, source, pin_input_range=True)
+            flat = convert(source, precision, job)
             with open(tmp, "wb") as f:
                 f.write(flat)
-            backend = TFLiteBackend(tmp, threads=job.threads)
+            backend = TFLiteBackend(tmp, threads=job.threads, config=job.config)
             ops = backend.op_names()
-            foreign = [op for op in ops if op.startswith(("FLEX", "CUSTOM")) or op == "DELEGATE"]
+            foreign = non_builtin_ops(ops)
             if foreign:
-                raise ParityError(f"the {precision} model needs non-builtin ops: {foreign}")
-            backend.scale, backend.frames, backend.min_size = job.config.scale, job.config.frames, job.config.min_size
+                raise ArtifactError(f"the {precision} model needs ops that are not TFLite builtins: {foreign}")
             figures = job.check(backend, precision)
             extra = {"ops": ops}
             if precision == "int8":

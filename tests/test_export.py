@@ -275,10 +275,9 @@ def test_savedmodel_signatures_match_keras(exported, keras_backend, window):
 
 def _saved_model_cli(*args, timeout=300):
     exe = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    if not os.path.exists(exe):
-        pytest.skip(f"saved_model_cli not installed beside {sys.executable}")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_saved_model_cli_show(exported):
@@ -331,7 +330,7 @@ def test_second_savedmodel_export_takes_next_version(exported, tiny, tmp_path):
 
     # an explicit existing version is refused without --overwrite, before any work
     before = _size(outdir / "savedmodel" / "1")
-    rc, out, err = _main(["savedmodel", tiny, str(outdir), "--version", "1"])
+    rc, out, err = _main(["savedmodel", tiny, str(outdir), "--savedmodel-version", "1"])
     assert rc == 2
     assert "exists" in err and "--overwrite" in err and "Traceback" not in err
     assert _size(outdir / "savedmodel" / "1") == before
@@ -454,10 +453,12 @@ def test_onnx_opset_and_metadata(exported, precision):
 
 
 # ----------------------------------------------------------------------------- TensorRT
-@pytest.mark.skipif(_tensorrt_importable(), reason="TensorRT is installed here")
-def test_tensorrt_without_tensorrt_writes_onnx_and_prints_trtexec(tiny, tmp_path, capsys):
+def test_tensorrt_without_tensorrt_writes_onnx_and_prints_trtexec(tiny, tmp_path, capsys, monkeypatch):
+    """The no-GPU path, also where TensorRT is installed (availability says no, as on a GPU-less machine)."""
+    import export.tensorrt_engine
     from export.cli import main
 
+    monkeypatch.setattr(export.tensorrt_engine, "availability", lambda: (False, "no usable NVIDIA GPU (test)"))
     outdir = tmp_path / "out"
     rc = main(["tensorrt", tiny, str(outdir)])
     out, err = capsys.readouterr()
@@ -485,6 +486,12 @@ def test_tensorrt_without_tensorrt_writes_onnx_and_prints_trtexec(tiny, tmp_path
     assert [(e["format"], e["precision"]) for e in manifest["artifacts"]] == [("onnx", "fp16")]
 
 
+def _tensorrt_reason() -> str:
+    from export.tensorrt_engine import availability
+
+    return availability()[1]
+
+
 def _tensorrt_ready():
     if not _tensorrt_importable():
         return False
@@ -493,7 +500,7 @@ def _tensorrt_ready():
     return availability()[0]
 
 
-@pytest.mark.skipif(not _tensorrt_ready(), reason="needs TensorRT and an NVIDIA GPU")
+@pytest.mark.skipif(not _tensorrt_ready(), reason=f"needs TensorRT and an NVIDIA GPU: {_tensorrt_reason()}")
 def test_tensorrt_engine_on_gpu(tiny, tmp_path, keras_backend, window):
     from export.tensorrt_engine import profile_shapes
     from tga_keras.backends import TensorRTBackend, detect_backend, load_backend
@@ -531,6 +538,14 @@ def test_tensorrt_engine_on_gpu(tiny, tmp_path, keras_backend, window):
     batch = np.ascontiguousarray(np.concatenate([x, x[:, ::-1], x])[:, :, :20, :24])  # 3 > max batch: split
     assert _psnr(backend(batch).clip(0, 1), keras_backend(batch).clip(0, 1)) >= 45.0
     assert _leftovers(outdir) == []
+    # the command line, through the one inference core
+    from tga_keras.cli import main as tga_main
+    from tga_keras.commands.demo import clip_path
+
+    video = tmp_path / "sr.mp4"
+    assert tga_main(["upscale", clip_path(), str(video), "--weights", str(engine), "--backend", "tensorrt",
+                     "--frames-limit", "2", "--tile", "32", "--overlap", "8", "--no-progress"]) == 0
+    assert video.stat().st_size > 0
 
 
 def test_profile_shapes_valid():
@@ -634,7 +649,8 @@ def test_load_backend_runs_through_upscaler(exported, tiny, keras_backend, windo
     assert got8.dtype == np.uint8 and got8.shape == (2, 144, 176, 3)
 
 
-@pytest.mark.parametrize("key", [("savedmodel", "fp32"), ("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp16")],
+@pytest.mark.parametrize("key", [("savedmodel", "fp32"), ("tflite", "fp32"), ("tflite", "fp16"),
+                                 ("tflite", "int8-dynamic"), ("tflite", "int8"), ("onnx", "fp16")],
                          ids=lambda k: "-".join(k))
 def test_backend_without_manifest(exported, tmp_path, key):
     """Copied away from manifest.json, an artifact still gives scale and frames (shape, probe, metadata)."""
@@ -814,3 +830,11 @@ def test_tflite_int8_alone_with_calibration_clip(tiny, tmp_path, capsys):
     assert (entry["format"], entry["precision"]) == ("tflite", "int8")
     assert entry["psnr_db"] >= 35.0
     assert _leftovers(outdir) == []
+
+
+def test_non_builtin_ops_flags_flex_custom_and_delegates():
+    from tga_keras.backends import non_builtin_ops
+
+    assert non_builtin_ops(["CONV_2D", "DEPTH_TO_SPACE", "ADD"]) == []
+    assert non_builtin_ops(["CONV_2D", "FlexConv3D", "DELEGATE", "MyCustomOp"]) == ["FlexConv3D", "DELEGATE",
+                                                                                  "MyCustomOp"]

@@ -141,7 +141,7 @@ def test_unknown_format(tiny, tmp_path, capsys):
     ("tensorrt", ["--min", "40x40", "--opt", "36x36"], ("min <= opt <= max",)),
     ("tensorrt", ["--max", "300x2"], ("--max 300x2", "at least 3x3")),
     ("onnx", ["--max-batch", "0"], ("--max-batch",)),
-    ("savedmodel", ["--version", "0"], ("--version",)),
+    ("savedmodel", ["--savedmodel-version", "0"], ("--savedmodel-version",)),
     ("onnx", ["--threads", "0"], ("--threads",)),
     ("onnx", ["--precision", "bf8"], ("--precision", "bf8")),
     ("onnx", ["--precision", "int8"], ("--precision int8", "onnx")),
@@ -251,7 +251,7 @@ def test_existing_savedmodel_version_needs_overwrite(tiny, tmp_path, capsys):
     (outdir / "savedmodel" / "3").mkdir(parents=True)
     (outdir / "savedmodel" / "3" / "saved_model.pb").write_bytes(b"v3")
     before = snapshot(outdir)
-    rc, out, err = run_export(["savedmodel", tiny, outdir, "--version", "3"], capsys)
+    rc, out, err = run_export(["savedmodel", tiny, outdir, "--savedmodel-version", "3"], capsys)
     assert_usage_error(rc, err, os.path.join("savedmodel", "3"), "--overwrite")
     assert_untouched(outdir, before)
 

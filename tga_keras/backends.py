@@ -31,6 +31,8 @@ import os
 
 import numpy as np
 
+from tga_keras.inference import first_line
+
 BACKENDS = ("keras", "savedmodel", "tflite", "onnx", "tensorrt")
 KERAS_SUFFIXES = (".keras", ".pth", ".pt", ".h5")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -98,9 +100,11 @@ class _ArtifactBackend:
     name = "artifact"
     precision = "fp32"
 
-    def _init_meta(self, path: str, frames: int | None, config=None, precision: str | None = None):
+    def _init_meta(self, path: str, frames: int | None, config=None, precision: str | None = None,
+                   probe_hw: tuple[int, int] = (8, 8)):
+        """``config`` (a TGAConfig) wins; else the manifest's; else ``frames`` and a probe run at ``probe_hw``."""
         self.path = path
-        found = find_manifest_entry(path)
+        found = None if config is not None else find_manifest_entry(path)
         if config is None and found is not None:
             config = _config_from(found[0])
             precision = precision or found[1].get("precision")
@@ -114,9 +118,9 @@ class _ArtifactBackend:
             raise ValueError(f"{path}: the input shape does not fix the frame count and no {MANIFEST} "
                              "describes this artifact")
         self.frames, self.min_size = int(frames), 3
-        probe = np.zeros((1, self.frames, 8, 8, 3), np.float32)
+        probe = np.zeros((1, self.frames, *probe_hw, 3), np.float32)
         out = np.asarray(self(probe))
-        self.scale = int(out.shape[1] // 8)
+        self.scale = int(out.shape[1] // probe_hw[0])
 
 
 # ------------------------------------------------------------------------------ SavedModel
@@ -125,14 +129,14 @@ class SavedModelBackend(_ArtifactBackend):
 
     name = "savedmodel"
 
-    def __init__(self, path: str | os.PathLike, signature: str = "serving_default"):
+    def __init__(self, path: str | os.PathLike, signature: str = "serving_default", config=None):
         import tensorflow as tf
 
         path = os.fspath(path)
         try:
             self._loaded = tf.saved_model.load(path)  # keep a reference: the signature's variables live in it
         except Exception as e:  # noqa: BLE001 - TF raises many types for foreign folders
-            raise ValueError(f"{path}: not a readable SavedModel: {type(e).__name__}: {_first_line(e)}") from None
+            raise ValueError(f"{path}: not a readable SavedModel: {type(e).__name__}: {first_line(e)}") from None
         if signature not in self._loaded.signatures:
             raise ValueError(f"{path}: no signature {signature!r} (has {sorted(self._loaded.signatures)})")
         self._fn = self._loaded.signatures[signature]
@@ -141,7 +145,7 @@ class SavedModelBackend(_ArtifactBackend):
             raise ValueError(f"{path}: signature {signature!r} takes {spec.dtype.name}; "
                              "the inference core runs float32 signatures (serving_default)")
         self._output = sorted(self._fn.structured_outputs)[0]
-        self._init_meta(path, spec.shape[1])
+        self._init_meta(path, spec.shape[1], config=config)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import tensorflow as tf
@@ -160,7 +164,7 @@ class TFLiteBackend(_ArtifactBackend):
 
     name = "tflite"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, config=None):
         path = os.fspath(path)
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -169,15 +173,13 @@ class TFLiteBackend(_ArtifactBackend):
         try:
             self._it = Interpreter(model_path=path, num_threads=threads)
         except (ValueError, RuntimeError) as e:
-            raise ValueError(f"{path}: not a readable TFLite model: {_first_line(e)}") from None
+            raise ValueError(f"{path}: not a readable TFLite model: {first_line(e)}") from None
         self._in = self._it.get_input_details()[0]
         self._out = self._it.get_output_details()[0]
         self._shape = None
         sig = self._in.get("shape_signature", self._in["shape"])
-        self._init_meta(path, int(sig[1]) if len(sig) == 5 and sig[1] > 0 else None,
-                        precision=None)
-        if self._in["dtype"] == np.uint8 and find_manifest_entry(path) is None:
-            self.precision = "int8"
+        self._init_meta(path, int(sig[1]) if len(sig) == 5 and sig[1] > 0 else None, config=config,
+                        precision=tflite_precision(self._it))
 
     @property
     def quantized_io(self) -> bool:
@@ -203,15 +205,37 @@ class TFLiteBackend(_ArtifactBackend):
         return np.array(y, dtype=np.float32)
 
     def op_names(self) -> list[str]:
-        """The model's operators (builtin op names, sorted, without the XNNPACK delegate)."""
-        return sorted({d["op_name"] for d in _ops_details(self.path)})
+        """The model's operators (sorted), read without the XNNPACK delegate: builtin ops are upper-case
+        names (``CONV_2D``); select-TF and custom ops keep their own names (``FlexConv3D``)."""
+        return sorted({d["op_name"] for d in _bare_interpreter(self.path)._get_ops_details()})
 
 
-def _ops_details(path: str) -> list[dict]:
+def non_builtin_ops(op_names) -> list[str]:
+    """The names in ``op_names`` that are not TFLite builtin operators (Flex/select-TF, custom, delegates)."""
+    import re
+
+    return [op for op in op_names if op == "DELEGATE" or not re.fullmatch(r"[A-Z0-9_]+", op)]
+
+
+def _bare_interpreter(path: str):
+    """An interpreter of ``path`` without the default delegates (its op list is the model's own)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    return it._get_ops_details()
+    return Interpreter(model_path=os.fspath(path),
+                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
+def tflite_precision(interpreter) -> str:
+    """``int8`` (uint8/int8 input), ``int8-dynamic`` (int8 weights, float I/O), ``fp16`` (float16
+    weights) or ``fp32``, read from the tensor types of a ``.tflite`` model."""
+    if interpreter.get_input_details()[0]["dtype"] in (np.uint8, np.int8):
+        return "int8"
+    dtypes = {t["dtype"] for t in interpreter.get_tensor_details()}
+    if np.int8 in dtypes:
+        return "int8-dynamic"
+    if np.float16 in dtypes:
+        return "fp16"
+    return "fp32"
 
 
 def tflite_float_ops(path: str | os.PathLike) -> dict[str, int]:
@@ -219,10 +243,7 @@ def tflite_float_ops(path: str | os.PathLike) -> dict[str, int]:
 
     In a full-integer model these are the ops that stay float (between DEQUANTIZE and QUANTIZE).
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    path = os.fspath(path)
-    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it = _bare_interpreter(path)
     dtypes = {t["index"]: t["dtype"] for t in it.get_tensor_details()}
     counts: dict[str, int] = {}
     for op in it._get_ops_details():
@@ -234,26 +255,35 @@ def tflite_float_ops(path: str | os.PathLike) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------ ONNX
+def onnx_session(path: str, threads: int | None = None, providers=None, profile_prefix: str | None = None):
+    """An onnxruntime session (``threads`` intra-op threads, one inter-op; CPU unless ``providers``)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ValueError("the onnx backend needs onnxruntime: pip install onnxruntime") from None
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = int(threads)
+        so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    try:
+        return ort.InferenceSession(path, so, providers=providers or ["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ValueError(f"{path}: not a readable ONNX model: {first_line(e)}") from None
+
+
 class ONNXBackend(_ArtifactBackend):
-    """An ``.onnx`` model on onnxruntime (CUDA if that build is installed and asked, else CPU)."""
+    """An ``.onnx`` model on onnxruntime: CPU, or the ``providers`` given (e.g. ``["CUDAExecutionProvider"]``
+    with the onnxruntime-gpu build)."""
 
     name = "onnx"
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None, providers=None):
         path = os.fspath(path)
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ValueError("the onnx backend needs onnxruntime: pip install onnxruntime") from None
-        so = ort.SessionOptions()
-        if threads:
-            so.intra_op_num_threads = int(threads)
-            so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        try:
-            self._sess = ort.InferenceSession(path, so, providers=providers or ["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ValueError(f"{path}: not a readable ONNX model: {_first_line(e)}") from None
+        self._sess = onnx_session(path, threads, providers)
         inputs = self._sess.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 5:
             raise ValueError(f"{path}: expected one 5-D input (batch, frames, H, W, 3), got "
@@ -297,7 +327,9 @@ class TensorRTBackend(_ArtifactBackend):
             from tga_keras.config import TGAConfig
 
             config = TGAConfig.from_dict(meta["config"]) if "config" in meta else None
-        self._init_meta(path, self._runner.frames, config=config)
+        lo = self._runner.profile["min"]
+        self._init_meta(path, self._runner.frames, config=config, probe_hw=(lo[2], lo[3]))
+        self.min_size = max(self.min_size, lo[2], lo[3])  # smaller frames or tiles are outside the engine
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self._runner(np.ascontiguousarray(x, dtype=np.float32))
@@ -344,12 +376,7 @@ def load_backend(path: str | os.PathLike | None, backend: str = "auto", *, prese
     return TensorRTBackend(path)
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 __all__ = [
     "BACKENDS", "ONNXBackend", "SavedModelBackend", "TFLiteBackend", "TensorRTBackend", "detect_backend",
-    "find_manifest_entry", "load_backend", "tflite_float_ops",
+    "find_manifest_entry", "load_backend", "non_builtin_ops", "onnx_session", "tflite_float_ops", "tflite_precision",
 ]

@@ -93,30 +93,67 @@ class CallableBackend:
         return np.asarray(y.numpy() if hasattr(y, "numpy") else y, dtype=np.float32)
 
 
+INPUT_NAME = "lr_frames"
+OUTPUT_NAME = "sr"
+
+
+def inference_function(model, input_dtype: str = "float32", height: int | None = None, width: int | None = None,
+                       batch: int | None = None, pin_input_range: bool = False):
+    """The inference graph of a TGA ``keras.Model`` as one ``tf.function``: ``lr_frames`` -> ``{"sr": ...}``.
+
+    ``training=False``: every BatchNorm that follows a conv is folded into it, the pre-activation
+    ones (BN -> ReLU -> conv) run as TensorFlow's fused inference kernel. ``lr_frames`` is
+    ``[batch, F, height, width, 3]`` (``None``: dynamic).
+    ``input_dtype='float32'``: frames in [0, 1] -> ``sr`` float32 (not clipped, as the model).
+    ``input_dtype='uint8'``: frames 0..255 -> ``sr`` uint8, divided by 255 in, clipped and rounded
+    half up out (as :func:`to_output`), all in the graph. Used by :class:`KerasBackend` and the
+    exporters (SavedModel signatures, TFLite, ONNX), so every format runs the same graph.
+    ``pin_input_range`` (float32 only) fake-quantizes the input to the 256 levels of [0, 1]: a no-op
+    on frames that came from uint8, and it fixes the input range that a full-integer TFLite
+    conversion gives the input (scale 1/255, zero point 0: raw pixels in) without touching the
+    calibration of anything else.
+    """
+    import tensorflow as tf
+
+    if input_dtype not in OUTPUT_DTYPES:
+        raise ValueError(f"input_dtype must be one of {OUTPUT_DTYPES}, got {input_dtype!r}")
+    spec = tf.TensorSpec([batch, model.config.frames, height, width, 3], tf.as_dtype(input_dtype), name=INPUT_NAME)
+
+    def sr_of(x):
+        y = model(x, training=False)
+        return y[0] if isinstance(y, (list, tuple)) else y  # return_attention models: SR only
+
+    if input_dtype == "float32" and pin_input_range:
+        def serve(lr_frames):
+            x = tf.quantization.fake_quant_with_min_max_args(lr_frames, min=0.0, max=1.0, num_bits=8)
+            return {OUTPUT_NAME: sr_of(x)}
+    elif input_dtype == "float32":
+        def serve(lr_frames):
+            return {OUTPUT_NAME: sr_of(lr_frames)}
+    else:
+        def serve(lr_frames):
+            y = sr_of(tf.cast(lr_frames, tf.float32) / 255.0)
+            return {OUTPUT_NAME: tf.cast(tf.floor(tf.clip_by_value(y, 0.0, 1.0) * 255.0 + 0.5), tf.uint8)}
+
+    return tf.function(serve, input_signature=[spec], reduce_retracing=True)
+
+
 class KerasBackend:
-    """A TGA ``keras.Model`` compiled once as ``tf.function`` with input signature ``(None, F, None, None, 3)``."""
+    """A TGA ``keras.Model`` as one :func:`inference_function` with input ``(None, F, None, None, 3)``."""
 
     name = "keras"
 
     def __init__(self, model):
-        import tensorflow as tf
-
         config = getattr(model, "config", None)
         if config is None:
             raise ValueError(f"{type(model).__name__} has no TGAConfig (.config); build it with tga_keras.build_tga")
         self.model, self.config = model, config
         self.scale, self.frames, self.min_size = config.scale, config.frames, config.min_size
         self.precision = "bf16" if "bfloat16" in str(getattr(model.dtype_policy, "name", "")) else "fp32"
-
-        def call(x):
-            y = model(x, training=False)
-            return y[0] if isinstance(y, (list, tuple)) else y  # return_attention models: SR only
-
-        spec = tf.TensorSpec([None, config.frames, None, None, 3], tf.float32, name="lr_frames")
-        self._fn = tf.function(call, input_signature=[spec], reduce_retracing=True)
+        self._fn = inference_function(model)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self._fn(np.ascontiguousarray(x, dtype=np.float32)).numpy()
+        return self._fn(np.ascontiguousarray(x, dtype=np.float32))[OUTPUT_NAME].numpy()
 
     @property
     def traces(self) -> int:
@@ -215,7 +252,7 @@ def _load_float32(weights, preset):
             model.load_weights(path)
         except Exception as e:  # h5py/keras raise many types for foreign or mismatched files
             raise ValueError(f"{path}: cannot load these weights into the "
-                             f"{preset or 'official'} TGA: {type(e).__name__}: {_first_line(e)}") from None
+                             f"{preset or 'official'} TGA: {type(e).__name__}: {first_line(e)}") from None
         return model
     if lower.endswith(".keras"):
         import zipfile
@@ -227,7 +264,7 @@ def _load_float32(weights, preset):
         try:
             model = keras.saving.load_model(path, compile=False)  # inference needs no optimizer
         except Exception as e:  # zipfile/json/keras errors for files that are not Keras models
-            raise ValueError(f"{path}: not a readable Keras model: {type(e).__name__}: {_first_line(e)}") from None
+            raise ValueError(f"{path}: not a readable Keras model: {type(e).__name__}: {first_line(e)}") from None
         if not isinstance(model, TGAModel):
             raise ValueError(f"{path}: holds a {type(model).__name__}, not a TGA model")
         if config is not None and model.config != config:
@@ -237,9 +274,21 @@ def _load_float32(weights, preset):
     raise ValueError(f"{path}: unknown weights format; use .keras, .weights.h5 or an official .pth")
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name if it has none)."""
     text = str(e).strip()
-    return text.splitlines()[0] if text else ""
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
+    """``'144x180'`` -> ``(144, 180)`` (LR height, width); ``ValueError`` naming ``option`` otherwise."""
+    try:
+        h, w = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{option} must look like 144x180 (height x width), got {text!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"{option} must be positive, got {text!r}")
+    return h, w
 
 
 # ------------------------------------------------------------------------------ upscaler
@@ -443,6 +492,7 @@ class Upscaler:
 
 
 __all__ = [
-    "Backend", "CallableBackend", "KerasBackend", "OUTPUT_DTYPES", "Upscaler", "as_backend", "load_tga",
+    "Backend", "CallableBackend", "INPUT_NAME", "KerasBackend", "OUTPUT_DTYPES", "OUTPUT_NAME", "Upscaler", "as_backend",
+    "first_line", "inference_function", "load_tga", "parse_size",
     "tile_spans", "to_output", "window_indices",
 ]

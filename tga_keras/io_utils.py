@@ -35,3 +35,11 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False):
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 os.unlink(tmp)
+
+
+def path_bytes(path: str | os.PathLike) -> int:
+    """Size of a file, or of every file under a folder, in bytes."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    return os.path.getsize(path)

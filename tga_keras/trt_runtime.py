@@ -44,7 +44,8 @@ class EngineRunner:
         logger = trt.Logger(trt.Logger.WARNING)
         with open(path, "rb") as f:
             data = f.read()
-        self.engine = trt.Runtime(logger).deserialize_cuda_engine(data)
+        self.runtime = trt.Runtime(logger)  # must outlive the engine
+        self.engine = self.runtime.deserialize_cuda_engine(data)
         if self.engine is None:
             raise ValueError(f"{path}: TensorRT cannot deserialize this engine (built by another TensorRT "
                              "version or for another GPU? rebuild it with python -m export tensorrt)")
@@ -55,6 +56,10 @@ class EngineRunner:
         if len(inputs) != 1 or len(outputs) != 1:
             raise ValueError(f"{path}: expected one input and one output, got {inputs} -> {outputs}")
         self.input, self.output = inputs[0], outputs[0]
+        for name in (self.input, self.output):
+            if self.engine.get_tensor_dtype(name) != trt.float32:
+                raise ValueError(f"{path}: tensor {name!r} is {self.engine.get_tensor_dtype(name)}; this runner "
+                                 "takes float32 I/O (engines of python -m export tensorrt have it)")
         lo, opt, hi = (tuple(int(v) for v in s) for s in self.engine.get_tensor_profile_shape(self.input, 0))
         self.profile = {"min": lo, "opt": opt, "max": hi}
         self.frames = int(hi[1])
@@ -84,14 +89,15 @@ class EngineRunner:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         cudart = self._cudart
-        self.context.set_input_shape(self.input, x.shape)
+        if not self.context.set_input_shape(self.input, x.shape):
+            raise ValueError(f"TensorRT rejects input shape {x.shape} (profile {self.profile})")
         out = np.empty(tuple(self.context.get_tensor_shape(self.output)), np.float32)
         d_in, d_out = self._device("in", x.nbytes), self._device("out", out.nbytes)
         self.context.set_tensor_address(self.input, d_in)
         self.context.set_tensor_address(self.output, d_out)
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         _check(cudart.cudaMemcpyAsync(d_in, x.ctypes.data, x.nbytes, h2d, self.stream))
-        if not self.context.execute_async_v3(self.stream):
+        if not self.context.execute_async_v3(int(self.stream)):
             raise RuntimeError("TensorRT execution failed")
         _check(cudart.cudaMemcpyAsync(out.ctypes.data, d_out, out.nbytes, d2h, self.stream))
         _check(cudart.cudaStreamSynchronize(self.stream))

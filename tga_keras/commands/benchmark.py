@@ -58,15 +58,12 @@ def add_parser(sub):
 
 
 def _size(text: str):
-    from tga_keras.cli import UsageError
+    from tga_keras.inference import parse_size
 
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--size must look like 144x180, got {text!r}") from None
-    if h < 1 or w < 1:
-        raise UsageError(f"--size must be positive, got {text!r}")
-    return h, w
+        return parse_size(text, "--size")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _median_ms(fn, runs: int) -> float:
@@ -119,12 +116,10 @@ def _peak_rss_mb() -> float:
 def time_peer(onnx_path: str, h: int, w: int, threads: int, runs: int) -> float:
     """Median ms/frame of the official ONNX network on onnxruntime (CPU): inputs ``x`` and ``hr``."""
     import numpy as np
-    import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    from tga_keras.backends import onnx_session
+
+    sess = onnx_session(onnx_path, threads)
     rng = np.random.default_rng(0)
     feed = {"x": rng.random((1, 3, 9, h, w), dtype=np.float32),
             "hr": rng.random((1, 3, 4 * h, 4 * w), dtype=np.float32)}
@@ -193,12 +188,12 @@ def measure(args, h: int, w: int) -> dict:
     from tga_keras.inference import KerasBackend, Upscaler, with_precision
     from tga_keras.parity import compare, real_windows, sr_of
 
-    _set_threads(args.threads)
-    if args.backend == "peer":
+    if args.backend == "peer":  # before TensorFlow is imported: the peer's memory is its own
         return {"backend": "peer", "precision": "fp32", "ms_per_frame": time_peer(args.weights, h, w, args.threads,
                                                                                   args.runs),
                 "psnr_vs_fp32": None, "peak_rss_mb": _peak_rss_mb(), "path": args.weights,
                 "bytes": os.path.getsize(args.weights)}
+    _set_threads(args.threads)
     if args.weights is None:
         from tga_keras.model import build_tga
 
@@ -212,25 +207,21 @@ def measure(args, h: int, w: int) -> dict:
     x = np.random.default_rng(0).random((backend.frames, h, w, 3), dtype=np.float32)
     ups.check_window((1,) + x.shape)
     ms = _median_ms(lambda: ups.upscale_window(x), args.runs)
-    psnr = None
+    psnr = diff = None
     if fp32 is not None and not (backend.name == "keras" and backend.precision == "fp32"):
         windows = real_windows(backend.frames, backend.scale, count=2)
-        psnr = compare(sr_of(KerasBackend(fp32), windows), sr_of(backend, windows))["psnr_db"]
-        if psnr == float("inf"):
-            psnr = "identical"  # bit-equal outputs (JSON has no infinity)
+        figures = compare(sr_of(KerasBackend(fp32), windows), sr_of(backend, windows))
+        diff = figures["max_abs_diff"]
+        psnr = None if figures["psnr_db"] == float("inf") else figures["psnr_db"]  # null + diff 0: bit-equal
     config = backend.config if backend.config is not None else getattr(fp32, "config", None)
     row = {"backend": backend.name, "precision": backend.precision, "ms_per_frame": ms, "psnr_vs_fp32": psnr,
-           "peak_rss_mb": _peak_rss_mb(), "path": args.weights or _label(args),
+           "peak_rss_mb": _peak_rss_mb(), "max_abs_diff_vs_fp32": diff, "path": args.weights or _label(args),
            "config": None if config is None else config.to_dict()}
     if args.weights and os.path.exists(args.weights):
-        row["bytes"] = _bytes(args.weights)
+        from tga_keras.io_utils import path_bytes
+
+        row["bytes"] = path_bytes(args.weights)
     return row
-
-
-def _bytes(path: str) -> int:
-    if os.path.isdir(path):
-        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
-    return os.path.getsize(path)
 
 
 def _suite_rows(args) -> list[tuple[str, list[str]]]:
@@ -263,8 +254,11 @@ def _suite_rows(args) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def run_suite(args, h: int, w: int) -> list[dict]:
-    """Each row in its own process (``tga benchmark ... --json``): peak memory per backend, no shared caches."""
+def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[dict]:
+    """Each row in its own process (``tga benchmark ... --json``): peak memory per backend, no shared caches.
+
+    A row that fails is kept as ``{"backend", "error"}`` (and the command exits 1).
+    """
     import subprocess
     import tempfile
 
@@ -273,14 +267,16 @@ def run_suite(args, h: int, w: int) -> list[dict]:
     if args.tile:
         common += ["--tile", str(args.tile)]
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (label, extra) in enumerate(_suite_rows(args)):
+        for k, (label, extra) in enumerate(rows):
             out = os.path.join(tmp, f"{k}.json")
             cmd = [sys.executable, "-m", "tga_keras.cli", "benchmark", *common, *extra, "--json", out]
-            print(f"[{k + 1}] {label} ...", file=sys.stderr, flush=True)
+            print(f"[{k + 1}/{len(rows)}] {label} ...", file=sys.stderr, flush=True)
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
                 print(f"    failed ({done.returncode}): {tail}", file=sys.stderr)
+                results.append({"backend": label.split()[0], "precision": (label.split() + ["fp32"])[1],
+                                "error": tail})
                 continue
             with open(out) as f:
                 results.extend(json.load(f)["results"])
@@ -288,15 +284,19 @@ def run_suite(args, h: int, w: int) -> list[dict]:
 
 
 def _print_table(results: list[dict]) -> None:
-    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer"), None)
+    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
     print(f"{'backend':<11} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'PSNR vs fp32':>13} "
           f"{'peak RSS MB':>12} {'MB on disk':>11}")
     for r in results:
+        if "error" in r:
+            print(f"{r['backend']:<11} {r['precision']:<13} FAILED: {r['error']}")
+            continue
         speed = f"{peer / r['ms_per_frame']:.2f}x" if peer else "-"
         psnr = r.get("psnr_vs_fp32")
         if psnr is None:
-            psnr = "reference" if r["backend"] == "keras" and r["precision"] == "fp32" else "-"
-        elif not isinstance(psnr, str):
+            psnr = ("reference" if r["backend"] == "keras" and r["precision"] == "fp32" else
+                    "identical" if r.get("max_abs_diff_vs_fp32") == 0 else "-")
+        else:
             psnr = f"{psnr:.2f} dB"
         size = f"{r['bytes'] / 1e6:.1f}" if r.get("bytes") else "-"
         print(f"{r['backend']:<11} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {psnr:>13} "
@@ -325,31 +325,22 @@ def run(args) -> int:
     if args.artifacts:
         if args.weights:
             raise UsageError("--artifacts times the artifacts of a folder; leave out --weights")
-        if args.peer:
-            import onnxruntime  # noqa: F401 - fail here, not in every row
-        results = run_suite(args, h, w)
-        if not results:
-            raise UsageError(f"--artifacts {args.artifacts}: no row could be measured")
+        if args.peer is None and os.path.isfile(DEFAULT_PEER):
+            args.peer = DEFAULT_PEER  # the peer is a row of every suite run where it is at hand
+        results = run_rows(args, h, w, _suite_rows(args))
         config = next((r.get("config") for r in results if r.get("config")), None)
     else:
         results = [measure(args, h, w)]
         config = results[0].get("config")
-        if args.peer:
-            try:
-                import onnxruntime  # noqa: F401
-            except ImportError:
-                raise UsageError("--peer needs onnxruntime: pip install onnxruntime") from None
-            results.append({"backend": "peer", "precision": "fp32",
-                            "ms_per_frame": time_peer(args.peer, h, w, args.threads, args.runs),
-                            "psnr_vs_fp32": None, "peak_rss_mb": _peak_rss_mb(), "path": args.peer,
-                            "bytes": os.path.getsize(args.peer)})
+        if args.peer:  # in its own process, so that its peak memory is its own
+            results += run_rows(args, h, w, [("peer", ["--weights", args.peer, "--backend", "peer"])])
     import tensorflow as tf
 
     print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
           f"LR {h}x{w}{'' if not args.tile else f', tile {args.tile}'}, median of {args.runs} runs")
     _print_table(results)
-    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer"), None)
-    if peer and len(results) == 2:
+    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
+    if peer and len(results) == 2 and "error" not in results[0]:
         print(f"speed-up over the peer: {peer / results[0]['ms_per_frame']:.2f}x")
     if args.json:
         from tga_keras.io_utils import atomic_path
@@ -359,9 +350,9 @@ def run(args) -> int:
                                                                    if k not in ROW_FIELDS and k != "config"}
                               for r in results]}
         for r in report["results"]:
-            if peer and r["ms_per_frame"]:
+            if peer and r.get("ms_per_frame"):
                 r["speedup_vs_peer"] = peer / r["ms_per_frame"]
         with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
             json.dump(report, f, indent=2)
     sys.stdout.flush()
-    return 0
+    return 1 if any("error" in r for r in results) else 0

@@ -130,8 +130,9 @@ def run(args) -> int:
           f"{overall['ssim']:.4f}   {overall['bicubic_psnr']:7.3f} / {overall['bicubic_ssim']:.4f}")
     print(f"{seconds:.1f} s")
     if args.json:
+        config = None if backend.config is None else backend.config.to_dict()
         report = {"data": args.data, "weights": args.weights, "backend": backend.name,
-                  "precision": backend.precision, "config": None if backend.config is None else backend.config.to_dict(), "protocol": args.protocol,
+                  "precision": backend.precision, "config": config, "protocol": args.protocol,
                   "degradation": args.degradation, "crop_border": crop, "sequences": rows, "average": overall}
         with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
             json.dump(report, f, indent=2)

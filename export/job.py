@@ -91,7 +91,7 @@ class Job:
         ok, text = meets(figures, precision)
         self.say(f"  parity vs Keras on {len(self.windows)} real windows: {text}")
         if not ok:
-            raise ParityError(text)
+            raise ParityError(f"parity with Keras: {text}")
         return figures
 
     def keep(self, tmp: str, final: str, fmt: str, precision: str, figures: dict, io: dict,

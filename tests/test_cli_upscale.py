@@ -120,9 +120,9 @@ def _case(tmp_path, name, lr_frames):
         pytest.importorskip("torch")
         (tmp_path / "w.pth").write_bytes(b"junk" * 10)
         return [str(src), out, "--weights", str(tmp_path / "w.pth")], "not a readable PyTorch checkpoint"
-    if name == "unknown weights format":
+    if name == "cannot tell the model format":
         (tmp_path / "w.bin").write_bytes(b"junk")
-        return [str(src), out, "--weights", str(tmp_path / "w.bin")], "unknown weights format"
+        return [str(src), out, "--weights", str(tmp_path / "w.bin")], "cannot tell the model format"
     if name == "empty folder":
         (tmp_path / "empty").mkdir()
         return [str(tmp_path / "empty"), out], "no image files"
@@ -142,7 +142,7 @@ def _case(tmp_path, name, lr_frames):
 
 
 ERRORS = ["missing input", "zero-byte video", "garbage video", "unsupported output", "missing weights",
-          "weights not a keras model", "weights not a checkpoint", "unknown weights format", "empty folder",
+          "weights not a keras model", "weights not a checkpoint", "cannot tell the model format", "empty folder",
           "frames of different sizes", "frames too small", "start past the end", "tile too small for overlap",
           "output is input"]
 

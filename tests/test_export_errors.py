@@ -172,7 +172,7 @@ def test_argparse_errors_exit_2(tmp_path, capsys, argv, monkeypatch):
     assert info.value.code == 2
     out, err = capsys.readouterr()
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("python -m export: error:")
+    assert err.strip().splitlines()[-1].startswith("export: error:")
     assert os.listdir(tmp_path) == []
 
 

@@ -217,6 +217,9 @@ def measure(args, h: int, w: int) -> dict:
     row = {"backend": backend.name, "precision": backend.precision, "ms_per_frame": ms, "psnr_vs_fp32": psnr,
            "peak_rss_mb": _peak_rss_mb(), "max_abs_diff_vs_fp32": diff, "path": args.weights or _label(args),
            "config": None if config is None else config.to_dict()}
+    if backend.name == "keras":
+        row["params"] = sum(int(np.prod(v.shape)) for v in backend.model.trainable_weights)
+    row["scale"] = backend.scale
     if args.weights and os.path.exists(args.weights):
         from tga_keras.io_utils import path_bytes
 
@@ -337,7 +340,13 @@ def run(args) -> int:
     import tensorflow as tf
 
     print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
-          f"LR {h}x{w}{'' if not args.tile else f', tile {args.tile}'}, median of {args.runs} runs")
+          f"median of {args.runs} runs")
+    first = next((r for r in results if r.get("scale")), None)
+    if first is not None:
+        s = first["scale"]
+        params = f" ({first['params']:,} params)" if first.get("params") else ""
+        print(f"model: {first.get('path')}{params}, {h}x{w} -> {s * h}x{s * w}"
+              f"{'' if not args.tile else f', tile {args.tile}'}")
     _print_table(results)
     peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
     if peer and len(results) == 2 and "error" not in results[0]:

@@ -16,11 +16,34 @@ import tempfile
 STAGES = ("intra_group", "attention", "inter_group", "upsample", "bicubic", "reference")
 
 
-def stage_of(node_name: str) -> str:
+def stage_of(name: str) -> str | None:
+    """The network stage named in a node or tensor name (``.../inter_group_1/...``), else None."""
     for stage in STAGES:
-        if f"/{stage}" in node_name or node_name.startswith(stage):
+        if f"/{stage}" in name or name.startswith(stage):
             return stage
-    return "glue"  # transposes and reorders that tf2onnx and onnxruntime insert between layouts
+    return None
+
+
+def node_stages(onnx_path: str) -> dict[str, str]:
+    """Stage of every node of the ONNX graph: from its name, else from its inputs' names (tf2onnx
+    renames the nodes it rewrites, e.g. ``Conv__2473``, but keeps TensorFlow's tensor names)."""
+    import onnx
+
+    out = {}
+    for node in onnx.load(onnx_path, load_external_data=False).graph.node:
+        stage = stage_of(node.name)
+        for name in list(node.input) + list(node.output):
+            stage = stage or stage_of(name)
+        out[node.name] = stage or "unattributed"
+    return out
+
+
+def _stage_of_event(event_name: str, stages: dict[str, str]) -> str:
+    base = event_name[: -len("_kernel_time")]
+    for candidate in (base, base.split("_nchwc")[0], base.split(":")[0], base.rsplit("_", 1)[0]):
+        if candidate in stages:
+            return stages[candidate]
+    return stage_of(base) or "unattributed"  # nodes onnxruntime added (layout reorders) or fused
 
 
 def profile(onnx_path: str, h: int, w: int, threads: int, runs: int = 2) -> tuple[dict, dict, float]:
@@ -40,13 +63,14 @@ def profile(onnx_path: str, h: int, w: int, threads: int, runs: int = 2) -> tupl
             events = json.load(f)
     runs_seen = [e for e in events if e.get("name") == "model_run"]
     first_end = runs_seen[0]["ts"] + runs_seen[0]["dur"] if runs_seen else 0
+    names = node_stages(onnx_path)
     stages: dict[str, float] = collections.defaultdict(float)
     ops: dict[str, float] = collections.defaultdict(float)
     for e in events:
         if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time") or e["ts"] < first_end:
             continue
         ms = e["dur"] / 1000.0 / runs
-        stages[stage_of(e["name"])] += ms
+        stages[_stage_of_event(e["name"], names)] += ms
         ops[e.get("args", {}).get("op_name", "?")] += ms
     total = sum(stages.values())
     return dict(stages), dict(ops), total

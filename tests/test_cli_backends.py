@@ -136,3 +136,17 @@ def test_backend_mistakes_exit_2(exported, tmp_path, capsys, argv, words):
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert not os.path.exists(tmp_path / "o.mp4")
+
+
+def test_profile_attributes_time_to_the_network_stages(exported, capsys):
+    from export.profile import main as profile_main
+    from export.profile import profile
+
+    stages, ops, total = profile(exported["onnx"], 12, 14, threads=1, runs=1)
+    assert total > 0 and abs(sum(stages.values()) - total) < 1e-6
+    assert {"intra_group", "inter_group", "upsample"} <= set(stages)
+    assert stages["intra_group"] + stages["inter_group"] > 0.5 * total  # the convolutions live there
+    assert "Conv" in ops
+    assert profile_main([exported["onnx"], "--size", "12x14", "--runs", "1"]) == 0
+    assert "by stage" in capsys.readouterr().out
+    assert profile_main([exported["onnx"], "--size", "twelve"]) == 2

@@ -745,6 +745,24 @@ def test_parity_failure_removes_the_artifact(tiny, tmp_path, monkeypatch, capsys
     assert not (outdir / "manifest.json").exists()  # no artifact: nothing to list
 
 
+def test_int8_below_its_bound_is_removed_and_earlier_precisions_kept(tiny, tmp_path, monkeypatch, capsys):
+    """A PSNR bound (not only the fp32 max |diff|) removes the artifact; what passed before stays listed."""
+    import tga_keras.parity
+    from export.cli import main
+
+    monkeypatch.setitem(tga_keras.parity.BOUNDS, "int8", ("psnr_db", 500.0))  # no int8 model reaches it
+    outdir = tmp_path / "out5"
+    rc = main(["tflite", tiny, str(outdir), "--precision", "fp16,int8"])
+    out, err = capsys.readouterr()
+    assert rc == 1 and "FAILS PSNR >= 500 dB" in err
+    assert (outdir / "tflite" / "model_fp16.tflite").is_file()
+    assert not (outdir / "tflite" / "model_int8.tflite").exists()
+    assert _leftovers(outdir) == []
+    with open(outdir / "manifest.json") as f:
+        listed = [(a["format"], a["precision"]) for a in json.load(f)["artifacts"]]
+    assert listed == [("tflite", "fp16")]
+
+
 def test_parity_failure_of_savedmodel_removes_the_folder(tiny, tmp_path, monkeypatch, capsys):
     import tga_keras.parity
     from export.cli import main

@@ -231,7 +231,9 @@ def test_bfloat16_precision_is_close_and_float32_untouched(official_model, fixtu
     assert fast.get_layer("intra_group").dtype_policy.compute_dtype == "bfloat16"
     out = np.asarray(fast(ref["lr"]), np.float32)
     diff = np.abs(out - ref["sr"]).max()
-    assert 0 < diff < 1e-2  # bf16 rounding of the residual, not a different network
+    # bf16 rounding of the residual only (input and bicubic base stay float32): 3.4e-4 measured here
+    # (2.4e-3 when the reference frame was still rounded to bf16 before the base)
+    assert 0 < diff < 1e-3
     import keras
 
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored

@@ -59,7 +59,7 @@ class TGAModel(keras.Model):
         fused, att = TemporalAttention(config.ng, name="attention")(feats)
         x = InterGroupModule(config, name="inter_group")(fused)
         residual = UpsampleHead(config, name="upsample")(x)
-        reference = ReferenceFrame(config.center, name="reference")(lr)
+        reference = ReferenceFrame(config.center, name="reference", dtype="float32")(lr)
         # The bicubic base and the sum stay float32 under mixed precision: only the residual is
         # computed in the low-precision dtype, so the output keeps float32 resolution.
         base = BicubicUpsample(config.scale, name="bicubic", dtype="float32")(reference)

@@ -239,3 +239,31 @@ def test_bfloat16_precision_is_close_and_float32_untouched(official_model, fixtu
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     with pytest.raises(ValueError, match="precision"):
         with_precision(official_model, "int8")
+
+
+def test_default_tile_overlap_keeps_the_shipped_model_within_1e3_of_whole_frames():
+    """Trained weights on real frames: tiled (64-pixel LR tiles, default overlap) vs whole-frame output."""
+    import os
+
+    from tga_keras.commands.demo import clip_path
+    from tga_keras.data.io import read_video, u8_to_float
+    from tga_keras.inference import load_tga
+
+    shipped = os.path.join(os.path.dirname(__file__), "..", "saved_models", "tga_small_bd_x4", "model.keras")
+    model = load_tga(shipped)
+    assert (model.config.receptive_radius, model.config.tile_overlap) == (21, 11)
+    lr = u8_to_float(read_video(clip_path(), 30, 7))[:, :96, :120]  # real frames used as LR input
+    full = Upscaler(model).upscale_window(lr)
+    tiled = Upscaler(model, tile=48, batch_size=4)
+    assert tiled.tile_overlap == 11
+    err = np.abs(tiled.upscale_window(lr) - full).max()
+    assert err < 1e-3, err
+    # and the margin matters: 2 pixels of context give a visible seam with these weights
+    assert np.abs(Upscaler(model, tile=48, tile_overlap=2).upscale_window(lr) - full).max() > err
+
+
+def test_receptive_radius_of_the_presets():
+    from tga_keras.config import TGAConfig
+
+    assert TGAConfig.official().receptive_radius == 50 and TGAConfig.official().tile_overlap == 25
+    assert TGAConfig.preset("paper").receptive_radius == 50 + 3 * 2  # stem dilated up to 3

@@ -47,7 +47,9 @@ def add_parser(sub):
                         "a .keras file carries its own)")
     p.add_argument("--tile", type=int, default=None, metavar="N",
                    help="run in N x N LR tiles to bound memory (not bit-exact: see --overlap)")
-    p.add_argument("--overlap", type=int, default=8, metavar="N", help="LR pixels of context around each tile")
+    p.add_argument("--overlap", type=int, default=None, metavar="N",
+                   help="LR pixels of context around each tile (default: half the model's receptive radius, "
+                        "25 for the official network, 11 for small: within 1e-3 of whole frames)")
     add_precision_argument(p)
     p.add_argument("--start", type=int, default=0, metavar="N", help="first frame to upscale (0-based)")
     p.add_argument("--frames-limit", type=int, default=None, metavar="N", help="upscale at most N frames")
@@ -83,7 +85,7 @@ def _check_args(args) -> None:
                              ("--tile", args.tile, 3)):
         if value is not None and value < low:
             raise UsageError(f"{name} must be >= {low}, got {value}")
-    if args.tile is not None and args.tile <= 2 * args.overlap:
+    if args.tile is not None and args.overlap is not None and args.tile <= 2 * args.overlap:
         raise UsageError(f"--tile ({args.tile}) must be larger than twice --overlap ({args.overlap})")
     if args.fps is not None and not args.fps > 0:
         raise UsageError(f"--fps must be > 0, got {args.fps}")

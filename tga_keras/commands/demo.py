@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from tga_keras.commands import add_precision_argument
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
 
 DEFAULT_OUTPUT = "demo_output"
 DEFAULT_FRAMES = 12
@@ -38,7 +38,8 @@ def add_parser(sub):
     p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, metavar="N", help="frames of the clip to upscale")
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help=f"architecture (default: {DEFAULT_PRESET}; a .keras file carries its own)")
-    p.add_argument("--weights", metavar="FILE", help="trained model (.keras, .weights.h5 or official .pth)")
+    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
+    add_backend_argument(p)
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
     add_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -95,7 +96,8 @@ def run(args) -> int:
     from tga_keras.data.eval_pipeline import modcrop
     from tga_keras.data.io import probe_video, read_video, u8_to_float
     from tga_keras.degradation import bd_degrade
-    from tga_keras.inference import Upscaler, load_tga, to_output
+    from tga_keras.backends import load_backend
+    from tga_keras.inference import Upscaler, to_output
     from tga_keras.metrics import psnr_y, ssim_y
     from tga_keras.resize import imresize
 
@@ -107,17 +109,15 @@ def run(args) -> int:
     trained = args.weights is not None
     if not trained:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    preset = args.preset if args.preset or (args.weights or "").endswith(".keras") else DEFAULT_PRESET
-    model = load_tga(args.weights, preset, precision=args.precision)
-    cfg = model.config
-    s, r = cfg.scale, cfg.frames // 2
+    backend = load_backend(args.weights, args.backend, preset=args.preset, precision=args.precision)
+    s, r = backend.scale, backend.frames // 2
 
     # HR frames 0..N-1 plus r following frames as the last windows' neighbours
     n_read = min(args.frames + r, info.num_frames)
     hr = u8_to_float(read_video(path, 0, n_read))
     hr = modcrop(hr, s)
     lr = bd_degrade(hr, s)  # (n, H/s, W/s, 3)
-    up = Upscaler(model, tile=args.tile)
+    up = Upscaler(backend, tile=args.tile)
     t0 = time.perf_counter()
     sr = list(up.upscale_frames(lr, count=args.frames, progress=not args.no_progress, desc="demo"))
     t_model = time.perf_counter() - t0
@@ -134,9 +134,10 @@ def run(args) -> int:
             comp_path = os.path.join(args.output, f"comparison_{i:03d}.png")
             _write_png(comp_path, figure)
 
-    name = os.path.basename(args.weights) if trained else f"{preset} preset, UNTRAINED"
+    name = os.path.basename(args.weights) if trained else f"{args.preset or DEFAULT_PRESET} preset, UNTRAINED"
     print(f"TGA x{s} on carphone ({hr.shape[2]}x{hr.shape[1]} HR, BD degradation -> "
-          f"{lr.shape[2]}x{lr.shape[1]} LR), {cfg.frames}-frame windows, model: {name}")
+          f"{lr.shape[2]}x{lr.shape[1]} LR), {backend.frames}-frame windows, "
+          f"model: {name} ({backend.name} {backend.precision})")
     print(f"PSNR-Y (dB) / SSIM-Y against HR, {8} px border cropped")
     print(f"{'frame':>5}  {'bicubic':>16}  {'TGA':>16}")
     for i, pb, sb, pt, st in rows:

@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-all test-fast demo bench clean
+.PHONY: help setup lint test test-all test-fast demo bench clean
 
 help:
 	@echo "make demo      set up .venv and upscale the bundled clip (carphone, 176x144) x4 with the shipped small model"
 	@echo "make test      set up .venv and run the test suite (slow tests excluded)"
+	@echo "make lint      ruff (pyflakes, pycodestyle, isort, bugbear rules) on the code and tests"
 	@echo "make test-all  run every test, slow ones included"
 	@echo "make bench     speed of the official model vs the onnxruntime peer (needs ../shared)"
 	@echo "make setup     only create .venv and install the pinned dependencies"
@@ -25,6 +26,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check tga_keras training export tests
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q

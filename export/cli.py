@@ -133,7 +133,7 @@ def _quiet(verbose: bool):
             os.dup2(saved, 2)
             os.close(saved)
         os.close(devnull)
-        for lg, level in zip(loggers, levels):
+        for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
 
 
@@ -152,7 +152,8 @@ def plan(fmt: str, outdir: str, precisions: dict, version: int | None, tensorrt_
         paths.append(savedmodel.target(outdir, version))
     if "tflite" in formats:
         paths += [os.path.join(outdir, tflite.FOLDER, tflite.filename(p)) for p in precisions["tflite"]]
-    paths += [os.path.join(outdir, onnx_model.FOLDER, onnx_model.filename(p)) for p in onnx_precisions(formats, precisions)]
+    paths += [os.path.join(outdir, onnx_model.FOLDER, onnx_model.filename(p))
+              for p in onnx_precisions(formats, precisions)]
     if "tensorrt" in formats:
         paths.append(os.path.join(outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE))
     return paths

@@ -65,7 +65,8 @@ def export(job: Job, version: int | None = None) -> str:
         del backend
         shape_in = [None, job.config.frames, None, None, 3]
         shape_out = [None, None, None, 3]
-        io = {"input": tensor_io(INPUT_NAME, "float32", shape_in), "output": tensor_io(OUTPUT_NAME, "float32", shape_out)}
+        io = {"input": tensor_io(INPUT_NAME, "float32", shape_in),
+              "output": tensor_io(OUTPUT_NAME, "float32", shape_out)}
         job.keep(tmp, final, "savedmodel", "fp32", figures, io, signatures={
             "serving_default": io,
             "serve_uint8": {"input": tensor_io(INPUT_NAME, "uint8", shape_in),

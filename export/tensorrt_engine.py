@@ -52,7 +52,7 @@ def profile_shapes(frames: int, min_hw, opt_hw, max_hw, max_batch: int = 1, min_
 
 def contains(shapes: dict, shape) -> bool:
     """Whether input ``shape`` lies inside the profile ``shapes``."""
-    return all(a <= s <= b for s, a, b in zip(shape, shapes["min"], shapes["max"]))
+    return all(a <= s <= b for s, a, b in zip(shape, shapes["min"], shapes["max"], strict=True))
 
 
 def trtexec_command(onnx_path: str, engine_path: str, shapes: dict, input_name: str = "lr_frames") -> str:

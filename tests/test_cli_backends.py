@@ -106,7 +106,7 @@ def test_benchmark_keras_bf16_row_has_psnr(exported, tmp_path):
                  "--runs", "1", "--json", str(out)]) == 0
     (row,) = json.loads(out.read_text())["results"]
     assert row["backend"] == "keras" and row["precision"] == "bf16"
-    assert 30 < row["psnr_vs_fp32"] < 120
+    assert row["max_abs_diff_vs_fp32"] > 0 and row["psnr_vs_fp32"] > 30  # bf16 rounding: close, not equal
 
 
 @pytest.mark.slow

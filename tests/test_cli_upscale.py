@@ -17,7 +17,7 @@ SMALL = ["--preset", "small", "--no-progress"]
 
 def _write_pngs(folder, frames, names):
     os.makedirs(folder, exist_ok=True)
-    for f, name in zip(frames, names):
+    for f, name in zip(frames, names, strict=True):
         assert cv2.imwrite(os.path.join(folder, name), f[:, :, ::-1])
 
 

@@ -4,9 +4,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from torch_reference import random_reference, run_reference  # noqa: E402
+
 from tga_keras import TGAConfig  # noqa: E402
 from tga_keras.convert import CheckpointError, from_torch, read_state_dict  # noqa: E402
-from torch_reference import random_reference, run_reference  # noqa: E402
 
 TOL = 1e-4
 

@@ -10,8 +10,15 @@ import pytest
 import tensorflow as tf
 
 from tga_keras.data import (
-    DatasetError, DatasetFileNotFoundError, FrameFolders, SyntheticMotion, VideoFiles, VimeoSeptuplets,
-    make_eval_dataset, make_train_dataset, read_image,
+    DatasetError,
+    DatasetFileNotFoundError,
+    FrameFolders,
+    SyntheticMotion,
+    VideoFiles,
+    VimeoSeptuplets,
+    make_eval_dataset,
+    make_train_dataset,
+    read_image,
 )
 from tga_keras.data.fakes import random_frames, write_frames, write_vimeo_tree
 

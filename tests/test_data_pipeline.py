@@ -8,8 +8,16 @@ import pytest
 import tensorflow as tf
 
 from tga_keras.data import (
-    ArraySequence, SyntheticMotion, VideoFiles, VimeoSeptuplets, crop_sr_output, make_eval_dataset,
-    make_train_dataset, measure_pipeline_throughput, sr_border, window_indices,
+    ArraySequence,
+    SyntheticMotion,
+    VideoFiles,
+    VimeoSeptuplets,
+    crop_sr_output,
+    make_eval_dataset,
+    make_train_dataset,
+    measure_pipeline_throughput,
+    sr_border,
+    window_indices,
 )
 from tga_keras.data.augment import augment_frames
 from tga_keras.data.fakes import random_frames, write_vimeo_tree
@@ -46,10 +54,10 @@ def test_train_deterministic_under_seed(vimeo):
     a = _take(make_train_dataset(vimeo, batch_size=2, hr_crop=32, seed=5), 3)
     b = _take(make_train_dataset(vimeo, batch_size=2, hr_crop=32, seed=5, num_parallel_calls=1), 3)
     c = _take(make_train_dataset(vimeo, batch_size=2, hr_crop=32, seed=6), 3)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x[0], y[0])
         np.testing.assert_array_equal(x[1], y[1])
-    assert not all(np.array_equal(x[1], z[1]) for x, z in zip(a, c))
+    assert not all(np.array_equal(x[1], z[1]) for x, z in zip(a, c, strict=True))
 
 
 def test_train_epochs_cover_every_window_once(vimeo):
@@ -118,7 +126,7 @@ def test_train_on_bundled_clip_and_synthetic():
     syn = SyntheticMotion([random_frames(1, 96, 96, seed=3)[0]], seed=1)
     a = _take(make_train_dataset([syn, clip], batch_size=2, hr_crop=64, seed=4), 2)
     b = _take(make_train_dataset([syn, clip], batch_size=2, hr_crop=64, seed=4), 2)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x[0], y[0])
     assert measure_pipeline_throughput(make_train_dataset(clip, batch_size=2, hr_crop=64), steps=3) > 0
 

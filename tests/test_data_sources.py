@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from tga_keras.data import (
-    ArraySequence, FrameFolders, SyntheticMotion, VideoFiles, VideoSequence, VimeoSeptuplets, image_size,
-    natural_key, read_image, read_video,
+    ArraySequence,
+    FrameFolders,
+    SyntheticMotion,
+    VideoFiles,
+    VideoSequence,
+    VimeoSeptuplets,
+    image_size,
+    natural_key,
+    read_image,
+    read_video,
 )
 from tga_keras.data.fakes import random_frames, write_frames, write_video, write_vimeo_tree
 from tga_keras.data.synthetic import warp_frame
@@ -81,7 +89,8 @@ def test_frame_folders_multi_and_single(tmp_path):
     write_frames(str(tmp_path / "city"), random_frames(8, 36, 44, seed=2), "{:03d}.jpg")
     os.makedirs(tmp_path / "empty_dir")
     src = FrameFolders(tmp_path)
-    assert [(s.name, s.num_frames, s.size) for s in src.sequences] == [("calendar", 12, (40, 56)), ("city", 8, (36, 44))]
+    assert [(s.name, s.num_frames, s.size) for s in src.sequences] == [
+        ("calendar", 12, (40, 56)), ("city", 8, (36, 44))]
     np.testing.assert_allclose(src.sequences[0].read([10])[0], a[10] / 255.0, atol=1e-7)
     single = FrameFolders(tmp_path / "calendar")
     assert len(single) == 1 and single.sequences[0].name == "calendar"

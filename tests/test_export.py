@@ -458,7 +458,8 @@ def test_tensorrt_without_tensorrt_writes_onnx_and_prints_trtexec(tiny, tmp_path
     import export.tensorrt_engine
     from export.cli import main
 
-    monkeypatch.setattr(export.tensorrt_engine, "availability", lambda: (False, "TensorRT finds no usable NVIDIA GPU (test)"))
+    monkeypatch.setattr(export.tensorrt_engine, "availability",
+                        lambda: (False, "TensorRT finds no usable NVIDIA GPU (test)"))
     outdir = tmp_path / "out"
     rc = main(["tensorrt", tiny, str(outdir)])
     out, err = capsys.readouterr()

@@ -107,7 +107,7 @@ def test_keras_metrics_match_numpy(pairs):
     pred, target = pairs
     n = 4  # the exact pair (inf dB) is tested separately
     for cls, fn, tol in ((PSNRY, psnr_y, 1e-3), (SSIMY, ssim_y, 1e-4)):
-        expected = [fn(p, t) for p, t in zip(pred[:n], target[:n])]
+        expected = [fn(p, t) for p, t in zip(pred[:n], target[:n], strict=True)]
         for i in range(n):
             m = cls()
             m.update_state(target[i : i + 1], pred[i : i + 1])
@@ -141,8 +141,8 @@ def test_keras_metrics_in_fit_evaluate(ref):
     model.compile(loss="mse", metrics=[PSNRY(), SSIMY(crop_border=4)])
     logs = model.evaluate(hr, hr, batch_size=3, verbose=0, return_dict=True)
     pred = hr * 0.9 + 0.06
-    assert abs(logs["psnr_y"] - np.mean([psnr_y(p, t) for p, t in zip(pred, hr)])) <= 1e-3
-    assert abs(logs["ssim_y"] - np.mean([ssim_y(p, t, 4) for p, t in zip(pred, hr)])) <= 1e-4
+    assert abs(logs["psnr_y"] - np.mean([psnr_y(p, t) for p, t in zip(pred, hr, strict=True)])) <= 1e-3
+    assert abs(logs["ssim_y"] - np.mean([ssim_y(p, t, 4) for p, t in zip(pred, hr, strict=True)])) <= 1e-4
 
 
 def test_keras_metrics_graph_dynamic_shapes(pairs):
@@ -154,7 +154,7 @@ def test_keras_metrics_graph_dynamic_shapes(pairs):
         m.update_state(t, p)
 
     update(tf.constant(target[:2]), tf.constant(pred[:2]))
-    assert abs(float(m.result()) - np.mean([ssim_y(p, t) for p, t in zip(pred[:2], target[:2])])) <= 1e-4
+    assert abs(float(m.result()) - np.mean([ssim_y(p, t) for p, t in zip(pred[:2], target[:2], strict=True)])) <= 1e-4
 
 
 def test_keras_metrics_serialization():

@@ -75,7 +75,7 @@ def test_dilation_variant_runs_and_differs():
     dilated = build_tga(TGAConfig.small().replace(dilation=True))
     rng = np.random.default_rng(1)
     weights = [rng.standard_normal(w.shape).astype(np.float32) * 0.2 for w in plain.get_weights()]
-    weights = [np.abs(w) + 0.5 if "variance" in v.path else w for w, v in zip(weights, plain.weights)]
+    weights = [np.abs(w) + 0.5 if "variance" in v.path else w for w, v in zip(weights, plain.weights, strict=True)]
     plain.set_weights(weights)
     dilated.set_weights(weights)  # same weights, only the dilation differs
     a, b = np.asarray(plain(x)), np.asarray(dilated(x))
@@ -142,7 +142,7 @@ def test_keras_save_load_round_trip(tmp_path):
     loaded = keras.saving.load_model(path)
     after = [np.asarray(t) for t in loaded(x)]
     assert loaded.config == model.config
-    for a, b in zip(before, after):
+    for a, b in zip(before, after, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Run `tga <command> --help` for the options of a command.",
     )
     sub = p.add_subparsers(dest="command", metavar="<command>")
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         try:
             mod = importlib.import_module(f"tga_keras.commands.{module}")
         except ModuleNotFoundError as e:  # a command still being written: skip it

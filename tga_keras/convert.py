@@ -35,7 +35,8 @@ def _conv3d(w: np.ndarray) -> np.ndarray:
 
 
 def _shuffle_perm(channels: int, block: int) -> np.ndarray:
-    """Channel permutation from PyTorch ``pixel_shuffle`` order ``(c, dy, dx)`` to ``depth_to_space``'s ``(dy, dx, c)``."""
+    """Channel permutation from PyTorch ``pixel_shuffle`` order ``(c, dy, dx)`` to ``depth_to_space``'s
+    ``(dy, dx, c)``."""
     c_out = channels // (block * block)
     dy, dx, c = np.meshgrid(np.arange(block), np.arange(block), np.arange(c_out), indexing="ij")
     return (c * block * block + dy * block + dx).reshape(-1)
@@ -102,7 +103,7 @@ def weight_map(model) -> dict[str, tuple[object, Callable[[np.ndarray], np.ndarr
 
     intra_names, inter_names = _official_block_names(len(config.intra_units), len(config.inter_units))
     units = iter(intra.units)
-    for name, n in zip(intra_names, config.intra_units):
+    for name, n in zip(intra_names, config.intra_units, strict=True):
         for j in range(n):
             dense_unit(name, j, next(units))
 
@@ -115,7 +116,7 @@ def weight_map(model) -> dict[str, tuple[object, Callable[[np.ndarray], np.ndarr
     bn("bn3d_2_2", inter.compress_act.bn)
     conv("compress", inter.compress_kernel, inter.compress_bias)
     units = iter(inter.units)
-    for name, n in zip(inter_names, config.inter_units):
+    for name, n in zip(inter_names, config.inter_units, strict=True):
         for j in range(n):
             dense_unit(name, j, next(units))
     bn("bn3d_3", inter.out_act.bn)
@@ -164,7 +165,8 @@ def _as_numpy_state_dict(obj, origin: str = "state_dict") -> dict[str, np.ndarra
                     obj = inner
                     break
     if not isinstance(obj, Mapping) or not obj:
-        raise CheckpointError(f"{origin}: expected a state_dict (a mapping of names to tensors), got {type(obj).__name__}")
+        raise CheckpointError(f"{origin}: expected a state_dict (a mapping of names to tensors), "
+                              f"got {type(obj).__name__}")
     out = {}
     for k, v in obj.items():
         if not hasattr(v, "shape"):

@@ -502,7 +502,7 @@ class Upscaler:
 
 
 __all__ = [
-    "Backend", "CallableBackend", "INPUT_NAME", "KerasBackend", "OUTPUT_DTYPES", "OUTPUT_NAME", "Upscaler", "as_backend",
-    "first_line", "inference_function", "load_tga", "parse_size",
+    "Backend", "CallableBackend", "INPUT_NAME", "KerasBackend", "OUTPUT_DTYPES", "OUTPUT_NAME", "Upscaler",
+    "as_backend", "first_line", "inference_function", "load_tga", "parse_size",
     "tile_spans", "to_output", "window_indices",
 ]

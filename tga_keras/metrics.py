@@ -15,7 +15,6 @@ import math
 import cv2
 import keras
 import numpy as np
-import tensorflow as tf
 
 _Y_COEFFS = (65.481, 128.553, 24.966)  # MATLAB rgb2ycbcr, R, G, B
 _C1 = (0.01 * 255) ** 2
@@ -146,7 +145,7 @@ class _MeanOverImages(keras.metrics.Metric):
     def _check(self, y_true, y_pred, min_size: int):
         t_shape, p_shape = tuple(y_true.shape), tuple(y_pred.shape)
         if len(t_shape) != len(p_shape) or any(
-            m is not None and n is not None and m != n for m, n in zip(t_shape, p_shape)
+            m is not None and n is not None and m != n for m, n in zip(t_shape, p_shape, strict=True)
         ):
             raise ValueError(f"{self.name}: shape mismatch, {y_true.shape} vs {y_pred.shape}")
         if len(y_pred.shape) != 4 or y_pred.shape[-1] not in (3, None):

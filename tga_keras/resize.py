@@ -77,7 +77,7 @@ def polyphase_upsample_taps(scale: int):
     offsets = np.arange(lo, hi + 1)
     taps = np.zeros((scale, offsets.size), dtype=np.float64)
     for p in range(scale):
-        for wv, o in zip(rows[p], offs[p]):
+        for wv, o in zip(rows[p], offs[p], strict=True):
             taps[p, int(o) - lo] += wv
     return taps, offsets
 

@@ -106,7 +106,12 @@ class TrainConfig:
 
 def build_datasets(cfg: TrainConfig, scale: int, frames: int):
     from tga_keras.data import (
-        FrameFolders, SyntheticMotion, VideoFiles, VimeoSeptuplets, make_eval_dataset, make_train_dataset,
+        FrameFolders,
+        SyntheticMotion,
+        VideoFiles,
+        VimeoSeptuplets,
+        make_eval_dataset,
+        make_train_dataset,
     )
 
     sources = []

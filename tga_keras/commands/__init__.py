@@ -6,7 +6,8 @@ def add_precision_argument(parser) -> None:
     parser.add_argument(
         "--precision", choices=["float32", "bfloat16"], default="float32",
         help="compute precision: float32 is exact to the official release; bfloat16 is several times "
-             "faster on CPUs with AMX/AVX512-BF16 and on GPUs, with outputs within about 1e-2 (the input and bicubic base stay float32)",
+             "faster on CPUs with AMX/AVX512-BF16 and on GPUs, with outputs within about 1e-2 "
+             "(the input and bicubic base stay float32)",
     )
 
 

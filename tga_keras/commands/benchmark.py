@@ -132,7 +132,6 @@ def run_train(args) -> int:
     import tensorflow as tf
 
     from tga_keras.commands.demo import clip_path
-    from tga_keras.config import TGAConfig
     from tga_keras.data import VideoFiles, make_train_dataset, measure_pipeline_throughput
     from tga_keras.model import build_tga
 

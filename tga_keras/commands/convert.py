@@ -26,10 +26,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    import os
+
     from tga_keras.cli import UsageError
     from tga_keras.config import TGAConfig
-
-    import os
 
     if not args.output.endswith(".keras"):
         raise UsageError(f"OUTPUT must end with .keras, got {args.output!r}")

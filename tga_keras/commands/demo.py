@@ -92,11 +92,11 @@ def run(args) -> int:
 
     import numpy as np
 
+    from tga_keras.backends import load_backend
     from tga_keras.commands.upscale import UNTRAINED_WARNING
     from tga_keras.data.eval_pipeline import modcrop
     from tga_keras.data.io import probe_video, read_video, u8_to_float
     from tga_keras.degradation import bd_degrade
-    from tga_keras.backends import load_backend
     from tga_keras.inference import Upscaler, to_output
     from tga_keras.metrics import psnr_y, ssim_y
     from tga_keras.resize import imresize

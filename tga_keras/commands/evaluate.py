@@ -79,9 +79,9 @@ def run(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from tga_keras.backends import load_backend
     from tga_keras.commands.upscale import UNTRAINED_WARNING
     from tga_keras.data import crop_sr_output, make_eval_dataset
-    from tga_keras.backends import load_backend
     from tga_keras.inference import Upscaler
     from tga_keras.io_utils import atomic_path
     from tga_keras.metrics import psnr_y, ssim_y
@@ -104,7 +104,8 @@ def run(args) -> int:
         name = info["sequence"].decode("utf-8")
         figs = per_seq.setdefault(name, {"psnr": [], "ssim": [], "bicubic_psnr": [], "bicubic_ssim": []})
         sr = crop_sr_output(up.upscale_window(lr), backend.scale, args.protocol)
-        bic = crop_sr_output(np.clip(imresize(lr[backend.frames // 2], backend.scale), 0, 1), backend.scale, args.protocol)
+        bic = np.clip(imresize(lr[backend.frames // 2], backend.scale), 0, 1)
+        bic = crop_sr_output(bic, backend.scale, args.protocol)
         figs["psnr"].append(psnr_y(sr, hr, crop))
         figs["ssim"].append(ssim_y(sr, hr, crop))
         figs["bicubic_psnr"].append(psnr_y(bic, hr, crop))
@@ -117,7 +118,8 @@ def run(args) -> int:
 
     rows = {name: {k: float(np.mean(v)) for k, v in f.items()} | {"frames": len(f["psnr"])}
             for name, f in per_seq.items()}
-    overall = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
+    overall = {k: float(np.mean([r[k] for r in rows.values()]))
+               for k in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
     width = max(8, max(len(n) for n in rows))
     print(f"TGA x{backend.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
           f"{backend.name} {backend.precision}), "

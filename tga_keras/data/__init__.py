@@ -9,7 +9,13 @@ from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
 from tga_keras.data.eval_pipeline import crop_sr_output, make_eval_dataset, modcrop, sr_border, window_indices
 from tga_keras.data.io import image_size, list_images, natural_key, probe_video, read_image, read_video
 from tga_keras.data.sources import (
-    ArraySequence, FrameFolders, FrameSequence, Sequence, VideoFiles, VideoSequence, VimeoSeptuplets,
+    ArraySequence,
+    FrameFolders,
+    FrameSequence,
+    Sequence,
+    VideoFiles,
+    VideoSequence,
+    VimeoSeptuplets,
     collect_sequences,
 )
 from tga_keras.data.synthetic import MotionRange, SyntheticMotion, SyntheticSequence

@@ -85,7 +85,8 @@ def make_eval_dataset(sources, *, frames: int = 7, scale: int = 4, degradation: 
             raise DatasetError(f"sequence {seq.describe()} has {seq.num_frames} frames; evaluation with "
                                f"{frames}-frame windows needs at least {frames} (or allow_short=True)")
         if min(seq.size) < scale:
-            raise DatasetError(f"frames of {seq.describe(0)} ({seq.size[0]}x{seq.size[1]}) are smaller than scale {scale}")
+            raise DatasetError(f"frames of {seq.describe(0)} ({seq.size[0]}x{seq.size[1]}) "
+                               f"are smaller than scale {scale}")
 
     def windows(seq):
         n = seq.num_frames

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Iterable, Iterator, Sequence as _Seq
+from typing import Iterable, Iterator
+from typing import Sequence as _Seq
 
 import numpy as np
 
 from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
 from tga_keras.data.io import (
-    VIDEO_EXTENSIONS, find_files, image_size, iter_video, list_images, natural_key, probe_video, read_image,
-    read_video, u8_to_float,
+    VIDEO_EXTENSIONS,
+    find_files,
+    image_size,
+    iter_video,
+    list_images,
+    natural_key,
+    probe_video,
+    read_image,
+    read_video,
+    u8_to_float,
 )
 
 Box = tuple  # (top, left, height, width) in HR pixels

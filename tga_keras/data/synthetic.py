@@ -38,7 +38,8 @@ class MotionRange:
 
 
 def random_trajectory(rng: np.random.Generator, length: int, motion: MotionRange = MotionRange()):
-    """Per-frame ``(shift (length, 2) as (dx, dy), angle_deg (length,), zoom (length,))``; frame ``length // 2`` is identity."""
+    """Per-frame ``(shift (length, 2) as (dx, dy), angle_deg (length,), zoom (length,))``; frame
+    ``length // 2`` is identity."""
     t = np.arange(length, dtype=np.float64) - length // 2
     v = rng.uniform(-motion.velocity, motion.velocity, size=2)
     a = rng.uniform(-motion.acceleration, motion.acceleration, size=2)
@@ -161,7 +162,7 @@ class SyntheticMotion:
             for i, im in enumerate(images)]
         self.sequences = [
             SyntheticSequence(n, im, length=length, seed=seed, index=i, motion=motion, interpolation=interpolation)
-            for i, (n, im) in enumerate(zip(names, images))]
+            for i, (n, im) in enumerate(zip(names, images, strict=True))]
 
     @classmethod
     def from_folder(cls, folder, **kwargs) -> "SyntheticMotion":

@@ -1,6 +1,5 @@
 """Keras layers of the TGA network (all registered under the ``tga_keras`` package)."""
 from tga_keras.layers.bicubic import BicubicUpsample
-from tga_keras.layers.units import ConvBNReLU, DenseUnit, PreActivation, TemporalDenseUnit
 from tga_keras.layers.modules import (
     InterGroupModule,
     IntraGroupModule,
@@ -8,6 +7,7 @@ from tga_keras.layers.modules import (
     TemporalAttention,
     UpsampleHead,
 )
+from tga_keras.layers.units import ConvBNReLU, DenseUnit, PreActivation, TemporalDenseUnit
 
 __all__ = [
     "BicubicUpsample",

@@ -66,3 +66,12 @@ def test_convert_bad_checkpoint_exit_2_no_output(tmp_path, capsys):
     assert main(["convert", str(bad), str(tmp_path / "o.keras")]) == 2
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["bad.pth"]
+
+
+def test_version(capsys):
+    import tga_keras
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tga-keras {tga_keras.__version__}"

@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
         description="TGA video super-resolution (Isobe et al., CVPR 2020) in Keras 3.",
         epilog="Run `tga <command> --help` for the options of a command.",
     )
+    from tga_keras import __version__
+
+    p.add_argument("--version", action="version", version=f"tga-keras {__version__}")
     sub = p.add_subparsers(dest="command", metavar="<command>")
     for module in COMMANDS.values():
         try:
@@ -66,7 +69,7 @@ def _quiet_tensorflow_import() -> None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] not in ("-h", "--help"):  # top-level help needs no TensorFlow
+    if argv and argv[0] not in ("-h", "--help", "--version"):  # top-level help needs no TensorFlow
         _quiet_tensorflow_import()
     parser = _parser()
     args = parser.parse_args(argv)

@@ -1,0 +1,48 @@
+"""The shipped model: its files agree with each other and it still gives its card's figures."""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from tga_keras.cli import main
+from tga_keras.commands.demo import clip_path
+
+FOLDER = os.path.join(os.path.dirname(__file__), "..", "saved_models", "tga_small_bd_x4")
+
+
+def _card_figure(protocol_label: str) -> tuple[float, float]:
+    """PSNR-Y / SSIM-Y of the card's evaluation table row that starts with ``protocol_label``."""
+    with open(os.path.join(FOLDER, "MODEL_CARD.md")) as f:
+        for line in f:
+            if line.startswith(f"| {protocol_label}"):
+                psnr, ssim = re.search(r"\| ([\d.]+) / ([\d.]+) \|", line).groups()
+                return float(psnr), float(ssim)
+    raise AssertionError(f"no row {protocol_label!r} in the model card")
+
+
+def test_config_is_the_card_and_json_config():
+    from tga_keras.config import TGAConfig
+    from tga_keras.inference import load_tga
+
+    model = load_tga(os.path.join(FOLDER, "model.keras"))
+    assert model.config == TGAConfig.preset("small")  # the card: "TGA `small` preset"
+    n = sum(int(w.numpy().size) for w in model.trainable_weights)
+    with open(os.path.join(FOLDER, "MODEL_CARD.md")) as f:
+        assert f"({n:,} parameters" in f.read()
+    with open(os.path.join(FOLDER, "eval_carphone_official.json")) as f:
+        assert json.load(f)["config"] == model.config.to_dict()
+
+
+def test_reproduces_the_card_on_the_bundled_clip(tmp_path, capsys):
+    """All 120 carphone frames, official protocol: the card's figure to 0.001 dB / 1e-4."""
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", clip_path(), "--weights", os.path.join(FOLDER, "model.keras"), "--no-progress",
+                 "--json", str(report)]) == 0
+    got = json.loads(report.read_text())["average"]
+    psnr, ssim = _card_figure("official: HR reflect-padded")
+    assert got["psnr"] == pytest.approx(psnr, abs=1e-3) and got["ssim"] == pytest.approx(ssim, abs=1e-4)
+    with open(os.path.join(FOLDER, "eval_carphone_official.json")) as f:
+        assert json.load(f)["average"]["psnr"] == pytest.approx(got["psnr"], abs=1e-4)

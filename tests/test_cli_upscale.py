@@ -177,3 +177,15 @@ def test_demo_small(tmp_path, capsys):
     assert "mean" in text and "untrained" in text and "bicubic" in text
     assert sorted(os.listdir(out)) == ["comparison_001.png", "tga_000.png", "tga_001.png"]
     assert read_image(out / "comparison_001.png").shape == (144, 3 * 176 + 2 * 4, 3)
+
+
+def test_tile_smaller_than_the_default_margins_is_a_usage_error(tmp_path, capsys):
+    """The official network's default overlap is 25 LR pixels: a 32-pixel tile cannot hold it."""
+    out = tmp_path / "o.mp4"
+    assert main(["upscale", CLIP, str(out), "--tile", "32", "--frames-limit", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "overlap (25" in err and "--overlap" in err and "Traceback" not in err
+    assert not out.exists()
+    # with margins that fit, the same tile works
+    assert main(["upscale", CLIP, str(out), "--tile", "32", "--overlap", "8", "--frames-limit", "1",
+                 "--no-progress"]) == 0

@@ -188,7 +188,7 @@ class TFLiteBackend(_ArtifactBackend):
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self._shape != x.shape:
-            self._it.resize_tensor_input(self._in["index"], x.shape, strict=True)
+            self._it.resize_tensor_input(self._in["index"], x.shape, strict=False)
             self._it.allocate_tensors()
             self._in = self._it.get_input_details()[0]
             self._out = self._it.get_output_details()[0]

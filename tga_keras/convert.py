@@ -103,7 +103,8 @@ def weight_map(model) -> dict[str, tuple[object, Callable[[np.ndarray], np.ndarr
 
     intra_names, inter_names = _official_block_names(len(config.intra_units), len(config.inter_units))
     units = iter(intra.units)
-    for name, n in zip(intra_names, config.intra_units, strict=True):
+    # one intra block has both official names ('head', 'last'): only the first is used then
+    for name, n in zip(intra_names, config.intra_units, strict=False):
         for j in range(n):
             dense_unit(name, j, next(units))
 

@@ -77,6 +77,8 @@ class EngineRunner:
 
     def _check_shape(self, shape) -> None:
         lo, hi = self.profile["min"], self.profile["max"]
+        if len(shape) != len(lo):
+            raise ValueError(f"expected a {len(lo)}-D input (batch, frames, H, W, 3), got shape {tuple(shape)}")
         if any(s < a or (k > 0 and s > b) for k, (s, a, b) in enumerate(zip(shape, lo, hi, strict=True))):
             raise ValueError(f"input {tuple(shape)} is outside the engine's profile (min {lo}, max {hi}); "
                              "rebuild it with python -m export tensorrt --min/--max, or use --tile")

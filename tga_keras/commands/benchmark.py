@@ -45,6 +45,8 @@ def add_parser(sub):
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: whole frame)")
+    p.add_argument("--overlap", type=int, default=None, metavar="N",
+                   help="LR pixels of context around each tile (default: half the model's receptive radius)")
     add_precision_argument(p)
     p.add_argument("--train", action="store_true",
                    help="instead of inference: samples/s of the training input pipeline alone (bundled clip, BD) "
@@ -202,7 +204,7 @@ def measure(args, h: int, w: int) -> dict:
         backend = load_backend(args.weights, args.backend, precision=args.precision,
                                threads=args.threads)
         fp32 = _reference_model(args, backend)
-    ups = Upscaler(backend, tile=args.tile)
+    ups = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
     x = np.random.default_rng(0).random((backend.frames, h, w, 3), dtype=np.float32)
     ups.check_window((1,) + x.shape)
     ms = _median_ms(lambda: ups.upscale_window(x), args.runs)
@@ -219,6 +221,8 @@ def measure(args, h: int, w: int) -> dict:
     if backend.name == "keras":
         row["params"] = sum(int(np.prod(v.shape)) for v in backend.model.trainable_weights)
     row["scale"] = backend.scale
+    if ups.tile is not None:
+        row["tile"], row["tile_overlap"] = ups.tile, ups.tile_overlap
     if args.weights and os.path.exists(args.weights):
         from tga_keras.io_utils import path_bytes
 
@@ -268,6 +272,8 @@ def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[di
     common = ["--size", f"{h}x{w}", "--threads", str(args.threads), "--runs", str(args.runs)]
     if args.tile:
         common += ["--tile", str(args.tile)]
+    if args.overlap is not None:
+        common += ["--overlap", str(args.overlap)]
     with tempfile.TemporaryDirectory() as tmp:
         for k, (label, extra) in enumerate(rows):
             out = os.path.join(tmp, f"{k}.json")
@@ -345,7 +351,7 @@ def run(args) -> int:
         s = first["scale"]
         params = f" ({first['params']:,} params)" if first.get("params") else ""
         print(f"model: {first.get('path')}{params}, {h}x{w} -> {s * h}x{s * w}"
-              f"{'' if not args.tile else f', tile {args.tile}'}")
+              + (f", tile {first['tile']} (overlap {first['tile_overlap']})" if first.get("tile") else ""))
     _print_table(results)
     peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
     if peer and len(results) == 2 and "error" not in results[0]:

@@ -41,6 +41,8 @@ def add_parser(sub):
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
     add_backend_argument(p)
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
+    p.add_argument("--overlap", type=int, default=None, metavar="N",
+                   help="LR pixels of context around each tile (default: half the model's receptive radius)")
     add_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -117,7 +119,7 @@ def run(args) -> int:
     hr = u8_to_float(read_video(path, 0, n_read))
     hr = modcrop(hr, s)
     lr = bd_degrade(hr, s)  # (n, H/s, W/s, 3)
-    up = Upscaler(backend, tile=args.tile)
+    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
     t0 = time.perf_counter()
     sr = list(up.upscale_frames(lr, count=args.frames, progress=not args.no_progress, desc="demo"))
     t_model = time.perf_counter() - t0

@@ -37,6 +37,8 @@ def add_parser(sub):
                         "removes the padding; 8 for plain)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
+    p.add_argument("--overlap", type=int, default=None, metavar="N",
+                   help="LR pixels of context around each tile (default: half the model's receptive radius)")
     add_precision_argument(p)
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON (atomic)")
     p.add_argument("--overwrite", action="store_true", help="replace --json FILE if it exists")
@@ -96,7 +98,7 @@ def run(args) -> int:
     ds = make_eval_dataset(sources, frames=backend.frames, scale=backend.scale, degradation=args.degradation,
                            protocol=args.protocol, batch_size=None,
                            references="center" if centre_only else "all", max_references=args.max_frames)
-    up = Upscaler(backend, tile=args.tile)
+    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
     per_seq: dict[str, dict[str, list[float]]] = {}
     t0 = time.perf_counter()
     bar = tqdm(desc="evaluate", unit="frame", disable=args.no_progress, file=sys.stderr)

@@ -49,7 +49,8 @@ def add_parser(sub):
                    help="run in N x N LR tiles to bound memory (not bit-exact: see --overlap)")
     p.add_argument("--overlap", type=int, default=None, metavar="N",
                    help="LR pixels of context around each tile (default: half the model's receptive radius, "
-                        "25 for the official network, 11 for small: within 1e-3 of whole frames)")
+                        "25 for the official network, 11 for small, 16 for an artifact without a manifest; "
+                        "the small model's default stays within 1e-3 of whole frames)")
     add_precision_argument(p)
     p.add_argument("--start", type=int, default=0, metavar="N", help="first frame to upscale (0-based)")
     p.add_argument("--frames-limit", type=int, default=None, metavar="N", help="upscale at most N frames")

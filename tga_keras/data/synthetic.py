@@ -160,6 +160,8 @@ class SyntheticMotion:
         names = list(names) if names is not None else [
             os.path.splitext(os.path.basename(os.fspath(im)))[0] if isinstance(im, (str, os.PathLike)) else f"still{i}"
             for i, im in enumerate(images)]
+        if len(names) != len(images):
+            raise DatasetError(f"SyntheticMotion: {len(names)} names for {len(images)} images")
         self.sequences = [
             SyntheticSequence(n, im, length=length, seed=seed, index=i, motion=motion, interpolation=interpolation)
             for i, (n, im) in enumerate(zip(names, images, strict=True))]

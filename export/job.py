@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from tga_keras.io_utils import path_bytes
+from tga_keras.io_utils import path_bytes, replace_path
 
 
 class ExportUsageError(Exception):
@@ -103,7 +103,7 @@ class Job:
             if os.path.lexists(target) and not self.overwrite:  # checked before any work; raced here
                 raise ExportUsageError(f"{target} exists; pass --overwrite to replace it")
         for source, target in (*companions, (tmp, final)):
-            _replace(source, target)
+            replace_path(source, target)
         entry = {
             "format": fmt,
             "precision": precision,
@@ -118,20 +118,6 @@ class Job:
         self.entries.append(entry)
         self.say(f"  wrote {final} ({entry['bytes'] / 1e6:.1f} MB)")
         return entry
-
-
-def _replace(source: str, target: str) -> None:
-    if os.path.isdir(target) and not os.path.islink(target):
-        old = f"{target}.old-{os.getpid()}"
-        os.replace(target, old)
-        try:
-            os.replace(source, target)
-        except BaseException:
-            os.replace(old, target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(source, target)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,28 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+
+
+def replace_path(source: str, target: str) -> None:
+    """Rename ``source`` (a file or folder) to ``target``, replacing what is there.
+
+    A file replaces a file in one atomic rename. A folder (or anything replacing a folder) is
+    swapped in by moving the old one aside first, so ``target`` never goes missing; the old one
+    is put back if the rename fails, and deleted after it succeeds.
+    """
+    if not os.path.lexists(target) or not (os.path.isdir(target) or os.path.isdir(source)):
+        os.replace(source, target)
+        return
+    old = f"{target}.old-{os.getpid()}"
+    os.replace(target, old)
+    try:
+        os.replace(source, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True) if os.path.isdir(old) else os.unlink(old)
 
 
 @contextlib.contextmanager
@@ -12,6 +33,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False):
 
     Refuses to replace an existing ``path`` unless ``overwrite`` (raises ``FileExistsError``).
     The temporary file keeps the target's extension (some writers pick the format from it).
+    The temporary path may become a file or a folder; either replaces either (:func:`replace_path`).
     """
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
@@ -26,12 +48,10 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False):
         yield tmp
         if not os.path.exists(tmp):
             raise RuntimeError(f"nothing was written to {path}")
-        os.replace(tmp, path)
+        replace_path(tmp, path)
     finally:
         if os.path.exists(tmp):
             if os.path.isdir(tmp):
-                import shutil
-
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 os.unlink(tmp)

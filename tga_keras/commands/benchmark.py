@@ -165,15 +165,13 @@ ROW_FIELDS = ("backend", "precision", "ms_per_frame", "psnr_vs_fp32", "peak_rss_
 
 
 def _reference_model(args, backend):
-    """The float32 Keras model whose output ``psnr_vs_fp32`` compares with (None if unknown)."""
-    from tga_keras.backends import detect_backend, find_manifest_entry
+    """The float32 Keras model that ``psnr_vs_fp32`` compares ``backend`` with (None: it is the
+    reference itself, or no Keras source is known for the artifact)."""
+    from tga_keras.backends import find_manifest_entry
     from tga_keras.inference import load_tga
 
-    if args.weights is None:
-        return None  # untrained preset: its own fp32 rebuild below
-    kind = detect_backend(args.weights) if args.backend == "auto" else args.backend
-    if kind == "keras":
-        return load_tga(args.weights)
+    if backend.name == "keras":  # bf16: the same weights in float32; fp32: the reference itself
+        return None if backend.precision == "fp32" else load_tga(args.weights)
     found = find_manifest_entry(args.weights)
     source = found[0].get("source", {}).get("path") if found else None
     if source and os.path.isfile(source):
@@ -198,8 +196,9 @@ def measure(args, h: int, w: int) -> dict:
     if args.weights is None:
         from tga_keras.model import build_tga
 
-        fp32 = build_tga(_config(args))
-        backend = KerasBackend(with_precision(fp32, args.precision))
+        model = build_tga(_config(args))
+        backend = KerasBackend(with_precision(model, args.precision))
+        fp32 = None if backend.precision == "fp32" else model
     else:
         backend = load_backend(args.weights, args.backend, precision=args.precision,
                                threads=args.threads)
@@ -209,7 +208,7 @@ def measure(args, h: int, w: int) -> dict:
     ups.check_window((1,) + x.shape)
     ms = _median_ms(lambda: ups.upscale_window(x), args.runs)
     psnr = diff = None
-    if fp32 is not None and not (backend.name == "keras" and backend.precision == "fp32"):
+    if fp32 is not None:
         windows = real_windows(backend.frames, backend.scale, count=2)
         figures = compare(sr_of(KerasBackend(fp32), windows), sr_of(backend, windows))
         diff = figures["max_abs_diff"]

@@ -9,11 +9,9 @@ frames is in memory, whatever the length of the video.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import itertools
 import os
-import shutil
 import sys
 import time
 from typing import Iterable, Iterator
@@ -143,26 +141,6 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
 
 
 # ------------------------------------------------------------------------------ writing
-@contextlib.contextmanager
-def atomic_output(path: str, overwrite: bool):
-    """:func:`tga_keras.io_utils.atomic_path` that can also replace a folder (or a file by a folder)."""
-    from tga_keras.io_utils import atomic_path
-
-    backup = None
-    try:
-        with atomic_path(path, overwrite=overwrite) as tmp:
-            yield tmp
-            if os.path.lexists(path) and (os.path.isdir(path) or os.path.isdir(tmp)):
-                backup = f"{tmp}.old"
-                os.replace(path, backup)  # os.replace cannot put a folder over a folder/file
-    except BaseException:
-        if backup is not None and os.path.lexists(backup) and not os.path.lexists(path):
-            os.replace(backup, path)
-        raise
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True) if os.path.isdir(backup) else os.unlink(backup)
-
-
 class _FolderWriter:
     def __init__(self, folder: str, names):
         os.makedirs(folder)
@@ -224,6 +202,7 @@ def run(args) -> int:
 
     from tga_keras.backends import load_backend
     from tga_keras.inference import Upscaler
+    from tga_keras.io_utils import atomic_path
 
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
@@ -237,7 +216,7 @@ def run(args) -> int:
 
     t0 = time.perf_counter()
     try:
-        with atomic_output(args.output, args.overwrite) as tmp:
+        with atomic_path(args.output, overwrite=args.overwrite) as tmp:  # a file or a folder
             if kind == "folder":
                 writer = _FolderWriter(tmp, source.names)
             else:

@@ -1,11 +1,13 @@
-"""`tga evaluate`: the official figures on a Vimeo-like tree, layouts, errors."""
+"""`tga evaluate`: the official figures on a Vimeo-like tree, layouts, errors, --temporal-ablation, --plot."""
 import json
 
 import cv2
 import numpy as np
 import pytest
 
+from tga_keras import TGAConfig, build_tga
 from tga_keras.cli import main
+from tga_keras.data.fakes import random_frames, write_frames
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,7 @@ def test_bicubic_baseline_matches_official_metrics(vimeo_root, fixtures_dir, tmp
     report = json.loads(out.read_text())
     seq = report["sequences"]["00001/0001"]
     assert seq["frames"] == 1  # Vimeo test: the centre frame only
+    assert "static_psnr" not in seq and report["temporal_ablation"] is False
     assert abs(seq["bicubic_psnr"] - float(ref["psnr_y"])) < 1e-4
     assert abs(seq["bicubic_ssim"] - float(ref["ssim_y"])) < 1e-5
     assert "average" in capsys.readouterr().out
@@ -47,11 +50,88 @@ def test_official_protocol_on_a_video(tmp_path, capsys):
     assert "protocol official" in out and "carphone_pristine" in out
 
 
+TINY = TGAConfig.preset("small").replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
+                                         reconstruction_width=16, upsample_width=8)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """A tiny TGA with He-normal kernels: at its own init the residual is ~1e-8 (output = bicubic), this one is not."""
+    model = build_tga(TINY)
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        if w.path.endswith("kernel"):
+            fan_in = int(np.prod(w.shape[:-1]))
+            w.assign(rng.standard_normal(w.shape).astype("float32") * np.sqrt(2.0 / fan_in))
+    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
+    model.save(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def moving_and_still(tmp_path_factory):
+    """Frame folders: 'moving' (7 frames of smooth moving content) and 'still' (7 copies of one frame), 32x32."""
+    root = tmp_path_factory.mktemp("clips")
+    frames = random_frames(7, 32, 32, seed=1)
+    write_frames(str(root / "moving"), frames)
+    write_frames(str(root / "still"), np.repeat(frames[3:4], 7, axis=0))
+    return root
+
+
+def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, capsys):
+    report_path, plot = tmp_path / "r.json", tmp_path / "psnr.png"
+    argv = ["evaluate", str(moving_and_still), "--weights", tiny_weights, "--max-frames", "3", "--temporal-ablation",
+            "--json", str(report_path), "--plot", str(plot), "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "static PSNR / SSIM" in out and "gain dB" in out and "copies of the reference LR frame" in out
+    report = json.loads(report_path.read_text())
+    assert report["temporal_ablation"] is True
+    rows = report["sequences"]
+    for r in (*rows.values(), report["average"]):
+        assert {"static_psnr", "static_ssim", "temporal_gain_db"} <= set(r)
+        assert r["temporal_gain_db"] == pytest.approx(r["psnr"] - r["static_psnr"], abs=1e-9)
+    assert report["average"]["temporal_gain_db"] == pytest.approx(
+        np.mean([r["temporal_gain_db"] for r in rows.values()]), abs=1e-9)
+    # a static clip: seven copies of the reference *is* the input, so the figures are the same
+    assert rows["still"]["static_psnr"] == rows["still"]["psnr"]
+    assert rows["still"]["static_ssim"] == rows["still"]["ssim"]
+    assert rows["still"]["temporal_gain_db"] == 0.0
+    # moving content: this model's output depends on the neighbours
+    assert abs(rows["moving"]["temporal_gain_db"]) > 1e-3
+    assert rows["moving"]["static_psnr"] != rows["moving"]["bicubic_psnr"]  # not a do-nothing model
+
+    img = cv2.imread(str(plot))
+    assert img is not None and img.ndim == 3 and min(img.shape[:2]) > 200
+    assert img.std() > 5  # something is drawn
+    before = plot.read_bytes()
+    assert main(["evaluate", str(moving_and_still), "--preset", "small", "--plot", str(plot), "--no-progress"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert plot.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_plot_many_sequences_shows_means(tmp_path):
+    from tga_keras.commands.evaluate import write_psnr_plot
+
+    rng = np.random.default_rng(0)
+    per_seq = {f"seq{i}": {"psnr": list(30 + rng.normal(0, 1, 5)), "bicubic_psnr": list(27 + rng.normal(0, 1, 5))}
+               for i in range(9)}
+    frame_ids = {n: list(range(5)) for n in per_seq}
+    path = tmp_path / "many.png"
+    write_psnr_plot(str(path), per_seq, frame_ids, "many sequences")
+    img = cv2.imread(str(path))
+    assert img is not None and img.shape[0] < 600  # one panel of means, not nine
+
+
 @pytest.mark.parametrize("argv,match", [
     (["evaluate", "/nonexistent"], "no such file"),
     (["evaluate", ".", "--max-frames", "0"], "--max-frames"),
     (["evaluate", ".", "--degradation", "bi"], "--protocol official applies"),
     (["evaluate", ".", "--weights", "/nonexistent.keras"], "not found"),
+    (["evaluate", ".", "--plot", "psnr.gif"], "must end in one of"),
+    (["evaluate", ".", "--plot", "same.png", "--json", "same.png"], "the same file"),
+    (["evaluate", ".", "--plot", "."], "is a folder"),
 ])
 def test_usage_errors(argv, match, capsys):
     assert main(argv) == 2

@@ -92,7 +92,7 @@ def test_package_strips_the_optimizer(tiny_config, tmp_path):
 
 
 def test_resumed_run_keeps_the_best_score(tmp_path):
-    from training.run import AtomicSave, EpochLog
+    from training.callbacks import AtomicSave, EpochLog
 
     log = tmp_path / "log.csv"
     log.write_text("epoch,loss,val_psnr_y\n1,0.1,30.0\n2,0.1,25.0\n")

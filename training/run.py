@@ -1,110 +1,45 @@
-"""Train TGA with ``model.fit``: ``python -m training.run --config training/configs/small_clips.json``.
+"""Train TGA: ``python -m training.run --config training/configs/small_stills.json --output runs/NAME``.
 
-Everything a run needs is in one JSON config (see :class:`TrainConfig`; command-line flags override
-it). A run writes to ``--output``:
+Everything a run needs is in one JSON config (``training/config.py``; ``training/README.md`` lists
+the fields); paths in it are relative to the config file. A run writes to ``--output``:
 
-    config.json      the resolved config (a re-run with a different config is refused)
-    backup/          BackupAndRestore state: run the same command again to continue where it stopped
+    config.json      the config as written (a re-run with a different config is refused)
+    state/           the resumable state after the last finished epoch (weights, optimizer, progress)
     best.keras       the model with the best validation PSNR-Y so far
     last.keras       the model after the last finished epoch
-    log.csv          loss and validation PSNR-Y / SSIM-Y per epoch
+    log.csv          loss, learning rate and validation PSNR-Y / SSIM-Y per epoch
+    tensorboard/     scalars, and per epoch bicubic | TGA | ground-truth crops and attention maps
 
-Training data: any mix of Vimeo-90K septuplets, folders of frame sequences, video files and
-synthetic motion from still images, degraded in the graph (BD or BI). Validation: whole frames of
-held-out sequences with the official Y-channel metrics (8-pixel border crop).
+Run the same command again to continue: after ``--epochs N``, Ctrl-C, a crash or a SIGKILL at any
+moment, training continues from the last finished epoch with the same optimizer step, learning
+rate, data position and best score (``deterministic: true`` makes the result bit-identical to an
+uninterrupted run). A run folder copied elsewhere continues there with the same command.
+
+Exit codes: 0 done; 2 a user error (bad config or data, before any training step); 130 stopped by
+Ctrl-C (the state of the last finished epoch is kept); 1 a failure inside the program.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import math
 import os
 import sys
-from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import csv  # noqa: E402
-
 import keras  # noqa: E402
 
+from training.config import TrainConfig, read_config_file  # noqa: E402
 
-@dataclasses.dataclass
-class TrainConfig:
-    """A training run. Paths are relative to the config file's folder unless absolute."""
+EXECUTION_FIELDS = ("strategy", "tensorboard")  # may differ between the starts of one run
 
-    model: dict[str, Any] = dataclasses.field(default_factory=lambda: {"preset": "small"})
-    train_videos: list[str] = dataclasses.field(default_factory=list)
-    train_vimeo: str | None = None              # root of vimeo_septuplet (sequences/, sep_trainlist.txt)
-    train_frame_folders: str | None = None      # Vid4/REDS-style root (one folder per sequence)
-    train_stills: str | None = None             # folder of still images -> synthetic motion
-    val_videos: list[str] = dataclasses.field(default_factory=list)
-    val_frame_folders: str | None = None
-    val_frames: int = 20                        # validation windows per epoch (0: no validation)
-    degradation: str = "bd"
-    hr_crop: int = 128
-    batch_size: int = 8
-    steps_per_epoch: int = 200
-    epochs: int = 100
-    learning_rate: float = 1e-3
-    min_learning_rate: float = 1e-5             # cosine decay from learning_rate to this over all steps
-    weight_decay: float = 0.0                   # AdamW's decoupled decay (the official code: Adam + L2 5e-4)
-    loss: str = "l1"                            # "l1" (official: L1, lr 2e-3 step decay) or "charbonnier"
-    seed: int = 0
-
-    @classmethod
-    def from_file(cls, path: str) -> "TrainConfig":
-        with open(path) as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}: not valid JSON: {e}") from None
-        return cls.from_dict(data, base=os.path.dirname(os.path.abspath(path)))
-
-    @classmethod
-    def from_dict(cls, data: dict, base: str = ".") -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown training config fields: {', '.join(unknown)}")
-        cfg = cls(**data)
-        cfg._resolve(base)
-        cfg.validate()
-        return cfg
-
-    def _resolve(self, base: str) -> None:
-        def r(p):
-            return p if p is None or os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
-
-        self.train_videos = [r(p) for p in self.train_videos]
-        self.val_videos = [r(p) for p in self.val_videos]
-        for name in ("train_vimeo", "train_frame_folders", "train_stills", "val_frame_folders"):
-            setattr(self, name, r(getattr(self, name)))
-
-    def validate(self) -> None:
-        if not (self.train_videos or self.train_vimeo or self.train_frame_folders or self.train_stills):
-            raise ValueError("no training data: set train_videos, train_vimeo, train_frame_folders or train_stills")
-        if self.loss not in ("l1", "charbonnier"):
-            raise ValueError(f"loss must be 'l1' or 'charbonnier', got {self.loss!r}")
-        for name in ("batch_size", "steps_per_epoch", "epochs"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if not self.learning_rate > 0 or self.min_learning_rate < 0:
-            raise ValueError("learning_rate must be > 0 and min_learning_rate >= 0")
-
-    def model_config(self):
-        from tga_keras.config import TGAConfig
-
-        spec = dict(self.model)
-        preset = spec.pop("preset", "official")
-        return TGAConfig.preset(preset).replace(**spec)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+__all__ = ["EXECUTION_FIELDS", "TrainConfig", "build_datasets", "main", "train"]
 
 
-def build_datasets(cfg: TrainConfig, scale: int, frames: int):
+def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
+                   shard: tuple[int, int] | None = None):
+    """``(train, val)``: the training stream from sample ``start`` (this shard's slice of every
+    global batch) and the fixed validation windows (``None`` without validation data)."""
     from tga_keras.data import (
         FrameFolders,
         SyntheticMotion,
@@ -114,7 +49,7 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int):
         make_train_dataset,
     )
 
-    sources = []
+    sources: list = []
     if cfg.train_videos:
         sources.append(VideoFiles(cfg.train_videos))
     if cfg.train_vimeo:
@@ -124,127 +59,213 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int):
     if cfg.train_stills:
         sources.append(SyntheticMotion.from_folder(cfg.train_stills, length=frames, seed=cfg.seed))
     train = make_train_dataset(sources, batch_size=cfg.batch_size, frames=frames, scale=scale,
-                               hr_crop=cfg.hr_crop, degradation=cfg.degradation, seed=cfg.seed)
+                               hr_crop=cfg.hr_crop, degradation=cfg.degradation, seed=cfg.seed,
+                               start=start, shard=shard)
+    # Validation: the first val_frames windows of each kind of held-out data, the same every epoch.
+    parts = []
+    if cfg.val_videos:
+        parts.append((VideoFiles(cfg.val_videos), "all"))
+    if cfg.val_frame_folders:
+        parts.append((FrameFolders(cfg.val_frame_folders), "all"))
+    if cfg.val_stills:
+        # Fixed synthetic motion (key 0, a seed of its own); the still itself is the reference frame.
+        parts.append((SyntheticMotion.from_folder(cfg.val_stills, length=frames, seed=cfg.seed + 1), "center"))
     val = None
-    if cfg.val_frames > 0 and (cfg.val_videos or cfg.val_frame_folders):
-        vsrc = []
-        if cfg.val_videos:
-            vsrc.append(VideoFiles(cfg.val_videos))
-        if cfg.val_frame_folders:
-            vsrc.append(FrameFolders(cfg.val_frame_folders))
-        val = make_eval_dataset(vsrc, frames=frames, scale=scale, degradation=cfg.degradation,
-                                batch_size=1, with_info=False).take(cfg.val_frames).cache()
-    return train, val
+    for source, references in parts if cfg.val_frames > 0 else []:
+        ds = make_eval_dataset(source, frames=frames, scale=scale, degradation=cfg.degradation, batch_size=1,
+                               with_info=False, references=references).take(cfg.val_frames)
+        val = ds if val is None else val.concatenate(ds)
+    return train, None if val is None else val.cache()
 
 
-def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int = 2):
-    """Run (or continue) training into ``output``; returns the Keras ``History``."""
+def learning_rate_schedule(cfg: TrainConfig):
+    total = cfg.steps_per_epoch * cfg.epochs
+    if cfg.lr_schedule == "step":
+        every = cfg.lr_step_epochs * cfg.steps_per_epoch
+        bounds = list(range(every, total, every))
+        values = [cfg.learning_rate * cfg.lr_step_factor ** i for i in range(len(bounds) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values) if bounds else cfg.learning_rate
+    return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=total,
+                                                  alpha=cfg.min_learning_rate / cfg.learning_rate)
+
+
+def make_optimizer(cfg: TrainConfig):
+    kw = dict(beta_1=cfg.adam_beta_1, beta_2=cfg.adam_beta_2, epsilon=cfg.adam_epsilon)
+    schedule = learning_rate_schedule(cfg)
+    if cfg.weight_decay:
+        opt = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, **kw)
+    else:
+        opt = keras.optimizers.Adam(schedule, **kw)
+    if cfg.mixed_precision == "float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
+
+
+def load_initial_weights(model, cfg: TrainConfig) -> None:
+    """Copy ``cfg.init_from`` (a ``.keras`` of the same architecture, or an official ``.pth``) into ``model``."""
+    from tga_keras.inference import load_tga
+
+    path = cfg.init_from
+    mcfg = cfg.model_config()
+    if path.endswith((".pth", ".pt", ".npz")):
+        from tga_keras.convert import from_torch
+
+        src = from_torch(path, config=mcfg)
+    else:
+        src = load_tga(path)
+        if src.config != mcfg:
+            diff = {k: (v, getattr(mcfg, k)) for k, v in src.config.to_dict().items()
+                    if mcfg.to_dict()[k] != v}
+            raise ValueError(f"init_from {path} is another architecture than the run's model: "
+                             + ", ".join(f"{k} {a} there, {b} here" for k, (a, b) in diff.items()))
+    model.set_weights(src.get_weights())
+
+
+def _check_run_folder(output: str, raw: dict, write: bool) -> None:
+    """Store the config as written in ``output/config.json``, or refuse a folder holding another."""
     from tga_keras.io_utils import atomic_path
+
+    cfg_path = os.path.join(output, "config.json")
+    written = TrainConfig.parse(raw).to_dict()
+    if os.path.exists(cfg_path):
+        with open(cfg_path) as f:
+            try:
+                stored = TrainConfig.parse(json.load(f)).to_dict()
+            except ValueError:
+                stored = None
+        # How a run executes may change between starts; what it computes may not.
+        same = stored is not None and all(stored[k] == v for k, v in written.items() if k not in EXECUTION_FIELDS)
+        if not same:
+            raise ValueError(f"{output} holds a run with another config; use a new --output "
+                             f"(or delete the folder to start over)")
+    elif write:
+        os.makedirs(output, exist_ok=True)
+        with atomic_path(cfg_path) as tmp, open(tmp, "w") as f:
+            f.write(json.dumps(written, indent=2, sort_keys=True) + "\n")
+
+
+def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int = 2, raw: dict | None = None):
+    """Run (or continue) training into ``output``; returns the Keras ``History``.
+
+    ``raw``: the config as written in its file (stored in the run folder; default ``cfg`` itself).
+    """
+    import tensorflow as tf
+
     from tga_keras.losses import charbonnier
     from tga_keras.metrics import PSNRY, SSIMY
     from tga_keras.model import build_tga
+    from training.callbacks import AtomicSave, EpochLog, TensorBoardPictures
+    from training.distributed import fit_distributed, is_chief, make_strategy, synchronize_batch_norm
+    from training.state import RunState, SaveState
 
-    os.makedirs(output, exist_ok=True)
-    cfg_path = os.path.join(output, "config.json")
-    resolved = json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
-    if os.path.exists(cfg_path):
-        with open(cfg_path) as f:
-            if json.dumps(json.load(f), indent=2, sort_keys=True) != resolved:
-                raise ValueError(f"{output} holds a run with another config; use a new --output "
-                                 f"(or delete the folder to start over)")
-    else:
-        with atomic_path(cfg_path) as tmp, open(tmp, "w") as f:
-            f.write(resolved + "\n")
+    strategy = make_strategy(cfg.strategy)
+    chief = is_chief(strategy)
+    _check_run_folder(output, raw if raw is not None else cfg.to_dict(), write=chief)
+    state = RunState(output)
+    progress = state.load_progress()
+    target = min(epochs or cfg.epochs, cfg.epochs)
+    if progress.epoch >= target:
+        print(f"{output}: {progress.epoch} epochs already done (target {target})", file=sys.stderr)
+        return None
 
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if cfg.mixed_precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
     mcfg = cfg.model_config()
-    train_ds, val_ds = build_datasets(cfg, mcfg.scale, mcfg.frames)
-    model = build_tga(mcfg)
-    total_steps = cfg.steps_per_epoch * cfg.epochs
-    schedule = keras.optimizers.schedules.CosineDecay(
-        cfg.learning_rate, decay_steps=total_steps, alpha=cfg.min_learning_rate / cfg.learning_rate)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay) if cfg.weight_decay else \
-        keras.optimizers.Adam(schedule)
-    loss = "mean_absolute_error" if cfg.loss == "l1" else charbonnier
-    model.compile(optimizer=optimizer, loss=loss, metrics=[PSNRY(), SSIMY()])
+    replicas = strategy.num_replicas_in_sync
+    if cfg.batch_size % replicas:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {replicas} replicas")
+    start = progress.epoch * cfg.steps_per_epoch * cfg.batch_size
+    train_ds, val_ds = build_datasets(cfg, mcfg.scale, mcfg.frames, start=start)
+    try:
+        with strategy.scope():
+            model = build_tga(mcfg)
+            if cfg.sync_batch_norm and replicas > 1:
+                synchronize_batch_norm(model)
+            if cfg.l2_weight_decay:
+                for v in model.trainable_variables:
+                    v.regularizer = keras.regularizers.L2(cfg.l2_weight_decay / 2)  # grad += wd * w, as torch
+            loss = "mean_absolute_error" if cfg.loss == "l1" else charbonnier
+            model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=[PSNRY(), SSIMY()])
+            if progress.epoch == 0 and cfg.init_from:
+                load_initial_weights(model, cfg)
+            state.restore(model, progress)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
-    log = EpochLog(os.path.join(output, "log.csv"))
-    callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(output, "backup")),
-        log,
-        AtomicSave(os.path.join(output, "last.keras")),
-    ]
+    callbacks: list = [EpochLog(os.path.join(output, "log.csv"), resume_epoch=progress.epoch, write=chief),
+                       AtomicSave(os.path.join(output, "last.keras"), write=chief)]
     if val_ds is not None:
-        # A resumed run keeps the best score so far: best.keras is only replaced by a better epoch.
-        scores = [float(r["val_psnr_y"]) for r in log.rows().values() if r.get("val_psnr_y")]
+        # best.keras is only replaced by a better epoch; the best score survives a resume.
         callbacks.append(AtomicSave(os.path.join(output, "best.keras"), monitor="val_psnr_y",
-                                    best=max(scores, default=-math.inf)))
-    return model.fit(train_ds, epochs=epochs or cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
+                                    best=progress.best, write=chief))
+    if cfg.tensorboard and chief:
+        log_dir = os.path.join(output, "tensorboard")
+        callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
+        if val_ds is not None:
+            windows = [(lr[0], hr[0]) for lr, hr in val_ds.take(3).as_numpy_iterator()]
+            callbacks.append(TensorBoardPictures(log_dir, windows, mcfg.scale))
+    callbacks.append(SaveState(state, progress, cfg.steps_per_epoch, write=chief))  # last: the commit point
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        def dataset_fn(ctx):
+            ds, _ = build_datasets(cfg, mcfg.scale, mcfg.frames, start=start,
+                                   shard=(ctx.num_input_pipelines, ctx.input_pipeline_id))
+            return ds
+        return fit_distributed(model, strategy, dataset_fn, epochs=target, initial_epoch=progress.epoch,
+                               steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks,
+                               validation_data=val_ds, verbose=verbose)
+    return model.fit(train_ds, epochs=target, initial_epoch=progress.epoch, steps_per_epoch=cfg.steps_per_epoch,
                      validation_data=val_ds, callbacks=callbacks, verbose=verbose)
-
-
-class EpochLog(keras.callbacks.Callback):
-    """``log.csv`` with one row per epoch, kept across resumed runs (rewritten atomically)."""
-
-    def __init__(self, path: str):
-        super().__init__()
-        self.path = path
-
-    def rows(self) -> dict[int, dict]:
-        if not os.path.exists(self.path):
-            return {}
-        with open(self.path, newline="") as f:
-            return {int(r["epoch"]): r for r in csv.DictReader(f)}
-
-    def on_epoch_end(self, epoch, logs=None):
-        from tga_keras.io_utils import atomic_path
-
-        rows = self.rows()
-        rows[epoch + 1] = {"epoch": epoch + 1, **{k: f"{float(v):.6g}" for k, v in (logs or {}).items()}}
-        keys = ["epoch"] + sorted({k for r in rows.values() for k in r} - {"epoch"})
-        with atomic_path(self.path, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            for e in sorted(rows):
-                w.writerow(rows[e])
-
-
-class AtomicSave(keras.callbacks.Callback):
-    """Save the model after an epoch (only when ``monitor`` beats ``best``), via temp file + rename."""
-
-    def __init__(self, path: str, monitor: str | None = None, best: float = -math.inf):
-        super().__init__()
-        self.path, self.monitor, self.best = path, monitor, best
-
-    def on_epoch_end(self, epoch, logs=None):
-        from tga_keras.io_utils import atomic_path
-
-        if self.monitor is not None:
-            value = (logs or {}).get(self.monitor)
-            if value is None or not value > self.best:
-                return
-            self.best = value
-        with atomic_path(self.path, overwrite=True) as tmp:
-            self.model.save(tmp)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="training config (JSON)")
-    p.add_argument("--output", required=True, help="run folder (created; re-run to continue)")
-    p.add_argument("--epochs", type=int, help="stop after this epoch count (the schedule keeps the config's)")
+    p.add_argument("--config", required=True, help="training config (JSON; paths relative to it)")
+    p.add_argument("--output", required=True, help="run folder (created; run the same command to continue)")
+    p.add_argument("--epochs", type=int, help="stop after this many epochs in all (the schedule keeps the config's)")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                   help="override the config's strategy (multiworker reads TF_CONFIG)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--progress", action="store_true", help="a progress bar per epoch instead of one line")
+    p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = p.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        p.error("--epochs must be >= 1")
+    from tga_keras.data.errors import DatasetError
+
     try:
-        if not os.path.isfile(args.config):
-            raise FileNotFoundError(f"{args.config}: no such config file")
-        cfg = TrainConfig.from_file(args.config)
-        train(cfg, args.output, epochs=args.epochs, verbose=0 if args.quiet else 2)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"training.run: error: {e}", file=sys.stderr)
+        raw = read_config_file(args.config)
+        if args.strategy:
+            raw = {**raw, "strategy": args.strategy} if isinstance(raw, dict) else raw
+        cfg = TrainConfig.from_dict(raw, base=os.path.dirname(os.path.abspath(args.config)))
+        verbose = 0 if args.quiet else (1 if args.progress else 2)
+        train(cfg, args.output, epochs=args.epochs, verbose=verbose, raw=raw)
+    except KeyboardInterrupt:
+        from training.state import RunState
+
+        done = RunState(args.output).load_progress().epoch if os.path.isdir(args.output) else 0
+        print(f"\ntraining.run: stopped; the state after epoch {done} is kept in {args.output}. "
+              f"Run the same command to continue.", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, DatasetError) as e:
+        print(f"training.run: error: {_first_line(e)}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - the contract: a failure inside the program is exit 1
+        if args.debug:
+            raise
+        print(f"training.run: failed: {type(e).__name__}: {_first_line(e)} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ boundary frames replicated. LR frames come from the HR frames by the official BD
 by as much (the official loaders); ``plain`` degrades the frame as it is and crops 8 pixels
 before the metrics. Figures: per sequence the mean over its frames; overall the mean over
 sequences (as the official test.py), with the bicubic baseline beside them.
+
+``--temporal-ablation`` also runs the model, through the same tiling, on seven copies of each
+window's reference LR frame (a static input): the difference between the two PSNR-Y figures, the
+temporal gain, is what the neighbouring frames add. ``--plot`` draws the PSNR-Y of every frame.
 """
 from __future__ import annotations
 
@@ -40,8 +44,15 @@ def add_parser(sub):
     p.add_argument("--overlap", type=int, default=None, metavar="N",
                    help="LR pixels of context around each tile (default: half the model's receptive radius)")
     add_precision_argument(p)
+    p.add_argument("--temporal-ablation", action="store_true",
+                   help="also run the model (twice the work) on seven copies of each reference LR frame, same tiling, "
+                        "and report that static input's PSNR-Y/SSIM-Y and the temporal gain (model minus static "
+                        "PSNR-Y, dB)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON (atomic)")
-    p.add_argument("--overwrite", action="store_true", help="replace --json FILE if it exists")
+    p.add_argument("--plot", metavar="PNG",
+                   help="also draw PSNR-Y per frame (model, bicubic, static with --temporal-ablation) into this "
+                        "image (.png, .pdf or .svg; atomic; needs matplotlib)")
+    p.add_argument("--overwrite", action="store_true", help="replace --json / --plot FILE if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -73,8 +84,20 @@ def run(args) -> int:
         raise UsageError("--crop-border must be >= 0")
     if args.protocol == "official" and args.degradation != "bd":
         raise UsageError("--protocol official applies to --degradation bd only; use --protocol plain with bi")
-    if args.json and os.path.exists(args.json) and not args.overwrite:
-        raise UsageError(f"{args.json} exists; pass --overwrite to replace it")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path and os.path.isdir(path):
+            raise UsageError(f"{option} {path} is a folder; give a file name")
+        if path and os.path.exists(path) and not args.overwrite:
+            raise UsageError(f"{path} exists; pass --overwrite to replace it")
+    if args.json and args.plot and os.path.abspath(args.json) == os.path.abspath(args.plot):
+        raise UsageError("--json and --plot name the same file")
+    if args.plot:
+        if os.path.splitext(args.plot)[1].lower() not in PLOT_FORMATS:
+            raise UsageError(f"--plot {args.plot}: the file name must end in one of {', '.join(PLOT_FORMATS)}")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib (pip install matplotlib)") from None
     if args.weights is not None and not os.path.exists(args.weights):
         raise FileNotFoundError(f"weights file not found: {args.weights}")
 
@@ -99,12 +122,16 @@ def run(args) -> int:
                            protocol=args.protocol, batch_size=None,
                            references="center" if centre_only else "all", max_references=args.max_frames)
     up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
+    ablate = args.temporal_ablation
+    keys = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim") + (("static_psnr", "static_ssim") if ablate else ())
     per_seq: dict[str, dict[str, list[float]]] = {}
+    frame_ids: dict[str, list[int]] = {}
     t0 = time.perf_counter()
     bar = tqdm(desc="evaluate", unit="frame", disable=args.no_progress, file=sys.stderr)
     for lr, hr, info in ds.as_numpy_iterator():
         name = info["sequence"].decode("utf-8")
-        figs = per_seq.setdefault(name, {"psnr": [], "ssim": [], "bicubic_psnr": [], "bicubic_ssim": []})
+        figs = per_seq.setdefault(name, {k: [] for k in keys})
+        frame_ids.setdefault(name, []).append(int(info["frame"]))
         sr = crop_sr_output(up.upscale_window(lr), backend.scale, args.protocol)
         bic = np.clip(imresize(lr[backend.frames // 2], backend.scale), 0, 1)
         bic = crop_sr_output(bic, backend.scale, args.protocol)
@@ -112,6 +139,11 @@ def run(args) -> int:
         figs["ssim"].append(ssim_y(sr, hr, crop))
         figs["bicubic_psnr"].append(psnr_y(bic, hr, crop))
         figs["bicubic_ssim"].append(ssim_y(bic, hr, crop))
+        if ablate:
+            static = np.repeat(lr[backend.frames // 2][None], backend.frames, axis=0)
+            st = crop_sr_output(up.upscale_window(static), backend.scale, args.protocol)
+            figs["static_psnr"].append(psnr_y(st, hr, crop))
+            figs["static_ssim"].append(ssim_y(st, hr, crop))
         bar.update(1)
     bar.close()
     if not per_seq:
@@ -120,24 +152,112 @@ def run(args) -> int:
 
     rows = {name: {k: float(np.mean(v)) for k, v in f.items()} | {"frames": len(f["psnr"])}
             for name, f in per_seq.items()}
-    overall = {k: float(np.mean([r[k] for r in rows.values()]))
-               for k in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
+    overall = {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}
+    if ablate:
+        for r in (*rows.values(), overall):
+            r["temporal_gain_db"] = r["psnr"] - r["static_psnr"]
     width = max(8, max(len(n) for n in rows))
     print(f"TGA x{backend.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
           f"{backend.name} {backend.precision}), "
           f"{args.degradation.upper()}, protocol {args.protocol}, Y channel, crop {crop} px")
-    print(f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM")
-    for name, r in rows.items():
-        print(f"{name:<{width}}  {r['frames']:6d}  {r['psnr']:7.3f}  {r['ssim']:.4f}   "
-              f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}")
-    print(f"{'average':<{width}}  {sum(r['frames'] for r in rows.values()):6d}  {overall['psnr']:7.3f}  "
-          f"{overall['ssim']:.4f}   {overall['bicubic_psnr']:7.3f} / {overall['bicubic_ssim']:.4f}")
+    if ablate:
+        print(f"static: the same model on {backend.frames} copies of the reference LR frame; "
+              "gain: PSNR-Y minus static PSNR-Y (what the neighbouring frames add)")
+    print(f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM"
+          + ("   static PSNR / SSIM   gain dB" if ablate else ""))
+    total = sum(r["frames"] for r in rows.values())
+    for name, r in [*rows.items(), ("average", overall | {"frames": total})]:
+        line = (f"{name:<{width}}  {r['frames']:6d}  {r['psnr']:7.3f}  {r['ssim']:.4f}   "
+                f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}")
+        if ablate:
+            line += f"   {r['static_psnr']:7.3f} / {r['static_ssim']:.4f}  {r['temporal_gain_db']:+8.3f}"
+        print(line)
     print(f"{seconds:.1f} s")
     if args.json:
         config = None if backend.config is None else backend.config.to_dict()
         report = {"data": args.data, "weights": args.weights, "backend": backend.name,
                   "precision": backend.precision, "config": config, "protocol": args.protocol,
-                  "degradation": args.degradation, "crop_border": crop, "sequences": rows, "average": overall}
+                  "degradation": args.degradation, "crop_border": crop, "temporal_ablation": ablate,
+                  "sequences": rows, "average": overall}
         with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
             json.dump(report, f, indent=2)
+    if args.plot:
+        model = (f"untrained {args.preset or 'official'} preset" if args.weights is None
+                 else model_label(args.weights))
+        title = (f"TGA x{backend.scale} {model}: PSNR-Y per frame "
+                 f"({args.degradation.upper()}, protocol {args.protocol})")
+        with atomic_path(args.plot, overwrite=args.overwrite) as tmp:
+            write_psnr_plot(tmp, per_seq, frame_ids, title)
     return 0
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+MAX_PLOT_SEQUENCES = 6  # more sequences (or one frame each, as Vimeo test): one plot of per-sequence means
+_LINES = (("psnr", "TGA", "tab:blue", "-"), ("static_psnr", "TGA, static input", "tab:orange", "--"),
+          ("bicubic_psnr", "bicubic", "tab:gray", ":"))
+
+
+def model_label(weights: str) -> str:
+    """A short name for a weights path, its folder and file: ``'a/tga_small_bd_x4/model.keras'`` ->
+    ``'tga_small_bd_x4/model.keras'``."""
+    path = os.path.normpath(weights)
+    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return f"{parent}/{os.path.basename(path)}" if parent else os.path.basename(path)
+
+
+def write_psnr_plot(path: str, per_seq: dict[str, dict[str, list[float]]], frame_ids: dict[str, list[int]],
+                    title: str) -> None:
+    """Draw PSNR-Y (dB) per frame into ``path`` (format from its extension), matplotlib's Agg canvas, no pyplot.
+
+    ``per_seq[name][key]``: per-frame figures in evaluation order for ``key`` in ``'psnr'``,
+    ``'bicubic_psnr'`` and optionally ``'static_psnr'``; ``frame_ids[name]``: the reference frame
+    indices (x axis). Up to :data:`MAX_PLOT_SEQUENCES` sequences with more than one frame get one
+    panel each; otherwise one panel shows each sequence's mean. Legend labels carry the means.
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    names = list(per_seq)
+    lines = [ln for ln in _LINES if ln[0] in per_seq[names[0]]]
+    per_frame = len(names) <= MAX_PLOT_SEQUENCES and any(len(frame_ids[n]) > 1 for n in names)
+    panels = len(names) if per_frame else 1
+    fig = Figure(figsize=(10, 1.0 + 2.8 * panels), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+    fig.suptitle(title, fontsize=11)
+    if per_frame:
+        for ax, name in zip(axes, names, strict=True):
+            x = frame_ids[name]
+            marker = "o" if len(x) <= 30 else None
+            for key, label, color, style in lines:
+                y = np.asarray(per_seq[name][key], np.float64)
+                ax.plot(x, y, style, color=color, marker=marker, markersize=3,
+                        label=f"{label} (mean {np.mean(y):.2f} dB)")
+            figs = per_seq[name]
+            gain = (f"; temporal gain {np.mean(figs['psnr']) - np.mean(figs['static_psnr']):+.3f} dB"
+                    if "static_psnr" in figs else "")
+            ax.set_title(f"{name} ({len(x)} frames{gain})", fontsize=10)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("frame")
+            ax.set_ylabel("PSNR-Y (dB)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8, loc="best")
+    else:
+        ax = axes[0]
+        x = np.arange(len(names))
+        for key, label, color, style in lines:
+            y = np.array([np.mean(per_seq[n][key]) for n in names])
+            ax.plot(x, y, style, color=color, marker="o" if len(names) <= 60 else None, markersize=3,
+                    label=f"{label} (mean {np.mean(y):.2f} dB)")
+        if len(names) <= 30:
+            ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+            ax.set_xlabel("sequence")
+        else:
+            ax.set_xlabel(f"sequence (index of {len(names)})")
+        ax.set_ylabel("mean PSNR-Y (dB)")
+        ax.set_title(f"mean over the frames of each of {len(names)} sequences", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.savefig(path, dpi=110, format=os.path.splitext(path)[1].lstrip(".").lower() or "png")

@@ -73,7 +73,8 @@ def _window_order(n: int, seed: int, shuffle: bool, epochs: int | None) -> tf.da
 
 def make_train_dataset(sources, *, batch_size: int = 16, frames: int = 7, scale: int = 4, hr_crop: int = 256,
                        degradation: str = "bd", augment: bool = True, seed: int = 0, shuffle: bool = True,
-                       epochs: int | None = None, drop_remainder: bool = True,
+                       epochs: int | None = None, drop_remainder: bool = True, start: int = 0,
+                       shard: tuple[int, int] | None = None,
                        num_parallel_calls: int = tf.data.AUTOTUNE) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(lr (B, frames, hr_crop/scale, hr_crop/scale, 3), hr (B, hr_crop, hr_crop, 3))``.
 
@@ -89,6 +90,11 @@ def make_train_dataset(sources, *, batch_size: int = 16, frames: int = 7, scale:
         seed: everything random derives from it (same seed -> identical batches).
         shuffle: a new stateless permutation of all windows every epoch (else sequential order).
         epochs: passes over the windows (``None``: repeat forever, use ``steps_per_epoch``).
+        start: index of the first sample (a resumed run passes ``steps * batch_size``): the stream
+            continues exactly where it stopped, since every sample is keyed by its index.
+        shard: ``(num_shards, index)`` for data-parallel workers: ``batch_size`` is the global batch,
+            and this shard yields its ``batch_size // num_shards`` consecutive samples of every global
+            batch (so the shards together see exactly the batches of a single process).
 
     Raises (eagerly, naming the file): :class:`DatasetError` for a sequence shorter than
     ``frames`` or with frames smaller than ``hr_crop``; ``ValueError`` for bad arguments. A file
@@ -132,7 +138,18 @@ def make_train_dataset(sources, *, batch_size: int = 16, frames: int = 7, scale:
                              f"not {lr_side}; choose another hr_crop")
         return lr, hr[frames // 2]
 
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start!r}")
     ds = _window_order(n, int(seed), shuffle, epochs).enumerate()
+    if start:
+        ds = ds.skip(int(start))
+    if shard is not None:
+        num, index = (int(v) for v in shard)
+        if batch_size is None or num < 1 or not 0 <= index < num or batch_size % num:
+            raise ValueError(f"shard {shard!r} needs a batch_size divisible by {num}, got {batch_size!r}")
+        per = batch_size // num
+        ds = ds.filter(lambda i, w: (i % batch_size) // per == index)
+        batch_size = per
     ds = ds.map(sample, num_parallel_calls=num_parallel_calls, deterministic=True)
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)

@@ -7,5 +7,11 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="tga_keras")
 def charbonnier(y_true, y_pred, eps: float = 1e-3):
-    """Charbonnier loss ``mean(sqrt((y_pred - y_true)^2 + eps^2))``: a smooth L1. Images in [0, 1]."""
-    return ops.mean(ops.sqrt(ops.square(y_true - y_pred) + eps * eps))
+    """Charbonnier loss ``mean(sqrt((y_pred - y_true)^2 + eps^2))`` per sample: a smooth L1.
+
+    Images ``(B, ...)`` in [0, 1] -> ``(B,)``. Per sample, not a scalar: Keras reduces it over the
+    batch and divides by the replica count under ``tf.distribute`` (it leaves a scalar loss alone,
+    which would sum the replicas' gradients instead of averaging them).
+    """
+    per_pixel = ops.sqrt(ops.square(y_true - y_pred) + eps * eps)
+    return ops.mean(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)

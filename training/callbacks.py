@@ -61,6 +61,27 @@ def _learning_rate(model) -> float | None:
         return None
 
 
+class Validation(keras.callbacks.Callback):
+    """Validate at the end of every epoch and add ``val_loss``/``val_psnr_y``/``val_ssim_y`` to the logs
+    that the callbacks after it see. Replica-local (whole frames of differing sizes, batch 1), so it
+    works the same under every strategy: ``fit``'s own validation splits a batch of one over the
+    replicas and fails under ``MirroredStrategy``."""
+
+    def __init__(self, dataset, verbose: bool = False):
+        super().__init__()
+        self.dataset, self.verbose = dataset, verbose
+
+    def on_epoch_end(self, epoch, logs=None):
+        from training.distributed import validate
+
+        scores = validate(self.model, self.dataset)
+        if logs is not None:
+            logs.update(scores)
+        if self.verbose:
+            print(f"Epoch {epoch + 1} validation - " + " - ".join(f"{k}: {v:.4f}" for k, v in scores.items()),
+                  flush=True)
+
+
 class AtomicSave(keras.callbacks.Callback):
     """Save the model after an epoch (only when ``monitor`` beats ``best``), via temp file + rename."""
 
@@ -136,4 +157,4 @@ class TensorBoardPictures(keras.callbacks.Callback):
         self._writer.flush()
 
 
-__all__ = ["AtomicSave", "EpochLog", "TensorBoardPictures", "attention_strip", "comparison_strip"]
+__all__ = ["AtomicSave", "EpochLog", "TensorBoardPictures", "Validation", "attention_strip", "comparison_strip"]

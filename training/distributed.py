@@ -9,7 +9,8 @@ on TensorFlow 2.21, ``model.fit`` under that strategy fails (keras issue 20585, 
 ``train_step`` already scales the loss by the replica count, and the optimizer all-reduces the
 gradients), the same data pipeline (each worker reads its slice of every global batch, see
 ``make_train_dataset(shard=...)``) and the same callbacks (logs, checkpoints, TensorBoard), driven
-through a ``CallbackList``. Only the chief (worker 0) writes files; the others write nothing.
+through a ``CallbackList``. Only the chief (worker 0) writes the run's files; every other worker
+writes only ``RUN/worker-<index>/last.keras`` (its copy of the weights, which must equal the chief's).
 
 BatchNorm under data parallelism: with ``sync_batch_norm`` (the default) every BatchNorm layer is
 ``synchronized``: in training the statistics are all-reduced over every replica, i.e. computed over
@@ -75,6 +76,14 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
                                                      and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def worker_index(strategy: tf.distribute.Strategy) -> int:
+    """This process's task index under multi-worker training (0 otherwise)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 0
+    return int(resolver.task_id or 0)
+
+
 def synchronize_batch_norm(model: keras.Model) -> int:
     """Make every BatchNormalization layer of ``model`` use global-batch statistics; returns the count."""
     count = 0
@@ -86,12 +95,12 @@ def synchronize_batch_norm(model: keras.Model) -> int:
 
 
 def fit_distributed(model: keras.Model, strategy: tf.distribute.Strategy, dataset_fn, *, epochs: int,
-                    initial_epoch: int, steps_per_epoch: int, callbacks: list, validation_data=None,
+                    initial_epoch: int, steps_per_epoch: int, callbacks: list,
                     verbose: int = 2) -> keras.callbacks.History:
     """``model.fit`` for strategies where ``fit`` fails: the same ``train_step``, callbacks and logs.
 
     ``dataset_fn(input_context)`` builds this worker's slice of the training stream (already started
-    at the resumed sample). Validation (``validation_data``) runs on every worker, replica-local.
+    at the resumed sample). Validation is a callback (``training.callbacks.Validation``), as with ``fit``.
     """
     history = keras.callbacks.History()
     cbs = keras.callbacks.CallbackList(callbacks + [history], add_history=False, add_progbar=verbose == 1,
@@ -113,8 +122,6 @@ def fit_distributed(model: keras.Model, strategy: tf.distribute.Strategy, datase
             train_step(iterator)
             cbs.on_train_batch_end(step, _logs(model))
         logs = _logs(model)
-        if validation_data is not None:
-            logs.update(validate(model, validation_data))
         cbs.on_epoch_end(epoch, logs)
         if verbose == 2:
             print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), flush=True)
@@ -143,4 +150,4 @@ def _logs(model: keras.Model) -> dict:
 
 
 __all__ = ["DistributionError", "fit_distributed", "is_chief", "make_strategy", "synchronize_batch_norm",
-           "tf_config", "validate"]
+           "tf_config", "validate", "worker_index"]

@@ -154,8 +154,14 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     from tga_keras.losses import charbonnier
     from tga_keras.metrics import PSNRY, SSIMY
     from tga_keras.model import build_tga
-    from training.callbacks import AtomicSave, EpochLog, TensorBoardPictures
-    from training.distributed import fit_distributed, is_chief, make_strategy, synchronize_batch_norm
+    from training.callbacks import AtomicSave, EpochLog, TensorBoardPictures, Validation
+    from training.distributed import (
+        fit_distributed,
+        is_chief,
+        make_strategy,
+        synchronize_batch_norm,
+        worker_index,
+    )
     from training.state import RunState, SaveState
 
     strategy = make_strategy(cfg.strategy)
@@ -195,8 +201,10 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
-    callbacks: list = [EpochLog(os.path.join(output, "log.csv"), resume_epoch=progress.epoch, write=chief),
-                       AtomicSave(os.path.join(output, "last.keras"), write=chief)]
+    callbacks: list = [] if val_ds is None else [Validation(val_ds, verbose=verbose == 2)]  # first: adds val_*
+    callbacks += [EpochLog(os.path.join(output, "log.csv"), resume_epoch=progress.epoch, write=chief),
+                       AtomicSave(os.path.join(output, "last.keras") if chief else
+                                  os.path.join(output, f"worker-{worker_index(strategy)}", "last.keras"))]
     if val_ds is not None:
         # best.keras is only replaced by a better epoch; the best score survives a resume.
         callbacks.append(AtomicSave(os.path.join(output, "best.keras"), monitor="val_psnr_y",
@@ -215,10 +223,9 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
                                    shard=(ctx.num_input_pipelines, ctx.input_pipeline_id))
             return ds
         return fit_distributed(model, strategy, dataset_fn, epochs=target, initial_epoch=progress.epoch,
-                               steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks,
-                               validation_data=val_ds, verbose=verbose)
+                               steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks, verbose=verbose)
     return model.fit(train_ds, epochs=target, initial_epoch=progress.epoch, steps_per_epoch=cfg.steps_per_epoch,
-                     validation_data=val_ds, callbacks=callbacks, verbose=verbose)
+                     callbacks=callbacks, verbose=verbose)
 
 
 def main(argv=None) -> int:

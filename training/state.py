@@ -75,13 +75,11 @@ class RunState:
             raise ValueError(f"{path}: optimizer step {step}, but {self.progress_path} says {progress.step}")
 
     def save(self, model: keras.Model, progress: Progress, write: bool = True) -> None:
-        """Commit ``progress`` with the model's current weights. ``write=False`` (a non-chief worker
-        under multi-worker training) saves to a scratch file that is deleted: every worker must call
-        ``save_weights`` the same way, only the chief keeps the result."""
-        os.makedirs(self.folder, exist_ok=True)
+        """Commit ``progress`` with the model's current weights (``write=False``: a non-chief worker, no-op)."""
         name = f"ckpt-{progress.epoch:05d}.weights.h5"
         if not write:
             return
+        os.makedirs(self.folder, exist_ok=True)
         tmp = os.path.join(self.folder, f".part-{os.getpid()}-{name}")  # Keras wants the .weights.h5 ending
         try:
             model.save_weights(tmp)

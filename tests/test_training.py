@@ -1,6 +1,7 @@
 """training/run.py: a tiny run trains, validates, saves, and continues after an interruption."""
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ def tiny_config(tmp_path):
     write_video(str(tmp_path / "val.avi"), random_frames(9, 40, 48, seed=2))
     cfg = {"model": {"preset": "small", "nf": 16, "inter_units": [2]}, "train_videos": ["train.avi"],
            "val_videos": ["val.avi"], "val_frames": 2, "hr_crop": 32, "batch_size": 2,
-           "steps_per_epoch": 2, "epochs": 3, "loss": "charbonnier"}
+           "steps_per_epoch": 2, "epochs": 3, "loss": "charbonnier", "tensorboard": False}
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     return path
@@ -100,3 +101,156 @@ def test_resumed_run_keeps_the_best_score(tmp_path):
     saver = AtomicSave(str(tmp_path / "best.keras"), monitor="val_psnr_y", best=max(scores))
     saver.on_epoch_end(2, {"val_psnr_y": 26.0})  # worse than epoch 1: nothing written
     assert not (tmp_path / "best.keras").exists()
+
+
+# ---------------------------------------------------------------- bad input: exit 2, no training step
+def _cfg_file(tmp_path, tiny_config, **changes):
+    cfg = json.loads(tiny_config.read_text())
+    cfg.update(changes)
+    path = tmp_path / "changed.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"colour": 1}, "unknown training config fields: colour"),
+    ({"batch_size": "8"}, "'batch_size' must be an integer"),
+    ({"learning_rate": True}, "'learning_rate' must be a number"),
+    ({"train_videos": "train.avi"}, "'train_videos' must be a list of strings"),
+    ({"train_videos": ["missing.mp4"]}, "missing.mp4: no such file"),
+    ({"train_stills": "nowhere"}, "train_stills"),
+    ({"strategy": "ring"}, "strategy must be one of"),
+    ({"mixed_precision": "int8"}, "mixed_precision"),
+    ({"model": {"preset": "huge"}}, "unknown preset"),
+    ({"model": {"preset": "small", "width": 3}}, "width"),
+])
+def test_bad_config_is_a_clear_error_before_training(tiny_config, tmp_path, capsys, changes, message):
+    out = tmp_path / "run"
+    assert main(["--config", str(_cfg_file(tmp_path, tiny_config, **changes)), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (out / "state").exists()
+
+
+def test_empty_dataset_and_bad_init_from(tiny_config, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["--config", str(_cfg_file(tmp_path, tiny_config, train_videos=[], train_stills="empty")),
+                 "--output", str(tmp_path / "a")]) == 2
+    assert "no images in" in capsys.readouterr().err
+    from tga_keras.config import TGAConfig
+    from tga_keras.model import build_tga
+
+    other = tmp_path / "other.keras"
+    build_tga(TGAConfig.small()).save(other)  # nf 32, the run's model has nf 16
+    assert main(["--config", str(_cfg_file(tmp_path, tiny_config, init_from="other.keras")),
+                 "--output", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "another architecture" in err and "nf 32 there, 16 here" in err
+    assert not (tmp_path / "b" / "state").exists()
+
+
+@pytest.mark.parametrize("tf_config,message", [
+    ("{not json", "TF_CONFIG is not valid JSON"),
+    ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', "non-empty list"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "task index 3"),
+])
+def test_bad_tf_config(tiny_config, tmp_path, capsys, monkeypatch, tf_config, message):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    assert main(["--config", str(tiny_config), "--output", str(tmp_path / "run"), "--strategy", "multiworker"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_multiworker_without_tf_config(tiny_config, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert main(["--config", str(tiny_config), "--output", str(tmp_path / "run"), "--strategy", "multiworker"]) == 2
+    assert "needs TF_CONFIG" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- features
+def test_init_from_copies_the_weights(tiny_config, tmp_path):
+    from tga_keras.model import build_tga
+    from training.config import TrainConfig as Cfg
+    from training.run import load_initial_weights
+
+    cfg = Cfg.from_file(str(tiny_config))
+    source = build_tga(cfg.model_config())
+    source.set_weights([w + 0.5 for w in source.get_weights()])
+    source.save(tmp_path / "src.keras")
+    cfg.init_from = str(tmp_path / "src.keras")
+    target = build_tga(cfg.model_config())
+    load_initial_weights(target, cfg)
+    for a, b in zip(source.get_weights(), target.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_l2_weight_decay_pulls_weights_to_zero(tiny_config, tmp_path):
+    """Only the L2 term differs: with a huge decay the conv kernels shrink much more than without."""
+    import keras
+
+    def norms(decay, name):
+        path = _cfg_file(tmp_path, tiny_config, l2_weight_decay=decay, epochs=1, val_frames=0, tensorboard=False,
+                         learning_rate=1e-2)
+        assert main(["--config", str(path), "--output", str(tmp_path / name), "--quiet"]) == 0
+        model = keras.saving.load_model(tmp_path / name / "last.keras", compile=False)
+        kernels = [w for w in model.trainable_weights if len(w.shape) >= 4]  # conv kernels (BN gammas sit at 1)
+        return sum(float(np.sum(np.square(w))) for w in kernels)
+
+    assert norms(50.0, "decay") < 0.5 * norms(0.0, "plain")
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_mixed_precision_trains_and_resumes(tiny_config, tmp_path, precision):
+    import keras
+
+    path = _cfg_file(tmp_path, tiny_config, mixed_precision=precision, tensorboard=False)
+    out = tmp_path / precision
+    assert main(["--config", str(path), "--output", str(out), "--quiet", "--epochs", "1"]) == 0
+    assert main(["--config", str(path), "--output", str(out), "--quiet"]) == 0
+    rows = _rows(out / "log.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the run
+    model = keras.saving.load_model(out / "last.keras", compile=False)
+    assert all(w.dtype == "float32" for w in model.weights)  # weights stay float32
+
+
+def test_tensorboard_scalars_and_pictures(tiny_config, tmp_path):
+    import tensorflow as tf
+
+    path = _cfg_file(tmp_path, tiny_config, tensorboard=True, epochs=1)
+    out = tmp_path / "run"
+    assert main(["--config", str(path), "--output", str(out), "--quiet"]) == 0
+    tags = {}
+    for root, _, files in os.walk(out / "tensorboard"):
+        for name in files:
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
+                for value in event.summary.value:
+                    tags[value.tag] = value
+    for tag in ("epoch_loss", "epoch_learning_rate", "epoch_psnr_y", "bicubic | TGA | ground truth",
+                "attention per group"):
+        assert tag in tags, sorted(tags)
+    picture = tf.make_ndarray(tags["bicubic | TGA | ground truth"].tensor)
+    width, height = (int(v) for v in picture[:2])
+    assert (height, width) == (40, 3 * 48)  # three panels of a whole 40x48 validation frame, side by side
+
+
+def test_state_survives_a_crash_between_checkpoint_and_commit(tiny_config, tmp_path, monkeypatch):
+    """A kill after the new checkpoint is written but before progress.json names it: the old state holds."""
+    from training import state as state_mod
+
+    out = tmp_path / "run"
+    assert main(["--config", str(tiny_config), "--output", str(out), "--quiet", "--epochs", "1"]) == 0
+    before = (out / "state" / "progress.json").read_text()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(state_mod, "atomic_path", crash)
+    assert main(["--config", str(tiny_config), "--output", str(out), "--quiet", "--epochs", "2"]) == 130
+    assert (out / "state" / "progress.json").read_text() == before
+    progress = state_mod.RunState(str(out)).load_progress()
+    assert progress.epoch == 1 and (out / "state" / progress.checkpoint).exists()
+    monkeypatch.undo()
+    assert main(["--config", str(tiny_config), "--output", str(out), "--quiet"]) == 0
+    assert state_mod.RunState(str(out)).load_progress().epoch == 3

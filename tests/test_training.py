@@ -254,3 +254,16 @@ def test_state_survives_a_crash_between_checkpoint_and_commit(tiny_config, tmp_p
     monkeypatch.undo()
     assert main(["--config", str(tiny_config), "--output", str(out), "--quiet"]) == 0
     assert state_mod.RunState(str(out)).load_progress().epoch == 3
+
+
+def test_slurm_tf_config():
+    from training.slurm import expand_nodelist, slurm_tf_config
+
+    assert expand_nodelist("gpu[01-03,07],cpu1") == ["gpu01", "gpu02", "gpu03", "gpu07", "cpu1"]
+    assert expand_nodelist("node7") == ["node7"]
+    cfg = slurm_tf_config({"SLURM_JOB_NODELIST": "n[1-2]", "SLURM_PROCID": "1"}, port=999)
+    assert cfg == {"cluster": {"worker": ["n1:999", "n2:999"]}, "task": {"type": "worker", "index": 1}}
+    with pytest.raises(ValueError, match="one task per node"):
+        slurm_tf_config({"SLURM_JOB_NODELIST": "n1", "SLURM_PROCID": "1"})
+    with pytest.raises(ValueError, match="srun"):
+        slurm_tf_config({})

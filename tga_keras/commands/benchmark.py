@@ -140,7 +140,12 @@ def run_train(args) -> int:
     video = args.data or clip_path()
     ds = make_train_dataset(VideoFiles(video), batch_size=args.batch, hr_crop=args.hr_crop, seed=0)
     pipe = measure_pipeline_throughput(ds, steps=max(5, 3 * args.runs))
-    model = build_tga(_config(args))
+    policy = "float32" if args.precision == "float32" else f"mixed_{args.precision}"
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_tga(_config(args))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae")
     lr, hr = next(iter(ds))
     model.train_on_batch(lr, hr)  # tracing
@@ -155,7 +160,7 @@ def run_train(args) -> int:
           f"augmentations): "
           f"{pipe:.1f} samples/s")
     n = sum(int(v.numpy().size) for v in model.trainable_weights)
-    print(f"training step, {_label(args)} ({n:,} params, Adam, L1): {step * 1000:.0f} ms/batch = "
+    print(f"training step, {_label(args)} ({n:,} params, Adam, L1, {policy}): {step * 1000:.0f} ms/batch = "
           f"{args.batch / step:.1f} samples/s (median of {args.runs})")
     print(f"the pipeline is {pipe * step / args.batch:.1f}x faster than training consumes it")
     return 0

@@ -30,6 +30,7 @@ class TrainConfig:
     train_vimeo: str | None = None              # root of vimeo_septuplet (sequences/, sep_trainlist.txt)
     train_frame_folders: str | None = None      # Vid4/REDS-style root (one folder per sequence)
     train_stills: str | None = None             # folder of still images -> synthetic motion
+    train_stills_weight: int = 1                # each still is drawn this many times per pass over the data
     val_videos: list[str] = dataclasses.field(default_factory=list)
     val_frame_folders: str | None = None
     val_stills: str | None = None               # held-out stills -> fixed synthetic motion (key 0)
@@ -101,7 +102,7 @@ class TrainConfig:
             raise ValueError("no training data: set train_videos, train_vimeo, train_frame_folders or train_stills")
         if self.loss not in ("l1", "charbonnier"):
             raise ValueError(f"loss must be 'l1' or 'charbonnier', got {self.loss!r}")
-        for name in ("batch_size", "steps_per_epoch", "epochs", "lr_step_epochs"):
+        for name in ("batch_size", "steps_per_epoch", "epochs", "lr_step_epochs", "train_stills_weight"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.val_frames < 0:

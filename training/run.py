@@ -57,7 +57,9 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
     if cfg.train_frame_folders:
         sources.append(FrameFolders(cfg.train_frame_folders))
     if cfg.train_stills:
-        sources.append(SyntheticMotion.from_folder(cfg.train_stills, length=frames, seed=cfg.seed))
+        # Every copy is a window of its own, with its own random motion (keyed by the sample index).
+        stills = SyntheticMotion.from_folder(cfg.train_stills, length=frames, seed=cfg.seed)
+        sources += [stills] * cfg.train_stills_weight
     train = make_train_dataset(sources, batch_size=cfg.batch_size, frames=frames, scale=scale,
                                hr_crop=cfg.hr_crop, degradation=cfg.degradation, seed=cfg.seed,
                                start=start, shard=shard)

@@ -46,3 +46,16 @@ def test_reproduces_the_card_on_the_bundled_clip(tmp_path, capsys):
     assert got["psnr"] == pytest.approx(psnr, abs=1e-3) and got["ssim"] == pytest.approx(ssim, abs=1e-4)
     with open(os.path.join(FOLDER, "eval_carphone_official.json")) as f:
         assert json.load(f)["average"]["psnr"] == pytest.approx(got["psnr"], abs=1e-4)
+
+
+@pytest.mark.parametrize("order", ["import tga_keras, keras", "import keras, tga_keras"])
+def test_plain_keras_loads_it_after_import_tga_keras(order):
+    """`import tga_keras` registers the custom objects whichever of the two is imported first."""
+    import subprocess
+    import sys
+
+    path = os.path.abspath(os.path.join(FOLDER, "model.keras"))
+    code = f"{order}\nm = keras.saving.load_model({path!r})\nprint(type(m).__name__, m.config.nf)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["TGAModel", "32"]

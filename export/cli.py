@@ -25,9 +25,13 @@ import contextlib
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn, Sequence, overload
 
 from export import FORMATS
 from export.job import ArtifactError, ExportUsageError, Job, ToolMissing
+
+if TYPE_CHECKING:
+    from tga_keras.config import TGAConfig
 
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 ONNX_PRECISIONS = ("fp32", "fp16")
@@ -36,7 +40,7 @@ ONNX_PRECISIONS = ("fp32", "fp16")
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (and exit 2) instead of the usage block."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"export: error: {message} (see python -m export --help)\n")
 
 
@@ -77,7 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_hw(text: str | None, option: str, default=None):
+@overload
+def parse_hw(text: str | None, option: str, default: tuple[int, int]) -> tuple[int, int]: ...
+
+
+@overload
+def parse_hw(text: str | None, option: str, default: None = None) -> tuple[int, int] | None: ...
+
+
+def parse_hw(text: str | None, option: str, default: tuple[int, int] | None = None) -> tuple[int, int] | None:
     """``'144x180'`` -> ``(144, 180)`` (``default`` for None); ``ExportUsageError`` for anything else."""
     from tga_keras.inference import parse_size
 
@@ -106,7 +118,7 @@ def _precisions(text: str | None, fmt: str) -> dict[str, tuple[str, ...]]:
 
 
 @contextlib.contextmanager
-def _quiet(verbose: bool):
+def _quiet(verbose: bool) -> Iterator[None]:
     """Keep the converters' C++ and Python log chatter off the terminal (``--verbose`` shows it)."""
     if verbose:
         yield
@@ -137,7 +149,8 @@ def _quiet(verbose: bool):
             lg.setLevel(level)
 
 
-def plan(fmt: str, outdir: str, precisions: dict, version: int | None, tensorrt_here: bool | None = None) -> list[str]:
+def plan(fmt: str, outdir: str, precisions: dict[str, tuple[str, ...]], version: int | None,
+         tensorrt_here: bool | None = None) -> list[str]:
     """Final paths that this run will write (to refuse existing ones before any work).
 
     FORMAT tensorrt always writes the fp16 ONNX (the engine's source, or the ``trtexec`` input where
@@ -170,7 +183,7 @@ def formats_of(fmt: str, tensorrt_here: bool | None = None) -> tuple[str, ...]:
     return FORMATS if tensorrt_here else tuple(f for f in FORMATS if f != "tensorrt")
 
 
-def onnx_precisions(formats, precisions: dict) -> tuple[str, ...]:
+def onnx_precisions(formats: Iterable[str], precisions: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     """ONNX files to write: those asked for, plus fp16 when a TensorRT engine is built from it."""
     wanted = tuple(precisions["onnx"]) if "onnx" in formats else ()
     if "tensorrt" in formats and "fp16" not in wanted:
@@ -178,7 +191,7 @@ def onnx_precisions(formats, precisions: dict) -> tuple[str, ...]:
     return wanted
 
 
-def parity_size(cfg) -> tuple[int, int]:
+def parity_size(cfg: TGAConfig) -> tuple[int, int]:
     """LR size of the parity windows: the bundled clip (176x144) degraded by the model's scale."""
     from tga_keras.commands.demo import clip_path
     from tga_keras.data.io import probe_video
@@ -187,7 +200,7 @@ def parity_size(cfg) -> tuple[int, int]:
     return info.height // cfg.scale, info.width // cfg.scale
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from export import manifest, onnx_model, savedmodel, tensorrt_engine, tflite
 
     fmt = args.format
@@ -231,16 +244,16 @@ def run(args) -> int:
     if input_size is not None and min(input_size) < cfg.min_size:
         raise ExportUsageError(f"--input-size {args.input_size}: the model needs frames of at least "
                                f"{cfg.min_size}x{cfg.min_size}")
-    shapes = None
+    shapes: dict[str, Any] | None = None  # the TensorRT optimization profile
     if fmt in ("tensorrt", "all"):  # checked up front, also where `all` only prints the trtexec command
         shapes = tensorrt_engine.profile_shapes(cfg.frames, sizes["min"], sizes["opt"], sizes["max"],
                                                 args.max_batch, cfg.min_size)
-    if "tensorrt" in formats:
-        h, w = parity_size(cfg)
-        if not tensorrt_engine.contains(shapes, (1, cfg.frames, h, w, 3)):
-            raise ExportUsageError(f"the parity frames ({h}x{w} LR, the bundled clip) are outside the TensorRT "
-                                   f"profile --min {sizes['min'][0]}x{sizes['min'][1]} .. --max "
-                                   f"{sizes['max'][0]}x{sizes['max'][1]}; widen it")
+        if "tensorrt" in formats:  # (FORMAT tensorrt, or all with TensorRT here)
+            h, w = parity_size(cfg)
+            if not tensorrt_engine.contains(shapes, (1, cfg.frames, h, w, 3)):
+                raise ExportUsageError(f"the parity frames ({h}x{w} LR, the bundled clip) are outside the TensorRT "
+                                       f"profile --min {sizes['min'][0]}x{sizes['min'][1]} .. --max "
+                                       f"{sizes['max'][0]}x{sizes['max'][1]}; widen it")
     source = manifest.source_record(args.model, cfg)
     manifest.check_same_source(args.outdir, source, args.overwrite)
 
@@ -253,7 +266,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     missing = None
 
-    def record():
+    def record() -> None:
         manifest.write(args.outdir, source, job.entries, args.overwrite)
 
     try:
@@ -273,6 +286,7 @@ def run(args) -> int:
                 onnx_paths = onnx_model.export(job, onnx_wanted)
                 record()
             if "tensorrt" in formats:
+                assert shapes is not None  # made above for FORMAT tensorrt and all
                 try:
                     tensorrt_engine.export(job, onnx_paths["fp16"], shapes)
                     record()
@@ -305,14 +319,14 @@ def run(args) -> int:
     if fmt == "all" and "tensorrt" not in formats:
         print(f"tensorrt skipped: {tensorrt_engine.availability()[1]}")
         fp16 = os.path.join(args.outdir, onnx_model.FOLDER, onnx_model.filename("fp16"))
-        if os.path.exists(fp16):
+        if os.path.exists(fp16) and shapes is not None:  # (shapes: always made for all)
             engine = os.path.join(args.outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE)
             print(f"on a GPU machine with TensorRT, build the engine with:\n  "
                   f"{tensorrt_engine.trtexec_command(fp16, engine, shapes)}")
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)

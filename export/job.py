@@ -13,10 +13,16 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TextIO
 
 import numpy as np
 
 from tga_keras.io_utils import path_bytes, replace_path
+
+if TYPE_CHECKING:
+    from tga_keras.config import TGAConfig
+    from tga_keras.inference import Backend, KerasBackend
+    from tga_keras.model import TGAModel
 
 
 class ExportUsageError(Exception):
@@ -39,8 +45,8 @@ class ToolMissing(Exception):
 class Job:
     """One export run. ``windows``: uint8 LR parity windows; ``reference``: the Keras float32 SR of them."""
 
-    model: object
-    keras: object  # the model as an inference-core backend (tga_keras.inference.KerasBackend)
+    model: TGAModel
+    keras: KerasBackend  # the model as an inference-core backend
     outdir: str
     overwrite: bool
     windows: np.ndarray
@@ -48,14 +54,14 @@ class Job:
     input_size: tuple[int, int] | None = None
     max_batch: int = 1
     calibration: str | None = None
-    profile: dict | None = None
+    profile: dict[str, Any] | None = None
     threads: int | None = None
-    log: object = None
-    entries: list = dataclasses.field(default_factory=list)
+    log: TextIO | None = None
+    entries: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     _scratch: str | None = None
 
     @property
-    def config(self):
+    def config(self) -> TGAConfig:
         return self.model.config
 
     def say(self, text: str) -> None:
@@ -83,7 +89,7 @@ class Job:
         base = os.path.basename(final.rstrip(os.sep))
         return os.path.join(folder, f".{base}.part-{os.getpid()}-{len(self.entries)}")
 
-    def check(self, backend, precision: str) -> dict:
+    def check(self, backend: Backend, precision: str) -> dict[str, Any]:
         """Parity figures of ``backend`` on the job's windows; :class:`ParityError` if out of bound."""
         from tga_keras.parity import compare, meets, sr_of
 
@@ -94,8 +100,8 @@ class Job:
             raise ParityError(f"parity with Keras: {text}")
         return figures
 
-    def keep(self, tmp: str, final: str, fmt: str, precision: str, figures: dict, io: dict,
-             companions: tuple = (), **extra) -> dict:
+    def keep(self, tmp: str, final: str, fmt: str, precision: str, figures: dict[str, Any], io: dict[str, Any],
+             companions: tuple[tuple[str, str], ...] = (), **extra: Any) -> dict[str, Any]:
         """Move ``tmp`` to ``final`` (and each ``(tmp, final)`` of ``companions``, e.g. a sidecar) and
         record the artifact. An existing ``final`` is replaced only with ``overwrite``: a file by one
         atomic rename, a folder by moving the old one aside first (never a moment without one)."""
@@ -121,7 +127,7 @@ class Job:
 
 
 @contextlib.contextmanager
-def removed_on_failure(*paths: str):
+def removed_on_failure(*paths: str) -> Iterator[None]:
     """Remove ``paths`` (files or folders) if the block raises: nothing half-written stays behind."""
     try:
         yield
@@ -138,7 +144,7 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-def tensor_io(name: str, dtype: str, shape) -> dict:
+def tensor_io(name: str, dtype: str, shape: Iterable[Any]) -> dict[str, Any]:
     """A manifest ``input``/``output`` record; unknown dimensions as ``None``."""
     return {"name": name, "dtype": dtype,
             "shape": [None if (d is None or isinstance(d, str) or int(d) < 0) else int(d) for d in shape]}

@@ -21,6 +21,7 @@ backend applies (``sr = scale * (q - zero_point)``).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from export.job import ArtifactError, ExportUsageError, Job, removed_on_failure, tensor_io
 
@@ -133,7 +134,7 @@ def export(job: Job, saved_model: str, precisions=PRECISIONS) -> list[str]:
             if foreign:
                 raise ArtifactError(f"the {precision} model needs ops that are not TFLite builtins: {foreign}")
             figures = job.check(backend, precision)
-            extra = {"ops": ops}
+            extra: dict[str, Any] = {"ops": ops}
             if precision == "int8":
                 extra["float_ops"] = tflite_float_ops(tmp)
                 job.say(f"  ops that stay float: {extra['float_ops'] or 'none'}")

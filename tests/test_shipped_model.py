@@ -48,9 +48,11 @@ def test_reproduces_the_card_on_the_bundled_clip(tmp_path, capsys):
         assert json.load(f)["average"]["psnr"] == pytest.approx(got["psnr"], abs=1e-4)
 
 
-@pytest.mark.parametrize("order", ["import tga_keras, keras", "import keras, tga_keras"])
+@pytest.mark.parametrize("order", ["import tga_keras, keras", "import keras, tga_keras",
+                                   "import tga_keras.layers, keras", "import tga_keras.metrics, keras"])
 def test_plain_keras_loads_it_after_import_tga_keras(order):
-    """`import tga_keras` registers the custom objects whichever of the two is imported first."""
+    """`import tga_keras` registers the custom objects whichever is imported first, also when a submodule
+    that imports Keras itself comes first (registering inside it would import it half-done)."""
     import subprocess
     import sys
 

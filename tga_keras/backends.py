@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +100,9 @@ class _ArtifactBackend:
 
     name = "artifact"
     precision = "fp32"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:  # each format's own
+        raise NotImplementedError
 
     def _init_meta(self, path: str, frames: int | None, config=None, precision: str | None = None,
                    probe_hw: tuple[int, int] = (8, 8)):
@@ -176,7 +180,7 @@ class TFLiteBackend(_ArtifactBackend):
             raise ValueError(f"{path}: not a readable TFLite model: {first_line(e)}") from None
         self._in = self._it.get_input_details()[0]
         self._out = self._it.get_output_details()[0]
-        self._shape = None
+        self._shape: tuple[int, ...] | None = None
         sig = self._in.get("shape_signature", self._in["shape"])
         self._init_meta(path, int(sig[1]) if len(sig) == 5 and sig[1] > 0 else None, config=config,
                         precision=tflite_precision(self._it))
@@ -217,7 +221,7 @@ def non_builtin_ops(op_names) -> list[str]:
     return [op for op in op_names if op == "DELEGATE" or not re.fullmatch(r"[A-Z0-9_]+", op)]
 
 
-def _bare_interpreter(path: str):
+def _bare_interpreter(path: str | os.PathLike[str]) -> Any:
     """An interpreter of ``path`` without the default delegates (its op list is the model's own)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 

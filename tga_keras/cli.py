@@ -9,6 +9,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -67,7 +68,7 @@ def _quiet_tensorflow_import() -> None:
         os.close(devnull)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] not in ("-h", "--help", "--version"):  # top-level help needs no TensorFlow
         _quiet_tensorflow_import()

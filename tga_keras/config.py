@@ -44,7 +44,7 @@ class TGAConfig:
     bn_epsilon: float = 1e-3
     dilation: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # JSON gives lists: normalise to tuples so equality and hashing hold.
         for name in ("intra_units", "fusion3d_units", "inter_units"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
@@ -142,7 +142,7 @@ class TGAConfig:
     def from_json(cls, text: str) -> "TGAConfig":
         return cls.from_dict(json.loads(text))
 
-    def replace(self, **changes) -> "TGAConfig":
+    def replace(self, **changes: Any) -> "TGAConfig":
         return dataclasses.replace(self, **changes)
 
     # -------------------------------------------------------------- presets

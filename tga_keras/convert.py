@@ -10,11 +10,18 @@ mis-shaped keys fails with a :class:`CheckpointError` naming them. The ``module.
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from tga_keras.config import TGAConfig
+
+if TYPE_CHECKING:
+    import keras
+
+    from tga_keras.model import TGAModel
+
+Transform = Callable[[np.ndarray], np.ndarray]
 
 
 class CheckpointError(ValueError):
@@ -42,18 +49,18 @@ def _shuffle_perm(channels: int, block: int) -> np.ndarray:
     return (c * block * block + dy * block + dx).reshape(-1)
 
 
-def _identity(w):
+def _identity(w: np.ndarray) -> np.ndarray:
     return w
 
 
 # ----------------------------------------------------------------------------- mapping
-def _official_block_names(n_intra: int, n_inter: int):
+def _official_block_names(n_intra: int, n_inter: int) -> tuple[list[str], list[str]]:
     intra = ["head"] + [f"middle_{i}" for i in range(1, n_intra - 1)] + ["last"]
     inter = [f"middle_{n_intra + i}" for i in range(n_inter)]
     return intra, inter
 
 
-def _stem_names(i: int):
+def _stem_names(i: int) -> tuple[str, str]:
     if i == 0:
         return "conv3d_1", "bn3d_1"
     if i == 1:
@@ -61,28 +68,37 @@ def _stem_names(i: int):
     return f"conv3d_2_{i - 1}", f"bn3d_2_{i - 1}"
 
 
-def weight_map(model) -> dict[str, tuple[object, Callable[[np.ndarray], np.ndarray]]]:
+def weight_map(model: keras.Model) -> dict[str, tuple[keras.Variable, Transform]]:
     """``{official key: (keras variable, transform)}`` for every tensor of the official state_dict.
 
     ``num_batches_tracked`` buffers carry no weights and are not listed.
     """
     config: TGAConfig = model.config
-    out: dict[str, tuple[object, Callable]] = {}
+    out: dict[str, tuple[keras.Variable, Transform]] = {}
 
-    def bn(prefix, layer):
+    def bn(prefix: str, layer: Any) -> None:
         for suffix, var in (("weight", layer.gamma), ("bias", layer.beta),
                             ("running_mean", layer.moving_mean), ("running_var", layer.moving_variance)):
             out[f"{prefix}.{suffix}"] = (var, _identity)
 
-    def conv(prefix, kernel, bias, transform=_conv2d, perm=None):
+    def conv(prefix: str, kernel: keras.Variable, bias: keras.Variable, transform: Transform = _conv2d,
+             perm: np.ndarray | None = None) -> None:
         if perm is None:
             out[f"{prefix}.weight"] = (kernel, transform)
             out[f"{prefix}.bias"] = (bias, _identity)
         else:
-            out[f"{prefix}.weight"] = (kernel, lambda w, p=perm: transform(w)[..., p])
-            out[f"{prefix}.bias"] = (bias, lambda b, p=perm: b[p])
+            p = perm
 
-    def dense_unit(prefix, j, unit, temporal=False):
+            def permuted_weight(w: np.ndarray) -> np.ndarray:
+                return transform(w)[..., p]
+
+            def permuted_bias(b: np.ndarray) -> np.ndarray:
+                return b[p]
+
+            out[f"{prefix}.weight"] = (kernel, permuted_weight)
+            out[f"{prefix}.bias"] = (bias, permuted_bias)
+
+    def dense_unit(prefix: str, j: int, unit: Any, temporal: bool = False) -> None:
         """Unit ``j`` of an official block: bn3d_{2j+1}, conv3d_{2j+1}, bn3d_{2j+2}, conv3d_{2j+2}."""
         a, b = 2 * j + 1, 2 * j + 2
         if unit.act_in.bn is not None:
@@ -133,7 +149,7 @@ def weight_map(model) -> dict[str, tuple[object, Callable[[np.ndarray], np.ndarr
 
 
 # ----------------------------------------------------------------------------- loading
-def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a ``.pth`` file into ``{key: float32 numpy}``; raise :class:`CheckpointError` if it is not one."""
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -144,7 +160,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         import torch
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise CheckpointError(
-            "reading PyTorch checkpoints needs torch: pip install 'tga-keras[torch]' (CPU: pip install torch==2.13.0)"
+            "reading PyTorch checkpoints needs torch; the CPU build: "
+            "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
         ) from e
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -156,7 +173,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return _as_numpy_state_dict(obj, path)
 
 
-def _as_numpy_state_dict(obj, origin: str = "state_dict") -> dict[str, np.ndarray]:
+def _as_numpy_state_dict(obj: Any, origin: str = "state_dict") -> dict[str, np.ndarray]:
     # Training scripts sometimes wrap the state_dict; accept the common wrappers.
     if isinstance(obj, Mapping):
         for wrapper in ("state_dict", "model", "net", "params"):
@@ -181,11 +198,11 @@ def _as_numpy_state_dict(obj, origin: str = "state_dict") -> dict[str, np.ndarra
     return out
 
 
-def _looks_like_tensor(x) -> bool:
+def _looks_like_tensor(x: object) -> bool:
     return hasattr(x, "shape")
 
 
-def load_state_dict(model, state_dict: Mapping[str, np.ndarray], origin: str = "state_dict") -> None:
+def load_state_dict(model: keras.Model, state_dict: Mapping[str, Any], origin: str = "state_dict") -> None:
     """Assign an official ``state_dict`` to ``model`` (built with a matching config), all or nothing."""
     sd = _as_numpy_state_dict(state_dict, origin)
     wmap = weight_map(model)
@@ -223,16 +240,18 @@ def load_state_dict(model, state_dict: Mapping[str, np.ndarray], origin: str = "
         wmap[key][0].assign(value)
 
 
-def _few(items, n=8):
+def _few(items: Iterable[str], n: int = 8) -> str:
     items = list(items)
     return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
-def from_torch(path_or_state_dict, config: TGAConfig | None = None, return_attention: bool = False):
+def from_torch(path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any], config: TGAConfig | None = None,
+               return_attention: bool = False) -> TGAModel:
     """Build a Keras TGA model and load an official checkpoint (a ``.pth`` path or a state_dict)."""
     from tga_keras.model import build_tga
 
     config = TGAConfig.official() if config is None else config
+    sd: Mapping[str, Any]
     if isinstance(path_or_state_dict, (str, os.PathLike)):
         origin = os.fspath(path_or_state_dict)
         sd = read_state_dict(origin)

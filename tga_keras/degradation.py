@@ -8,6 +8,8 @@ Every function takes ``(..., H, W, C)`` float frames in [0, 1], as numpy arrays 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 
@@ -18,7 +20,7 @@ KERNEL_SIZE = 13
 PROTOCOLS = ("plain", "official")
 
 
-def _check_scale(scale) -> int:
+def _check_scale(scale: Any) -> int:
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or int(scale) not in SUPPORTED_SCALES:
         raise ValueError(f"scale must be one of {SUPPORTED_SCALES}, got {scale!r}")
     return int(scale)
@@ -48,7 +50,7 @@ def gaussian_kernel(scale: int) -> np.ndarray:
     return np.outer(k, k)
 
 
-def _paddings(h: int, w: int, scale: int):
+def _paddings(h: Any, w: Any, scale: int) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """((top, bottom), (left, right)) of the official reflect padding; accepts ints or int tensors."""
     p = 6 + 2 * scale
     if scale == 3:  # the official extra pad; 3 (not 0) when the size is already a multiple of 3
@@ -61,14 +63,14 @@ def _output_size(n: int, scale: int) -> int:
     return (n + lo + hi - KERNEL_SIZE) // scale + 1 - 4
 
 
-def _check_rank(frames, what: str) -> int:
+def _check_rank(frames: Any, what: str) -> int:  # numpy array or tf.Tensor
     rank = frames.shape.rank if tf.is_tensor(frames) else np.ndim(frames)
     if rank is None or rank < 3:
         raise ValueError(f"{what} expects (..., H, W, C) with a known rank >= 3, got shape {frames.shape}")
     return rank
 
 
-def _check_reflect(h, w, pads, what: str) -> None:
+def _check_reflect(h: int | None, w: int | None, pads: tuple[tuple[int, int], tuple[int, int]], what: str) -> None:
     """torch/TF reflect padding needs every pad < the padded dimension."""
     for name, n, (lo, hi) in (("H", h, pads[0]), ("W", w, pads[1])):
         if n is not None and not (lo < n and hi < n):
@@ -78,14 +80,14 @@ def _check_reflect(h, w, pads, what: str) -> None:
             )
 
 
-def _check_float(frames, what: str):
+def _check_float(frames: Any, what: str) -> None:  # numpy array or tf.Tensor
     dtype = frames.dtype
     floating = dtype.is_floating if tf.is_tensor(frames) else np.issubdtype(dtype, np.floating)
     if not floating:
         raise ValueError(f"{what} expects float frames in [0, 1], got dtype {dtype}")
 
 
-def gaussian_downsample(frames, scale: int = 4):
+def gaussian_downsample(frames: np.ndarray | tf.Tensor, scale: int = 4) -> np.ndarray | tf.Tensor:
     """Official BD degradation ``Guassian_downsample``: blur with :func:`gaussian_kernel`, stride ``scale``.
 
     Args:
@@ -121,7 +123,7 @@ def gaussian_downsample(frames, scale: int = 4):
     return out[..., 2:-2, 2:-2, :].astype(x.dtype, copy=False)
 
 
-def _gaussian_downsample_tf(x, scale: int):
+def _gaussian_downsample_tf(x: tf.Tensor, scale: int) -> tf.Tensor:
     rank = x.shape.rank
     h_static, w_static = x.shape[-3], x.shape[-2]
     if h_static is not None and w_static is not None:
@@ -155,7 +157,7 @@ def _gaussian_downsample_tf(x, scale: int):
     return y
 
 
-def official_pad(frames, scale: int = 4):
+def official_pad(frames: np.ndarray | tf.Tensor, scale: int = 4) -> np.ndarray | tf.Tensor:
     """The official loaders' pre-BD padding: numpy ``'reflect'`` pad of ``2 * scale`` px on H and W.
 
     ``(..., H, W, C)`` -> ``(..., H + 4 * scale, W + 4 * scale, C)``, numpy or ``tf.Tensor``.
@@ -174,7 +176,7 @@ def official_pad(frames, scale: int = 4):
     return np.pad(x, paddings, mode="reflect")
 
 
-def bd_degrade(hr, scale: int = 4, protocol: str = "plain"):
+def bd_degrade(hr: np.ndarray | tf.Tensor, scale: int = 4, protocol: str = "plain") -> np.ndarray | tf.Tensor:
     """BD (blur-downsample) LR frames from HR ``(..., H, W, C)`` float in [0, 1].
 
     ``protocol='plain'``: :func:`gaussian_downsample` (``(..., H/s, W/s, C)`` when ``s`` divides
@@ -189,7 +191,7 @@ def bd_degrade(hr, scale: int = 4, protocol: str = "plain"):
     return gaussian_downsample(hr, scale)
 
 
-def bi_degrade(hr, scale: int = 4):
+def bi_degrade(hr: np.ndarray | tf.Tensor, scale: int = 4) -> np.ndarray | tf.Tensor:
     """BI LR frames: MATLAB bicubic ``imresize(hr, 1 / scale)``; ``(..., ceil(H/s), ceil(W/s), C)``."""
     scale = _check_scale(scale)
     _check_rank(hr, "bi_degrade")

@@ -26,10 +26,16 @@ from __future__ import annotations
 
 import os
 import sys
-import types
-from typing import Callable, Iterable, Iterator, Protocol
+from collections.abc import Sized
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, TypedDict
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import keras
+
+    from tga_keras.model import TGAModel
 
 OUTPUT_DTYPES = ("float32", "uint8")
 DEFAULT_TILE_OVERLAP = 16  # for a backend whose config is unknown
@@ -87,7 +93,8 @@ class Backend(Protocol):
 class CallableBackend:
     """Any function ``(B, F, h, w, 3) -> (B, s*h, s*w, 3)`` (numpy or tensors out) as a :class:`Backend`."""
 
-    def __init__(self, fn: Callable, scale: int, frames: int = 7, min_size: int = 3, name: str = "callable"):
+    def __init__(self, fn: Callable[[np.ndarray], Any], scale: int, frames: int = 7, min_size: int = 3,
+                 name: str = "callable") -> None:
         self.fn, self.scale, self.frames, self.min_size, self.name = fn, int(scale), int(frames), int(min_size), name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -99,8 +106,8 @@ INPUT_NAME = "lr_frames"
 OUTPUT_NAME = "sr"
 
 
-def inference_function(model, input_dtype: str = "float32", height: int | None = None, width: int | None = None,
-                       batch: int | None = None, pin_input_range: bool = False):
+def inference_function(model: keras.Model, input_dtype: str = "float32", height: int | None = None,
+                       width: int | None = None, batch: int | None = None, pin_input_range: bool = False) -> Any:
     """The inference graph of a TGA ``keras.Model`` as one ``tf.function``: ``lr_frames`` -> ``{"sr": ...}``.
 
     ``training=False``: every BatchNorm that follows a conv is folded into it, the pre-activation
@@ -121,19 +128,19 @@ def inference_function(model, input_dtype: str = "float32", height: int | None =
         raise ValueError(f"input_dtype must be one of {OUTPUT_DTYPES}, got {input_dtype!r}")
     spec = tf.TensorSpec([batch, model.config.frames, height, width, 3], tf.as_dtype(input_dtype), name=INPUT_NAME)
 
-    def sr_of(x):
+    def sr_of(x: Any) -> Any:
         y = model(x, training=False)
         return y[0] if isinstance(y, (list, tuple)) else y  # return_attention models: SR only
 
     if input_dtype == "float32" and pin_input_range:
-        def serve(lr_frames):
+        def serve(lr_frames: Any) -> dict[str, Any]:
             x = tf.quantization.fake_quant_with_min_max_args(lr_frames, min=0.0, max=1.0, num_bits=8)
             return {OUTPUT_NAME: sr_of(x)}
     elif input_dtype == "float32":
-        def serve(lr_frames):
+        def serve(lr_frames: Any) -> dict[str, Any]:
             return {OUTPUT_NAME: sr_of(lr_frames)}
     else:
-        def serve(lr_frames):
+        def serve(lr_frames: Any) -> dict[str, Any]:
             y = sr_of(tf.cast(lr_frames, tf.float32) / 255.0)
             return {OUTPUT_NAME: tf.cast(tf.floor(tf.clip_by_value(y, 0.0, 1.0) * 255.0 + 0.5), tf.uint8)}
 
@@ -145,7 +152,7 @@ class KerasBackend:
 
     name = "keras"
 
-    def __init__(self, model):
+    def __init__(self, model: keras.Model) -> None:
         config = getattr(model, "config", None)
         if config is None:
             raise ValueError(f"{type(model).__name__} has no TGAConfig (.config); build it with tga_keras.build_tga")
@@ -163,7 +170,8 @@ class KerasBackend:
         return self._fn.experimental_get_tracing_count()
 
 
-def as_backend(model_or_backend, scale: int | None = None, frames: int | None = None, min_size: int | None = None):
+def as_backend(model_or_backend: Any, scale: int | None = None, frames: int | None = None,
+               min_size: int | None = None) -> Backend:
     """A :class:`Backend` from a Keras model, a ``.keras`` path, a backend, or a plain callable (+ ``scale``)."""
     obj = model_or_backend
     if isinstance(obj, (str, os.PathLike)):
@@ -188,7 +196,7 @@ def as_backend(model_or_backend, scale: int | None = None, frames: int | None = 
 PRECISIONS = ("float32", "bfloat16")
 
 
-def with_precision(model, precision: str = "float32"):
+def with_precision(model: keras.Model, precision: str = "float32") -> keras.Model:
     """``model`` itself for ``'float32'``; for ``'bfloat16'`` the same network and weights rebuilt
     under Keras' ``mixed_bfloat16`` policy (bf16 compute, float32 weights and BatchNorm).
 
@@ -216,7 +224,8 @@ def with_precision(model, precision: str = "float32"):
     return fast
 
 
-def load_tga(weights: str | os.PathLike | None = None, preset: str | None = None, precision: str = "float32"):
+def load_tga(weights: str | os.PathLike[str] | None = None, preset: str | None = None,
+             precision: str = "float32") -> TGAModel:
     """A TGA ``keras.Model``: untrained ``preset`` if ``weights`` is None, else loaded from ``weights``.
 
     ``precision``: ``'float32'`` (exact) or ``'bfloat16'`` (see :func:`with_precision`).
@@ -231,7 +240,7 @@ def load_tga(weights: str | os.PathLike | None = None, preset: str | None = None
     return with_precision(_load_float32(weights, preset), precision)
 
 
-def _load_float32(weights, preset):
+def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) -> TGAModel:
     from tga_keras.config import TGAConfig
     from tga_keras.model import TGAModel, build_tga
 
@@ -296,7 +305,13 @@ def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------ upscaler
-def _to_float(x) -> np.ndarray:
+class _StreamState(TypedDict):
+    next: int  # index of the next frame to read
+    n: int | None  # length of the stream, once its end was seen
+    shape: tuple[int, ...] | None  # shape of the first frame
+
+
+def _to_float(x: npt.ArrayLike) -> np.ndarray:
     """uint8 -> float32 / 255; float -> float32; anything else raises ``ValueError``."""
     x = np.asarray(x)
     if x.dtype == np.uint8:
@@ -329,8 +344,8 @@ class Upscaler:
         batch_size: windows (or tiles) per backend call.
     """
 
-    def __init__(self, model, *, tile: int | None = None, tile_overlap: int | None = None, batch_size: int = 1,
-                 scale: int | None = None, frames: int | None = None, min_size: int | None = None):
+    def __init__(self, model: Any, *, tile: int | None = None, tile_overlap: int | None = None, batch_size: int = 1,
+                 scale: int | None = None, frames: int | None = None, min_size: int | None = None) -> None:
         self.backend = as_backend(model, scale=scale, frames=frames, min_size=min_size)
         self.scale, self.frames, self.min_size = self.backend.scale, self.backend.frames, self.backend.min_size
         if tile_overlap is None:
@@ -349,16 +364,15 @@ class Upscaler:
         self.tile = None if tile is None else int(tile)
         self.tile_overlap = int(tile_overlap)
         self.batch_size = int(batch_size)
-        self._spec = types.SimpleNamespace(frames=self.frames, min_size=self.min_size)
 
     # -------------------------------------------------------------------- one window
-    def check_window(self, shape) -> None:
+    def check_window(self, shape: Iterable[int | None]) -> None:
         """Raise ``ValueError`` unless ``shape`` is ``(B, F, h, w, 3)`` with ``h, w >= min_size``."""
         from tga_keras.model import check_frames_shape
 
-        check_frames_shape(tuple(shape), self._spec)
+        check_frames_shape(tuple(shape), self)  # reads self.frames and self.min_size
 
-    def upscale_window(self, lr_frames, dtype: str = "float32") -> np.ndarray:
+    def upscale_window(self, lr_frames: npt.ArrayLike, dtype: str = "float32") -> np.ndarray:
         """LR ``(F, h, w, 3)`` or ``(B, F, h, w, 3)`` in [0, 1] -> SR ``(s*h, s*w, 3)`` / ``(B, s*h, s*w, 3)``.
 
         The shape is checked before any work; uint8 input is divided by 255; output clipped to [0, 1].
@@ -406,7 +420,7 @@ class Upscaler:
         return y
 
     # -------------------------------------------------------------------- streams
-    def upscale_frames(self, frames: Iterable, *, dtype: str = "float32", progress: bool = False,
+    def upscale_frames(self, frames: Iterable[npt.ArrayLike], *, dtype: str = "float32", progress: bool = False,
                        total: int | None = None, first: int = 0, count: int | None = None,
                        desc: str = "upscale") -> Iterator[np.ndarray]:
         """SR frames of a sequence, streaming: yields ``(s*H, s*W, 3)`` (``dtype`` float32 or uint8).
@@ -423,13 +437,14 @@ class Upscaler:
         if first < 0 or (count is not None and count < 0):
             raise ValueError(f"first and count must be >= 0, got first={first}, count={count}")
         if total is None:
-            n = len(frames) if hasattr(frames, "__len__") else None
+            n = len(frames) if isinstance(frames, Sized) else None
             total = None if n is None else max(0, min(n - first, count if count is not None else n))
         elif count is not None:
             total = min(total, count)
         return self._stream(frames, dtype, progress, total, first, count, desc)  # arguments checked eagerly
 
-    def _stream(self, frames, dtype, progress, total, first, count, desc) -> Iterator[np.ndarray]:
+    def _stream(self, frames: Iterable[npt.ArrayLike], dtype: str, progress: bool, total: int | None, first: int,
+                count: int | None, desc: str) -> Iterator[np.ndarray]:
         bar = None
         if progress:
             from tqdm import tqdm
@@ -448,18 +463,18 @@ class Upscaler:
             if bar is not None:
                 bar.close()
 
-    def _emit(self, batch, dtype, bar):
+    def _emit(self, batch: list[np.ndarray], dtype: str, bar: Any) -> Iterator[np.ndarray]:
         out = to_output(self._run(np.stack(batch)), dtype)
         for sr in out:
             if bar is not None:
                 bar.update(1)
             yield sr
 
-    def _windows(self, it: Iterator, first: int, count: int | None) -> Iterator[np.ndarray]:
+    def _windows(self, it: Iterator[npt.ArrayLike], first: int, count: int | None) -> Iterator[np.ndarray]:
         """``(F, H, W, 3)`` float32 windows for references ``first ..`` of the stream ``it``."""
         r = self.frames // 2
         cache: dict[int, np.ndarray] = {}
-        state = {"next": 0, "n": None, "shape": None}
+        state: _StreamState = {"next": 0, "n": None, "shape": None}
 
         def fill(upto: int) -> None:  # read frames until index ``upto`` is cached or the stream ends
             while state["n"] is None and state["next"] <= upto:

@@ -11,10 +11,12 @@ official code never feeds uint8; its uint8 branch would round Y, which is not re
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import cv2
 import keras
 import numpy as np
+import numpy.typing as npt
 
 _Y_COEFFS = (65.481, 128.553, 24.966)  # MATLAB rgb2ycbcr, R, G, B
 _C1 = (0.01 * 255) ** 2
@@ -28,7 +30,7 @@ def _ssim_window() -> np.ndarray:
     return np.outer(k, k.transpose())
 
 
-def _as_float01(img, what: str) -> np.ndarray:
+def _as_float01(img: npt.ArrayLike, what: str) -> np.ndarray:
     x = np.asarray(img)
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / np.float32(255.0)
@@ -39,7 +41,7 @@ def _as_float01(img, what: str) -> np.ndarray:
     return x
 
 
-def rgb_to_y(img) -> np.ndarray:
+def rgb_to_y(img: npt.ArrayLike) -> np.ndarray:
     """MATLAB ``rgb2ycbcr`` luma of RGB ``(..., 3)`` float [0, 1] (or uint8), on the 0..255 scale.
 
     Returns float32 ``(...)`` in [16, 235], exactly as the official ``test.py`` computes it (input
@@ -55,7 +57,8 @@ def rgb_to_y(img) -> np.ndarray:
     return y.astype(np.float32) * np.float32(255.0)
 
 
-def _y_pair(pred, target, crop_border: int, min_size: int, what: str):
+def _y_pair(pred: npt.ArrayLike, target: npt.ArrayLike, crop_border: int, min_size: int,
+            what: str) -> tuple[np.ndarray, np.ndarray]:
     p = _as_float01(pred, what)
     t = _as_float01(target, what)
     if p.shape != t.shape:
@@ -77,7 +80,7 @@ def _y_pair(pred, target, crop_border: int, min_size: int, what: str):
     return py.astype(np.float64), ty.astype(np.float64)
 
 
-def psnr_y(pred, target, crop_border: int = 8) -> float:
+def psnr_y(pred: npt.ArrayLike, target: npt.ArrayLike, crop_border: int = 8) -> float:
     """Official Y-channel PSNR in dB of RGB ``(H, W, 3)`` images (uint8 or float [0, 1]).
 
     ``crop_border`` pixels are dropped on every side (0: none). ``inf`` when the Y images are equal.
@@ -89,7 +92,7 @@ def psnr_y(pred, target, crop_border: int = 8) -> float:
     return float(20 * math.log10(255.0 / math.sqrt(mse)))
 
 
-def ssim_y(pred, target, crop_border: int = 8) -> float:
+def ssim_y(pred: npt.ArrayLike, target: npt.ArrayLike, crop_border: int = 8) -> float:
     """Official Y-channel SSIM of RGB ``(H, W, 3)`` images (uint8 or float [0, 1]), in [-1, 1].
 
     Needs at least 11x11 pixels left after cropping ``crop_border`` on every side.
@@ -98,7 +101,7 @@ def ssim_y(pred, target, crop_border: int = 8) -> float:
     window = _ssim_window()
     r = _WINDOW // 2
 
-    def filt(img):
+    def filt(img: np.ndarray) -> np.ndarray:
         return cv2.filter2D(img, -1, window)[r:-r, r:-r]  # 'valid'
 
     mu1, mu2 = filt(a), filt(b)
@@ -117,7 +120,7 @@ def ssim_y(pred, target, crop_border: int = 8) -> float:
 # ------------------------------------------------------------------------------------------
 
 
-def _y_batch(images, crop_border: int):
+def _y_batch(images: Any, crop_border: int) -> Any:
     """``(B, H, W, 3)`` RGB [0, 1] -> cropped ``(B, h, w)`` Y x255, float32 (official casts)."""
     x = keras.ops.clip(keras.ops.cast(images, "float32"), 0.0, 1.0) * 255.0
     coeffs = keras.ops.convert_to_tensor(np.asarray(_Y_COEFFS, dtype=np.float64))
@@ -131,7 +134,7 @@ def _y_batch(images, crop_border: int):
 class _MeanOverImages(keras.metrics.Metric):
     """Mean of a per-image value over every image seen (optionally weighted per image)."""
 
-    def __init__(self, crop_border: int = 8, name: str | None = None, dtype=None):
+    def __init__(self, crop_border: int = 8, name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
         if isinstance(crop_border, bool) or int(crop_border) != crop_border or crop_border < 0:
             raise ValueError(f"crop_border must be an integer >= 0, got {crop_border!r}")
@@ -139,10 +142,10 @@ class _MeanOverImages(keras.metrics.Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="count")
 
-    def _per_image(self, y_true, y_pred):  # (B,) float32
+    def _per_image(self, y_true: Any, y_pred: Any) -> Any:  # (B,) float32
         raise NotImplementedError
 
-    def _check(self, y_true, y_pred, min_size: int):
+    def _check(self, y_true: Any, y_pred: Any, min_size: int) -> None:
         t_shape, p_shape = tuple(y_true.shape), tuple(y_pred.shape)
         if len(t_shape) != len(p_shape) or any(
             m is not None and n is not None and m != n for m, n in zip(t_shape, p_shape, strict=True)
@@ -157,7 +160,7 @@ class _MeanOverImages(keras.metrics.Metric):
                     f"crop_border={self.crop_border}" + (" and the 11x11 window" if min_size > 1 else "")
                 )
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true = keras.ops.convert_to_tensor(y_true)
         y_pred = keras.ops.convert_to_tensor(y_pred)
         values = self._per_image(y_true, y_pred)
@@ -169,10 +172,10 @@ class _MeanOverImages(keras.metrics.Metric):
         self.total.assign_add(keras.ops.sum(values * weights))
         self.count.assign_add(keras.ops.sum(weights))
 
-    def result(self):
+    def result(self) -> Any:
         return keras.ops.divide_no_nan(self.total, self.count)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "crop_border": self.crop_border}
 
 
@@ -183,10 +186,10 @@ class PSNRY(_MeanOverImages):
     Per image as in :func:`psnr_y` (float64 MSE); an exact match gives ``inf`` like the official code.
     """
 
-    def __init__(self, crop_border: int = 8, name: str = "psnr_y", dtype=None):
+    def __init__(self, crop_border: int = 8, name: str = "psnr_y", dtype: Any = None) -> None:
         super().__init__(crop_border=crop_border, name=name, dtype=dtype)
 
-    def _per_image(self, y_true, y_pred):
+    def _per_image(self, y_true: Any, y_pred: Any) -> Any:
         self._check(y_true, y_pred, 1)
         a = keras.ops.cast(_y_batch(y_pred, self.crop_border), "float64")
         b = keras.ops.cast(_y_batch(y_true, self.crop_border), "float64")
@@ -203,11 +206,11 @@ class SSIMY(_MeanOverImages):
     mean Y (exactly equivalent; it reduces float32 cancellation). Agrees with :func:`ssim_y` to ~5e-6.
     """
 
-    def __init__(self, crop_border: int = 8, name: str = "ssim_y", dtype=None):
+    def __init__(self, crop_border: int = 8, name: str = "ssim_y", dtype: Any = None) -> None:
         super().__init__(crop_border=crop_border, name=name, dtype=dtype)
         self._window = _ssim_window().astype(np.float32)[:, :, None, None]
 
-    def _per_image(self, y_true, y_pred):
+    def _per_image(self, y_true: Any, y_pred: Any) -> Any:
         self._check(y_true, y_pred, _WINDOW)
         a = _y_batch(y_pred, self.crop_border)
         b = _y_batch(y_true, self.crop_border)
@@ -216,7 +219,7 @@ class SSIMY(_MeanOverImages):
         a, b = (a - shift)[..., None], (b - shift)[..., None]
         window = keras.ops.convert_to_tensor(self._window)
 
-        def filt(img):
+        def filt(img: Any) -> Any:
             return keras.ops.conv(img, window, strides=1, padding="valid")
 
         m1, m2 = filt(a), filt(b)  # shifted local means

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from typing import Any, Iterable, Protocol
+
 import keras
 from keras import layers
 
@@ -21,7 +23,17 @@ from tga_keras.layers import (
 )
 
 
-def check_frames_shape(shape, config: TGAConfig) -> None:
+class FrameSpec(Protocol):
+    """What :func:`check_frames_shape` reads of a config (a :class:`TGAConfig` has both)."""
+
+    @property
+    def frames(self) -> int: ...
+
+    @property
+    def min_size(self) -> int: ...
+
+
+def check_frames_shape(shape: Iterable[int | None], config: FrameSpec) -> None:
     """Raise ``ValueError`` unless ``shape`` is ``(batch, frames, H, W, 3)`` with H, W large enough.
 
     ``None`` entries (unknown at trace time) pass. Cheap: call it before any heavy work.
@@ -51,7 +63,8 @@ class TGAModel(keras.Model):
     :class:`TGAConfig`; ``get_config``/``from_config`` round-trip it.
     """
 
-    def __init__(self, config: TGAConfig | dict | None = None, return_attention: bool = False, **kwargs):
+    def __init__(self, config: TGAConfig | dict[str, Any] | None = None, return_attention: bool = False,
+                 **kwargs: Any) -> None:
         config = TGAConfig() if config is None else config
         config = config if isinstance(config, TGAConfig) else TGAConfig.from_dict(config)
         lr = keras.Input(shape=(config.frames, None, None, 3), name="lr_frames", dtype="float32")
@@ -72,21 +85,21 @@ class TGAModel(keras.Model):
         self.config = config
         self.return_attention = bool(return_attention)
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if hasattr(inputs, "shape"):
             check_frames_shape(tuple(inputs.shape), self.config)
         return super().__call__(inputs, *args, **kwargs)
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if hasattr(x, "shape"):
             check_frames_shape(tuple(x.shape), self.config)
         return super().predict(x, *args, **kwargs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "return_attention": self.return_attention, "name": self.name}
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> TGAModel:
         return cls(**config)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from typing import Any
 
 import keras
 import numpy as np
@@ -125,8 +126,8 @@ class TensorBoardPictures(keras.callbacks.Callback):
     def __init__(self, log_dir: str, windows: list[tuple[np.ndarray, np.ndarray]], scale: int, crop: int = 96):
         super().__init__()
         self.log_dir, self.windows, self.scale, self.crop = log_dir, windows, scale, crop
-        self._writer = None
-        self._probe = None
+        self._writer: Any = None  # tf.summary.SummaryWriter, made at the first epoch's end
+        self._probe: Any = None  # keras.Model: (SR, attention) of the trained model
 
     def _crop(self, lr, hr):
         h, w = lr.shape[1:3]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tga_keras.config import TGAConfig
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 MIXED_PRECISIONS = (None, "bfloat16", "float16")
@@ -89,7 +92,7 @@ class TrainConfig:
         return cls(**data)
 
     def _resolve(self, base: str) -> None:
-        def r(p):
+        def r(p: str | None) -> str | None:
             return p if p is None or os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
 
         for name in _PATH_LIST_FIELDS:
@@ -127,7 +130,7 @@ class TrainConfig:
             if p is not None and not os.path.exists(p):
                 raise FileNotFoundError(f"{name}: {p}: no such file or folder")
 
-    def model_config(self):
+    def model_config(self) -> TGAConfig:
         from tga_keras.config import TGAConfig
 
         spec = dict(self.model)
@@ -137,11 +140,11 @@ class TrainConfig:
         except TypeError as e:
             raise ValueError(f"model: {e}") from None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def read_config_file(path: str) -> dict:
+def read_config_file(path: str) -> Any:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such config file")
     with open(path) as f:
@@ -151,7 +154,7 @@ def read_config_file(path: str) -> dict:
             raise ValueError(f"{path}: not valid JSON: {e}") from None
 
 
-def _check_type(name: str, value: Any, default: Any, annotation: str) -> None:
+def _check_type(name: str, value: Any, default: Any, annotation: object) -> None:
     """ValueError when ``value`` does not fit the field (judged from its annotation)."""
     ann = str(annotation)
     ok: bool

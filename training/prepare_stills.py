@@ -232,7 +232,9 @@ class LicenseMatch:
 
 
 def _paragraphs(text: str) -> list[dict[str, str]]:
-    paras, cur, key = [], {}, None
+    paras: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    key: str | None = None
     for line in text.splitlines():
         if not line.strip():
             if cur:
@@ -478,6 +480,7 @@ def _kde_note(root: str, path: str) -> UpstreamNote | None:
         full = os.path.join(root, rel)
         if not os.path.isfile(full):
             continue
+        note: UpstreamNote | None
         if rel.endswith(".json"):
             try:
                 with open(full, encoding="utf-8") as f:

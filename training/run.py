@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,13 +32,18 @@ import keras  # noqa: E402
 
 from training.config import TrainConfig, read_config_file  # noqa: E402
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from tga_keras.data import FrameFolders, SyntheticMotion, VideoFiles, VimeoSeptuplets
+
 EXECUTION_FIELDS = ("strategy", "tensorboard")  # may differ between the starts of one run
 
 __all__ = ["EXECUTION_FIELDS", "TrainConfig", "build_datasets", "main", "train"]
 
 
 def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
-                   shard: tuple[int, int] | None = None):
+                   shard: tuple[int, int] | None = None) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
     """``(train, val)``: the training stream from sample ``start`` (this shard's slice of every
     global batch) and the fixed validation windows (``None`` without validation data)."""
     from tga_keras.data import (
@@ -49,7 +55,7 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
         make_train_dataset,
     )
 
-    sources: list = []
+    sources: list[VideoFiles | VimeoSeptuplets | FrameFolders | SyntheticMotion] = []
     if cfg.train_videos:
         sources.append(VideoFiles(cfg.train_videos))
     if cfg.train_vimeo:
@@ -64,7 +70,7 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
                                hr_crop=cfg.hr_crop, degradation=cfg.degradation, seed=cfg.seed,
                                start=start, shard=shard)
     # Validation: the first val_frames windows of each kind of held-out data, the same every epoch.
-    parts = []
+    parts: list[tuple[VideoFiles | FrameFolders | SyntheticMotion, str]] = []
     if cfg.val_videos:
         parts.append((VideoFiles(cfg.val_videos), "all"))
     if cfg.val_frame_folders:
@@ -80,7 +86,7 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
     return train, None if val is None else val.cache()
 
 
-def learning_rate_schedule(cfg: TrainConfig):
+def learning_rate_schedule(cfg: TrainConfig) -> keras.optimizers.schedules.LearningRateSchedule | float:
     total = cfg.steps_per_epoch * cfg.epochs
     if cfg.lr_schedule == "step":
         every = cfg.lr_step_epochs * cfg.steps_per_epoch
@@ -91,7 +97,7 @@ def learning_rate_schedule(cfg: TrainConfig):
                                                   alpha=cfg.min_learning_rate / cfg.learning_rate)
 
 
-def make_optimizer(cfg: TrainConfig):
+def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
     kw = dict(beta_1=cfg.adam_beta_1, beta_2=cfg.adam_beta_2, epsilon=cfg.adam_epsilon)
     schedule = learning_rate_schedule(cfg)
     if cfg.weight_decay:
@@ -103,11 +109,13 @@ def make_optimizer(cfg: TrainConfig):
     return opt
 
 
-def load_initial_weights(model, cfg: TrainConfig) -> None:
+def load_initial_weights(model: keras.Model, cfg: TrainConfig) -> None:
     """Copy ``cfg.init_from`` (a ``.keras`` of the same architecture, or an official ``.pth``) into ``model``."""
     from tga_keras.inference import load_tga
 
     path = cfg.init_from
+    if path is None:
+        raise ValueError("load_initial_weights: the config has no init_from")
     mcfg = cfg.model_config()
     if path.endswith((".pth", ".pt", ".npz")):
         from tga_keras.convert import from_torch
@@ -123,7 +131,7 @@ def load_initial_weights(model, cfg: TrainConfig) -> None:
     model.set_weights(src.get_weights())
 
 
-def _check_run_folder(output: str, raw: dict, write: bool) -> None:
+def _check_run_folder(output: str, raw: dict[str, Any], write: bool) -> None:
     """Store the config as written in ``output/config.json``, or refuse a folder holding another."""
     from tga_keras.io_utils import atomic_path
 
@@ -146,7 +154,8 @@ def _check_run_folder(output: str, raw: dict, write: bool) -> None:
             f.write(json.dumps(written, indent=2, sort_keys=True) + "\n")
 
 
-def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int = 2, raw: dict | None = None):
+def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int = 2,
+          raw: dict[str, Any] | None = None) -> keras.callbacks.History | None:
     """Run (or continue) training into ``output``; returns the Keras ``History``.
 
     ``raw``: the config as written in its file (stored in the run folder; default ``cfg`` itself).
@@ -203,7 +212,9 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
-    callbacks: list = [] if val_ds is None else [Validation(val_ds, verbose=verbose == 2)]  # first: adds val_*
+    callbacks: list[keras.callbacks.Callback] = []
+    if val_ds is not None:
+        callbacks.append(Validation(val_ds, verbose=verbose == 2))  # first: adds val_*
     callbacks += [EpochLog(os.path.join(output, "log.csv"), resume_epoch=progress.epoch, write=chief),
                        AtomicSave(os.path.join(output, "last.keras") if chief else
                                   os.path.join(output, f"worker-{worker_index(strategy)}", "last.keras"))]
@@ -220,7 +231,7 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     callbacks.append(SaveState(state, progress, cfg.steps_per_epoch, write=chief))  # last: the commit point
 
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        def dataset_fn(ctx):
+        def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
             ds, _ = build_datasets(cfg, mcfg.scale, mcfg.frames, start=start,
                                    shard=(ctx.num_input_pipelines, ctx.input_pipeline_id))
             return ds
@@ -230,7 +241,7 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
                      callbacks=callbacks, verbose=verbose)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="training config (JSON; paths relative to it)")

@@ -11,6 +11,15 @@ def add_precision_argument(parser) -> None:
     )
 
 
+def weights_not_found(path: str, what: str = "weights file") -> FileNotFoundError:
+    """The error for a ``--weights`` path that does not exist; shipped models get a hint (they are not in the wheel)."""
+    hint = ""
+    if "saved_models" in str(path).replace("\\", "/").split("/"):
+        hint = (" (the shipped models are in saved_models/ of the project's git checkout, not in the pip package: "
+                "run from the checkout or give the model's full path)")
+    return FileNotFoundError(f"{what} not found: {path}{hint}")
+
+
 MODEL_HELP = ("model: .keras (from `tga convert` or training), .weights.h5, an official .pth (needs torch), "
               "or an artifact of `python -m export` (SavedModel folder, .tflite, .onnx, TensorRT .engine)")
 

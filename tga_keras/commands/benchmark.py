@@ -20,7 +20,7 @@ import sys
 import time
 
 from tga_keras.cli import UsageError
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
 
 DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_seed0.onnx")
 
@@ -331,7 +331,7 @@ def run(args) -> int:
     if args.config and args.weights:
         raise UsageError("--config applies to untrained presets; a --weights file carries its own config")
     if args.weights is not None and not os.path.exists(args.weights):
-        raise FileNotFoundError(f"model not found: {args.weights}")
+        raise weights_not_found(args.weights, "model")
     if args.backend == "peer" and not args.weights:
         raise UsageError("--backend peer needs --weights PEER.onnx")
     if args.artifacts:

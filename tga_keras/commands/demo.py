@@ -10,8 +10,12 @@ import argparse
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_OUTPUT = "demo_output"
 DEFAULT_FRAMES = 12
@@ -58,7 +62,7 @@ def _label(image_u8, text: str):
     return out
 
 
-def comparison(panels: list[tuple[str, object]], gap: int = 4):
+def comparison(panels: list[tuple[str, np.ndarray]], gap: int = 4) -> np.ndarray:
     """Side-by-side uint8 RGB image of ``(label, (H, W, 3) float [0, 1])`` panels, ``gap`` white pixels apart."""
     import numpy as np
 
@@ -90,7 +94,7 @@ def run(args) -> int:
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise UsageError(f"--output {args.output} exists and is not a folder")
     if args.weights is not None and not os.path.exists(args.weights):
-        raise FileNotFoundError(f"weights file not found: {args.weights}")
+        raise weights_not_found(args.weights)
 
     import numpy as np
 

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
 
 
 def add_parser(sub):
@@ -99,7 +99,7 @@ def run(args) -> int:
         except ImportError:
             raise UsageError("--plot needs matplotlib (pip install matplotlib)") from None
     if args.weights is not None and not os.path.exists(args.weights):
-        raise FileNotFoundError(f"weights file not found: {args.weights}")
+        raise weights_not_found(args.weights)
 
     import numpy as np
     from tqdm import tqdm
@@ -246,13 +246,13 @@ def write_psnr_plot(path: str, per_seq: dict[str, dict[str, list[float]]], frame
             ax.legend(fontsize=8, loc="best")
     else:
         ax = axes[0]
-        x = np.arange(len(names))
+        seq_x = np.arange(len(names))
         for key, label, color, style in lines:
             y = np.array([np.mean(per_seq[n][key]) for n in names])
-            ax.plot(x, y, style, color=color, marker="o" if len(names) <= 60 else None, markersize=3,
+            ax.plot(seq_x, y, style, color=color, marker="o" if len(names) <= 60 else None, markersize=3,
                     label=f"{label} (mean {np.mean(y):.2f} dB)")
         if len(names) <= 30:
-            ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+            ax.set_xticks(seq_x, names, rotation=45, ha="right", fontsize=8)
             ax.set_xlabel("sequence")
         else:
             ax.set_xlabel(f"sequence (index of {len(names)})")

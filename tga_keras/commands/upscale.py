@@ -14,9 +14,12 @@ import itertools
 import os
 import sys
 import time
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument
+from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
+
+if TYPE_CHECKING:
+    import cv2
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -109,6 +112,7 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
 
     lo = max(0, start - radius)
     hi = None if limit is None else start + limit + radius
+    names: Iterable[str]  # output frame names: a list here, an endless stream for a video
     if os.path.isdir(path):
         files = list_images(path)
         if not files:
@@ -116,7 +120,7 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
         if start >= len(files):
             raise UsageError(f"--start {start} is past the end: {path} holds {len(files)} frames")
         files = files[lo:hi]
-        sizes = {}
+        sizes: dict[tuple[int, int], str] = {}
         for f in files:  # header reads: fail before any heavy work
             sizes.setdefault(image_size(f), f)
         if len(sizes) > 1:
@@ -160,14 +164,15 @@ class _FolderWriter:
 
 class _VideoWriter:
     def __init__(self, path: str, codec: str, fps: float):
-        self.path, self.codec, self.fps, self.writer, self.count = path, codec, fps, None, 0
+        self.path, self.codec, self.fps, self.count = path, codec, fps, 0
+        self.writer: cv2.VideoWriter | None = None  # opened at the first frame (its size)
 
     def write(self, rgb_u8):
         import cv2
 
         if self.writer is None:
             h, w = rgb_u8.shape[:2]
-            self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*self.codec), self.fps, (w, h))
+            self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter.fourcc(*self.codec), self.fps, (w, h))
             if not self.writer.isOpened():
                 raise OSError(f"OpenCV cannot open a {self.codec!r} video writer for {self.path}")
         self.writer.write(rgb_u8[:, :, ::-1])
@@ -192,7 +197,7 @@ def run(args) -> int:
     if os.path.realpath(args.output) == os.path.realpath(args.input):
         raise UsageError("OUTPUT is the INPUT; write somewhere else")
     if args.weights is not None and not os.path.exists(args.weights):
-        raise FileNotFoundError(f"weights file not found: {args.weights}")
+        raise weights_not_found(args.weights)
     if os.path.isfile(args.input) and os.path.getsize(args.input) == 0:
         raise ValueError(f"empty (zero-byte) input file: {args.input}")
 
@@ -217,6 +222,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     try:
         with atomic_path(args.output, overwrite=args.overwrite) as tmp:  # a file or a folder
+            writer: _FolderWriter | _VideoWriter
             if kind == "folder":
                 writer = _FolderWriter(tmp, source.names)
             else:

@@ -61,7 +61,7 @@ def write_vimeo_tree(root: str, entries=("00001/0001", "00001/0002", "00002/0001
 def write_video(path: str, frames: np.ndarray, fps: float = 25.0, fourcc: str = "MJPG") -> str:
     """Write RGB uint8 frames with ``cv2.VideoWriter`` (MJPG in .avi works with opencv-python wheels)."""
     n, h, w, _ = frames.shape
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*fourcc), fps, (w, h))
     if not writer.isOpened():
         raise OSError(f"cv2.VideoWriter cannot write {path} with fourcc {fourcc}")
     for f in frames:

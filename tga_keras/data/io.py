@@ -195,7 +195,7 @@ def read_video(path: str | os.PathLike, start: int = 0, count: int | None = None
     """
     path = os.fspath(path)
     cap = _open_video(path)
-    frames = []
+    frames: list[np.ndarray] = []
     try:
         if start > 0:
             cap.set(cv2.CAP_PROP_POS_FRAMES, float(start))

@@ -36,7 +36,7 @@ import json
 import math
 import os
 import sys
-from typing import Iterable, TextIO
+from typing import Any, Iterable, TextIO
 
 import cv2
 import numpy as np
@@ -170,7 +170,7 @@ def write_pans(images: str | os.PathLike | Iterable[str | os.PathLike], out_dir:
         raise ValueError(f"no image is large enough: {why} (use a smaller --size or --max-speed)")
     for item in skipped:
         print(f"pans: skipped {item}: {why}", file=log)
-    manifest = {
+    manifest: dict[str, Any] = {
         "frames": int(frames), "size": [h, w], "scale": int(scale), "speed_range": [lo, hi], "seed": int(seed),
         "reference_frame": int(frames) // 2, "skipped": skipped,
         "convention": "frame_t(y, x) = image(top + y + (t - c) * vy, left + x + (t - c) * vx), c = frames // 2; "

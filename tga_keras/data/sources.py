@@ -101,7 +101,7 @@ class FrameSequence(Sequence):
         self.files = [os.fspath(f) for f in files]
         self.path = os.path.dirname(self.files[0]) or "."
         self.num_frames = len(self.files)
-        self.size = tuple(size) if size is not None else image_size(self.files[0])
+        self.size = (size[0], size[1]) if size is not None else image_size(self.files[0])
         if check_sizes:
             for f in self.files:
                 s = image_size(f)
@@ -163,6 +163,7 @@ class VideoSequence(Sequence):
         self.name = name or os.path.splitext(os.path.basename(self.path))[0]
         self.in_memory = in_memory
         self._lock = threading.Lock()
+        self.frames: np.ndarray | None  # uint8 (N, H, W, 3) when in memory
         if in_memory:
             self.frames = read_video(self.path, 0, None)
             if max_frames is not None:

@@ -182,7 +182,9 @@ class SyntheticMotion:
         images, names = [], []
         for p in paths:
             frames = read_video(p)
-            picks = np.linspace(0, len(frames) - 1, per_video + 2)[1:-1].round().astype(int) if per_video > 0 else []
+            picks: np.ndarray | list[int] = []
+            if per_video > 0:
+                picks = np.linspace(0, len(frames) - 1, per_video + 2)[1:-1].round().astype(int)
             stem = os.path.splitext(os.path.basename(os.fspath(p)))[0]
             for k in picks:
                 images.append(frames[k])

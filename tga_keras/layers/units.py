@@ -6,6 +6,8 @@ temporal kernels ``(kt, kh, kw, Cin, Cout)`` (Keras Conv3D layout), BatchNorm ov
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import keras
 from keras import layers, ops
 
@@ -88,6 +90,8 @@ def fold_bn(kernel, bias, bn):
 
 class _ConvWeights:
     """Mixin: create a conv kernel + bias with the official init."""
+
+    add_weight: Callable[..., Any]  # keras.layers.Layer's, the other base of every class using this mixin
 
     def _add_conv(self, name, shape):
         kernel = self.add_weight(name=f"{name}_kernel", shape=shape, initializer=conv_initializer())

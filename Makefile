@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make demo      set up .venv and upscale the bundled clip (carphone, 176x144) x4 with the shipped small model"
 	@echo "make test      set up .venv and run the test suite (slow tests excluded), with a coverage summary"
-	@echo "make lint      ruff (pyflakes, pycodestyle, isort, bugbear rules) on the code and tests"
+	@echo "make lint      ruff (lint rules and the format check) on the code and tests, mypy on the packages"
 	@echo "make test-all  run every test, slow ones included (must pass before model, export or training changes land)"
 	@echo "make bench     speed of the official model vs the onnxruntime peer (needs ../shared)"
 	@echo "make setup     only create .venv and install the pinned dependencies"
@@ -45,8 +45,10 @@ DEMO_MODEL := saved_models/tga_small_bd_x4/model.keras
 demo: $(STAMP)
 	$(VENV)/bin/tga demo $(if $(wildcard $(DEMO_MODEL)),--weights $(DEMO_MODEL))
 
+PEER := ../shared/reference/official_tga_random_seed0.onnx
+
 bench: $(STAMP)
-	$(VENV)/bin/tga benchmark --preset official --size 144x180 --threads 2
+	$(VENV)/bin/tga benchmark --preset official --size 144x180 --threads 2 $(if $(wildcard $(PEER)),--peer $(PEER))
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

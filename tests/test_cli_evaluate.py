@@ -35,8 +35,9 @@ def test_bicubic_baseline_matches_official_metrics(vimeo_root, fixtures_dir, tmp
     seq = report["sequences"]["00001/0001"]
     assert seq["frames"] == 1  # Vimeo test: the centre frame only
     assert "static_psnr" not in seq and report["temporal_ablation"] is False
-    assert abs(seq["bicubic_psnr"] - float(ref["psnr_y"])) < 1e-4
-    assert abs(seq["bicubic_ssim"] - float(ref["ssim_y"])) < 1e-5
+    # through PNG files, tga evaluate's own BD degradation and metrics: measured 4.8e-7 dB and 3.5e-9 apart
+    assert abs(seq["bicubic_psnr"] - float(ref["psnr_y"])) < 2e-6
+    assert abs(seq["bicubic_ssim"] - float(ref["ssim_y"])) < 2e-8
     assert "average" in capsys.readouterr().out
     assert main(argv) == 2  # the JSON exists now
     assert "--overwrite" in capsys.readouterr().err
@@ -97,9 +98,10 @@ def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, ca
     assert rows["still"]["static_psnr"] == rows["still"]["psnr"]
     assert rows["still"]["static_ssim"] == rows["still"]["ssim"]
     assert rows["still"]["temporal_gain_db"] == 0.0
-    # moving content: this model's output depends on the neighbours
-    assert abs(rows["moving"]["temporal_gain_db"]) > 1e-3
-    assert rows["moving"]["static_psnr"] != rows["moving"]["bicubic_psnr"]  # not a do-nothing model
+    # moving content: this model's output depends on the neighbours (measured gain 0.235 dB)
+    assert abs(rows["moving"]["temporal_gain_db"]) > 0.05
+    # not a do-nothing model: measured 12.88 dB against bicubic's 31.68
+    assert abs(rows["moving"]["static_psnr"] - rows["moving"]["bicubic_psnr"]) > 5
 
     img = cv2.imread(str(plot))
     assert img is not None and img.ndim == 3 and min(img.shape[:2]) > 200

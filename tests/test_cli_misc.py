@@ -53,7 +53,7 @@ def test_convert_writes_model_and_refuses_overwrite(tmp_path, fixtures_dir, caps
     assert main(["convert", str(fixtures_dir / "official_tga_random_seed0.pth"), str(out)]) == 0
     model = keras.saving.load_model(out)
     ref = np.load(fixtures_dir / "official_tga_random_seed0.npz")
-    assert np.abs(model.predict(ref["lr"], verbose=0) - ref["sr"]).max() <= 1e-4
+    assert np.abs(model.predict(ref["lr"], verbose=0) - ref["sr"]).max() <= 2e-6  # measured 3.6e-7
     assert main(["convert", str(fixtures_dir / "official_tga_random_seed0.pth"), str(out)]) == 2
     assert "exists" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["official.keras"]  # no temp files left

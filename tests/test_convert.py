@@ -9,16 +9,20 @@ from torch_reference import random_reference, run_reference  # noqa: E402
 from tga_keras import TGAConfig  # noqa: E402
 from tga_keras.convert import CheckpointError, from_torch, read_state_dict  # noqa: E402
 
-TOL = 1e-4
+# max |Keras - official| measured on this machine: 3.6e-7 on the official fixture (its residual is
+# ~0.066) and 2.4e-7 on real frames; up to 1.4e-5 for the random-seed references, whose residuals
+# reach 7. A BatchNorm epsilon of 1e-5 instead of 1e-3 moves the fixture output by 3.8e-6.
+FIXTURE_TOL = 2e-6
+TOL = 5e-5
 
 
 def test_parity_with_official_fixture(official_model, fixtures_dir):
     ref = np.load(fixtures_dir / "official_tga_random_seed0.npz")
     sr = official_model.predict(ref["lr"], verbose=0)
     assert sr.shape == ref["sr"].shape
-    assert np.abs(sr - ref["sr"]).max() <= TOL
+    assert np.abs(sr - ref["sr"]).max() <= FIXTURE_TOL
     bicubic = np.asarray(official_model.get_layer("bicubic")(ref["lr"][:, 3]))
-    assert np.abs(bicubic - ref["bicubic"]).max() <= 1e-5
+    assert np.abs(bicubic - ref["bicubic"]).max() <= FIXTURE_TOL
 
 
 def test_reference_model_reproduces_official_fixture(fixtures_dir):
@@ -29,7 +33,7 @@ def test_reference_model_reproduces_official_fixture(fixtures_dir):
     net = ReferenceTGA()
     net.load_state_dict(torch.load(fixtures_dir / "official_tga_random_seed0.pth", weights_only=True))
     out = run_reference(net.eval(), ref["lr"], ref["bicubic"])
-    assert np.abs(out - ref["sr"]).max() <= 1e-5
+    assert np.abs(out - ref["sr"]).max() <= 1e-6  # measured 0.0
 
 
 @pytest.mark.parametrize("seed,batch,h,w", [(1, 1, 17, 23), (2, 3, 12, 9), (5, 2, 31, 8)])
@@ -54,7 +58,7 @@ def test_parity_on_real_frames(official_model, fixtures_dir):
     net.load_state_dict(torch.load(fixtures_dir / "official_tga_random_seed0.pth", weights_only=True))
     want = run_reference(net.eval(), lr, imresize(lr[:, 3], 4).astype(np.float32))
     sr = official_model.predict(lr, verbose=0)
-    assert np.abs(sr - want).max() <= TOL
+    assert np.abs(sr - want).max() <= FIXTURE_TOL
 
 
 def test_dataparallel_prefix_loads(tmp_path, fixtures_dir, official_model):
@@ -63,7 +67,7 @@ def test_dataparallel_prefix_loads(tmp_path, fixtures_dir, official_model):
     torch.save({f"module.{k}": v for k, v in sd.items()}, path)
     model = from_torch(path)
     ref = np.load(fixtures_dir / "official_tga_random_seed0.npz")
-    assert np.abs(model.predict(ref["lr"], verbose=0) - ref["sr"]).max() <= TOL
+    assert np.abs(model.predict(ref["lr"], verbose=0) - ref["sr"]).max() <= FIXTURE_TOL
 
 
 def test_truncated_file_is_a_clear_error(tmp_path, fixtures_dir):
@@ -115,4 +119,4 @@ def test_wrapped_state_dict_loads(fixtures_dir):
     sd = torch.load(fixtures_dir / "official_tga_random_seed0.pth", weights_only=True)
     model = from_torch({"state_dict": sd, "epoch": 3})
     ref = np.load(fixtures_dir / "official_tga_random_seed0.npz")
-    assert np.abs(model.predict(ref["lr"], verbose=0) - ref["sr"]).max() <= TOL
+    assert np.abs(model.predict(ref["lr"], verbose=0) - ref["sr"]).max() <= FIXTURE_TOL

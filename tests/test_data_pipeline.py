@@ -116,7 +116,7 @@ def test_train_bi_and_scale2(vimeo):
     assert lr2.shape == (1, 5, 20, 20, 3) and hr2.shape == (1, 40, 40, 3)
     # BI in the pipeline is imresize of the augmented crop: degrade(hr target) == LR centre
     lr3, hr3 = _take(make_train_dataset(vimeo, batch_size=None, hr_crop=32, degradation="bi"), 1)[0]
-    np.testing.assert_allclose(lr3[3], np.clip(bi_degrade(hr3, 4), 0, 1), atol=1e-5)
+    np.testing.assert_allclose(lr3[3], np.clip(bi_degrade(hr3, 4), 0, 1), rtol=0, atol=5e-7)  # measured 1.2e-7
 
 
 def test_train_on_bundled_clip_and_synthetic():

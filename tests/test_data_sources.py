@@ -132,11 +132,11 @@ def test_synthetic_motion_deterministic_smooth_and_centred():
     np.testing.assert_array_equal(a[3], still / np.float32(255.0))  # the centre frame is the still itself
     assert a.min() >= 0.0 and a.max() <= 1.0
     diffs = [np.abs(a[t] - a[3]).mean() for t in range(7)]
-    assert all(d > 0.003 for t, d in enumerate(diffs) if t != 3)  # every neighbour moved
+    assert all(d > 0.03 for t, d in enumerate(diffs) if t != 3)  # every neighbour moved (measured >= 0.10)
     # a crop is computed from its neighbourhood only, yet agrees with cropping the full frame
     crop = seq.read([0, 6], key=3, box=(10, 20, 32, 40))
-    np.testing.assert_allclose(crop, a[[0, 6], 10:42, 20:60], atol=0.02)
-    assert np.abs(crop - a[[0, 6], 10:42, 20:60]).mean() < 2e-3
+    np.testing.assert_allclose(crop, a[[0, 6], 10:42, 20:60], atol=0.02)  # measured max 7.7e-3
+    assert np.abs(crop - a[[0, 6], 10:42, 20:60]).mean() < 1e-4  # measured 2.5e-5
 
 
 def test_warp_frame_pure_translation():

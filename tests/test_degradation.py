@@ -86,7 +86,7 @@ def test_tf_dataset_map_dynamic_shapes(ref):
     plain, padded, bicubic = (t.numpy() for t in next(iter(ds)))
     assert np.abs(plain - ref["lr_bd"]).max() <= 1e-5
     assert np.abs(padded - ref["lr_bd_padded"]).max() <= 1e-5
-    assert np.abs(bicubic[3] - ref["down_bicubic"]).max() <= 1e-5
+    assert np.abs(bicubic[3] - ref["down_bicubic"]).max() <= 1e-6  # measured 2.4e-7
 
 
 def test_tf_dataset_map_static_shape_is_inferred(ref):
@@ -97,7 +97,7 @@ def test_tf_dataset_map_static_shape_is_inferred(ref):
 
 def test_bi_degrade_is_imresize(ref):
     lr = bi_degrade(ref["hr"][3], 4)
-    assert np.abs(lr - ref["down_bicubic"]).max() <= 1e-5
+    assert np.abs(lr - ref["down_bicubic"]).max() <= 1e-6  # measured 2.4e-7
     x = np.random.default_rng(1).random((37, 53, 3)).astype(np.float32)
     np.testing.assert_array_equal(bi_degrade(x, 3), imresize(x, 1 / 3))
 
@@ -133,9 +133,9 @@ def test_against_slow_reference(scale, size):
     assert expected.shape == expected_shape
     got = gaussian_downsample(x, scale)
     assert got.shape == expected_shape
-    assert np.abs(got - expected).max() <= 1e-6
+    assert np.abs(got - expected).max() <= 1e-7  # float64 math, float32 out: measured 3.0e-8
     got_tf = gaussian_downsample(tf.constant(x), scale)
-    assert np.abs(got_tf.numpy() - expected).max() <= 1e-6
+    assert np.abs(got_tf.numpy() - expected).max() <= 1e-6  # float32 conv: measured 4.7e-7
 
 
 def test_scale3_pads_three_when_divisible():
@@ -249,5 +249,5 @@ def test_against_torch_restatement(scale):
     k = torch.from_numpy(gaussian_kernel(scale)).float()[None, None]
     out = F.conv2d(t, k, stride=scale)[:, :, 2:-2, 2:-2]
     out = out.reshape(2, 3, out.shape[-2], out.shape[-1]).permute(0, 2, 3, 1).numpy()
-    assert np.abs(gaussian_downsample(x, scale) - out).max() <= 1e-5
-    assert np.abs(gaussian_downsample(tf.constant(x), scale).numpy() - out).max() <= 1e-5
+    assert np.abs(gaussian_downsample(x, scale) - out).max() <= 2e-6  # measured 4.8e-7 (torch float32)
+    assert np.abs(gaussian_downsample(tf.constant(x), scale).numpy() - out).max() <= 2e-6

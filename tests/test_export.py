@@ -3,8 +3,10 @@
 One module-scoped ``python -m export all MODEL OUTDIR`` (in-process) builds every artifact this
 machine can build; the tests then inspect the manifest and load each artifact with its own
 runtime (``tf.saved_model``, ``saved_model_cli``, the LiteRT interpreter, onnxruntime) and through
-the inference core (``tga_keras.backends``). The model has random weights and non-trivial
-BatchNorm moving statistics, so BatchNorm folding is exercised.
+the inference core (``tga_keras.backends``). The model has He-normal kernels and non-trivial
+BatchNorm moving statistics, so the network (BatchNorm folding included) shapes the output: its
+residual over bicubic reaches 0.69 on real frames (at the model's own init it is below 1e-5, and an
+artifact computing bicubic alone would pass every comparison).
 """
 import contextlib
 import hashlib
@@ -35,7 +37,11 @@ EXPECTED = {
     ("onnx", "fp32"): "onnx/model.onnx",
     ("onnx", "fp16"): "onnx/model_fp16.onnx",
 }
-PSNR_BOUND = {"fp16": 45.0, "int8-dynamic": 35.0, "int8": 35.0}
+# Against Keras, with this model (real frames, several sizes): fp32 artifacts max |diff| <= 1.25e-6;
+# fp16 >= 76.0 dB (ONNX) / 79.8 dB (TFLite), int8-dynamic >= 49.6 dB, int8 >= 46.2 dB. The bounds
+# below are ~4x the measured error (6 dB); the exporter's own gate (tga_keras.parity.BOUNDS) is 45 / 35 / 35 dB.
+FP32_TOL = 5e-6
+PSNR_BOUND = {"fp16": 70.0, "int8-dynamic": 44.0, "int8": 40.0}
 
 
 def _tensorrt_importable() -> bool:
@@ -83,7 +89,9 @@ def _main(argv):
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """The tiny model saved as .keras, with random BatchNorm moving statistics."""
+    """The tiny model saved as .keras, with He-normal kernels and random BatchNorm moving statistics."""
+    from tga_keras.parity import real_windows
+
     model = build_tga(CFG)
     rng = np.random.default_rng(0)
     changed = 0
@@ -94,7 +102,12 @@ def tiny(tmp_path_factory):
         elif "moving_mean" in w.path:
             w.assign((rng.normal(size=w.shape) * 0.1).astype("float32"))
             changed += 1
+        elif w.path.endswith("kernel"):
+            w.assign((rng.standard_normal(w.shape) * np.sqrt(2.0 / np.prod(w.shape[:-1]))).astype("float32"))
     assert changed > 0, "the tiny model has no BatchNorm moving statistics to set"
+    x = real_windows(7, 4, count=1, start=30).astype(np.float32) / 255.0
+    residual = np.abs(np.asarray(model(x)) - np.asarray(model.get_layer("bicubic")(x[:, 3]))).max()
+    assert residual > 0.3, residual  # the network matters (measured 0.69)
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     model.save(str(path))
     return str(path)
@@ -220,7 +233,7 @@ def test_manifest_parity_figures_meet_bounds(entries, key):
     assert psnr is None or psnr > 0
     assert (psnr is None) == (diff == 0)  # infinite PSNR is written as null
     if key[1] == "fp32":
-        assert diff <= 1e-4
+        assert diff <= FP32_TOL
     else:
         assert psnr is not None and psnr >= PSNR_BOUND[key[1]]
 
@@ -259,18 +272,18 @@ def test_savedmodel_signatures_match_keras(exported, keras_backend, window):
     want = keras_backend(x)
     got = loaded.signatures["serving_default"](lr_frames=tf.constant(x))["sr"].numpy()
     assert got.dtype == np.float32 and got.shape == (1, 4 * 36, 4 * 44, 3)
-    np.testing.assert_allclose(got, want, atol=1e-4)
+    np.testing.assert_allclose(got, want, rtol=0, atol=FP32_TOL)
 
     got8 = loaded.signatures["serve_uint8"](lr_frames=tf.constant(window))["sr"].numpy()
     assert got8.dtype == np.uint8 and got8.shape == want.shape
     want8 = np.floor(np.clip(want, 0.0, 1.0) * 255.0 + 0.5)
     assert np.abs(got8.astype(np.int32) - want8).max() <= 1
-    assert np.mean(got8 != want8) < 0.01  # off by one only where float noise meets a .5 boundary
+    assert np.mean(got8 != want8) < 1e-3  # off by one only where float noise meets a .5 boundary (measured 0)
 
     # batch 2 at another size through the same signature
     x2 = np.concatenate([x, x[:, ::-1]])[:, :, :17, :23]
     got2 = loaded.signatures["serving_default"](lr_frames=tf.constant(np.ascontiguousarray(x2)))["sr"].numpy()
-    np.testing.assert_allclose(got2, keras_backend(x2), atol=1e-4)
+    np.testing.assert_allclose(got2, keras_backend(x2), rtol=0, atol=FP32_TOL)
 
 
 def _saved_model_cli(*args, timeout=300):
@@ -308,10 +321,10 @@ def test_saved_model_cli_run(exported, keras_backend, window, tmp_path, signatur
         assert got.dtype == np.uint8
         want8 = np.floor(np.clip(want, 0.0, 1.0) * 255.0 + 0.5)
         assert np.abs(got.astype(np.int32) - want8).max() <= 1
-        assert np.mean(got != want8) < 0.01
+        assert np.mean(got != want8) < 1e-3
     else:
         assert got.dtype == np.float32
-        np.testing.assert_allclose(got, want, atol=1e-4)
+        np.testing.assert_allclose(got, want, rtol=0, atol=FP32_TOL)
 
 
 def test_second_savedmodel_export_takes_next_version(exported, tiny, tmp_path):
@@ -387,7 +400,7 @@ def test_tflite_runs_at_other_sizes(exported, keras_backend, window, precision):
         got, want = backend(batch), keras_backend(batch)
         assert got.shape == want.shape == (len(batch), 4 * batch.shape[2], 4 * batch.shape[3], 3)
         if precision == "fp32":
-            np.testing.assert_allclose(got, want, atol=1e-4)
+            np.testing.assert_allclose(got, want, rtol=0, atol=FP32_TOL)
         else:
             assert _psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= PSNR_BOUND[precision]
 
@@ -416,7 +429,7 @@ def test_onnx_runs_at_two_sizes_and_batch_2(exported, keras_backend, window):
         got = sess.run(None, {"lr_frames": batch})[0]
         want = keras_backend(batch)
         assert got.shape == want.shape == (len(batch), 4 * batch.shape[2], 4 * batch.shape[3], 3)
-        np.testing.assert_allclose(got, want, atol=1e-4)
+        np.testing.assert_allclose(got, want, rtol=0, atol=FP32_TOL)
 
 
 def test_onnx_fp16_keeps_float32_io(exported, keras_backend, window):
@@ -436,7 +449,7 @@ def test_onnx_fp16_keeps_float32_io(exported, keras_backend, window):
     x = window.astype(np.float32) / 255.0
     got = sess.run(None, {"lr_frames": x})[0]
     assert got.dtype == np.float32
-    assert _psnr(np.clip(got, 0, 1), np.clip(keras_backend(x), 0, 1)) >= 45.0
+    assert _psnr(np.clip(got, 0, 1), np.clip(keras_backend(x), 0, 1)) >= PSNR_BOUND["fp16"]
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
@@ -642,7 +655,7 @@ def test_load_backend_runs_through_upscaler(exported, tiny, keras_backend, windo
     assert got.min() >= 0.0 and got.max() <= 1.0
     precision = "fp32" if key is None else key[1]
     if precision == "fp32":
-        np.testing.assert_allclose(got, want, atol=1e-4)
+        np.testing.assert_allclose(got, want, rtol=0, atol=FP32_TOL)
     else:
         assert _psnr(got, want) >= PSNR_BOUND[precision]
     # uint8 output of a two-window batch through the same backend
@@ -847,7 +860,7 @@ def test_tflite_int8_alone_with_calibration_clip(tiny, tmp_path, capsys):
         manifest = json.load(f)
     (entry,) = manifest["artifacts"]
     assert (entry["format"], entry["precision"]) == ("tflite", "int8")
-    assert entry["psnr_db"] >= 35.0
+    assert entry["psnr_db"] >= PSNR_BOUND["int8"]  # measured 46.3 dB
     assert _leftovers(outdir) == []
 
 

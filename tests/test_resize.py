@@ -18,21 +18,25 @@ def ref():
         return {k: d[k] for k in d.files}
 
 
+# max |ours - official| measured: 2.4e-7 (numpy, TF eager, tf.data, the model's bicubic layer)
+TOL = 1e-6
+
+
 def test_numpy_matches_official_up_and_down(ref):
     up = imresize(ref["lr_bd"][3], 4)
     assert up.dtype == np.float32 and up.shape == (144, 176, 3)
-    assert np.abs(up - ref["up_bicubic"]).max() <= 1e-5
+    assert np.abs(up - ref["up_bicubic"]).max() <= TOL
     down = imresize(ref["hr"][3], 1 / 4)
     assert down.dtype == np.float32 and down.shape == (36, 44, 3)
-    assert np.abs(down - ref["down_bicubic"]).max() <= 1e-5
+    assert np.abs(down - ref["down_bicubic"]).max() <= TOL
 
 
 def test_tf_eager_matches_official(ref):
     up = imresize(tf.constant(ref["lr_bd"][3]), 4)
     assert isinstance(up, tf.Tensor) and up.dtype == tf.float32
-    assert np.abs(up.numpy() - ref["up_bicubic"]).max() <= 1e-5
+    assert np.abs(up.numpy() - ref["up_bicubic"]).max() <= TOL
     down = imresize(tf.constant(ref["hr"][3]), 0.25)
-    assert np.abs(down.numpy() - ref["down_bicubic"]).max() <= 1e-5
+    assert np.abs(down.numpy() - ref["down_bicubic"]).max() <= TOL
 
 
 def test_tf_dataset_map_dynamic_and_static_shapes(ref):
@@ -49,7 +53,7 @@ def test_tf_dataset_map_dynamic_and_static_shapes(ref):
     for ds in (dynamic, static):
         out = next(iter(ds)).numpy()
         assert out.shape == (3, 36, 44, 3)
-        assert np.abs(out[1] - ref["down_bicubic"]).max() <= 1e-5
+        assert np.abs(out[1] - ref["down_bicubic"]).max() <= TOL
 
 
 def _polyphase_reference(x: np.ndarray, scale: int) -> np.ndarray:
@@ -74,9 +78,9 @@ def _polyphase_reference(x: np.ndarray, scale: int) -> np.ndarray:
 def test_upsample_equals_polyphase(scale):
     x = np.random.default_rng(scale).random((13, 21, 3))
     expected = _polyphase_reference(x, scale)
-    assert np.abs(imresize(x, scale) - expected).max() <= 1e-6
+    assert np.abs(imresize(x, scale) - expected).max() <= 1e-12  # float64 in, float64 math: measured 2.7e-15
     got_tf = imresize(tf.constant(x, tf.float32), scale).numpy()
-    assert np.abs(got_tf - expected).max() <= 1e-6
+    assert np.abs(got_tf - expected).max() <= 1e-6  # float32: measured 1.8e-7
 
 
 def test_output_size_and_matrix_rows_sum_to_one():
@@ -133,4 +137,4 @@ def test_model_bicubic_layer_equals_imresize(scale):
     got = np.asarray(BicubicUpsample(scale)(x))
     want = imresize(x, scale)
     assert got.shape == want.shape
-    assert np.abs(got - want).max() <= 1e-5
+    assert np.abs(got - want).max() <= TOL

@@ -29,6 +29,7 @@ setup: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tga_keras training export tests
+	$(VENV)/bin/ruff format --check tga_keras training export tests
 	$(VENV)/bin/mypy tga_keras training export
 
 # coverage of tga_keras, training and export ([tool.coverage.*] in pyproject.toml); files at 100 % are not listed

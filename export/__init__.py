@@ -5,4 +5,5 @@ inference graph (BatchNorms after a conv folded into it, the path ``tga upscale`
 frames through the inference core and compared with the Keras model before it is kept, and
 listed in ``OUTDIR/manifest.json``.
 """
+
 FORMATS = ("savedmodel", "tflite", "onnx", "tensorrt")

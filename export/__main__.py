@@ -1,4 +1,5 @@
 """``python -m export FORMAT MODEL OUTDIR``: see :mod:`export.cli`."""
+
 import sys
 
 from export.cli import main

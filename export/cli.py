@@ -18,6 +18,7 @@ exit code is 1. Exit code 2: a usage error (bad MODEL, format, size, calibration
 artifact without --overwrite, or TensorRT/GPU missing for FORMAT tensorrt). Nothing half-written
 is left behind.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,35 +49,79 @@ def _parser() -> argparse.ArgumentParser:
     from tga_keras.config import PRESETS
 
     p = _Parser(
-        prog="python -m export", description=__doc__.split("\n", 2)[2].strip(),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python -m export",
+        description=__doc__.split("\n", 2)[2].strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("format", metavar="FORMAT", help=f"one of {', '.join(FORMATS + ('all',))}")
     p.add_argument("model", metavar="MODEL", help=".keras, official .pth (needs torch) or .weights.h5")
     p.add_argument("outdir", metavar="OUTDIR", help="folder for the artifacts and manifest.json (created)")
-    p.add_argument("--preset", choices=PRESETS, default=None,
-                   help="architecture of a .pth/.weights.h5 (default official; a .keras carries its own)")
-    p.add_argument("--input-size", metavar="HxW", default=None,
-                   help="LR frame size for fixed-shape formats: the TensorRT profile's optimum "
-                        "(default 144x180). SavedModel, TFLite and ONNX keep H and W dynamic")
-    p.add_argument("--min", dest="min_size", metavar="HxW", default=None,
-                   help="TensorRT profile: smallest LR frame (default 32x32)")
-    p.add_argument("--opt", dest="opt_size", metavar="HxW", default=None,
-                   help="TensorRT profile: LR frame size to tune for (default --input-size)")
-    p.add_argument("--max", dest="max_size", metavar="HxW", default=None,
-                   help="TensorRT profile: largest LR frame (default 272x480, 1080p / 4)")
-    p.add_argument("--max-batch", type=int, default=1, metavar="N",
-                   help="TensorRT profile: largest batch of windows (other formats: any batch)")
-    p.add_argument("--calibration", metavar="VIDEO", default=None,
-                   help="video whose frames (BD-degraded) calibrate the full-integer int8 TFLite model "
-                        "(default: frames 60+ of the bundled clip, which the parity check does not use)")
-    p.add_argument("--precision", metavar="LIST", default=None,
-                   help=f"comma-separated precisions to export: tflite {','.join(TFLITE_PRECISIONS)} "
-                        f"(default all), onnx {','.join(ONNX_PRECISIONS)} (default both)")
-    p.add_argument("--savedmodel-version", type=int, default=None, metavar="N",
-                   help="SavedModel version folder (default: the next free number)")
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="architecture of a .pth/.weights.h5 (default official; a .keras carries its own)",
+    )
+    p.add_argument(
+        "--input-size",
+        metavar="HxW",
+        default=None,
+        help="LR frame size for fixed-shape formats: the TensorRT profile's optimum "
+        "(default 144x180). SavedModel, TFLite and ONNX keep H and W dynamic",
+    )
+    p.add_argument(
+        "--min",
+        dest="min_size",
+        metavar="HxW",
+        default=None,
+        help="TensorRT profile: smallest LR frame (default 32x32)",
+    )
+    p.add_argument(
+        "--opt",
+        dest="opt_size",
+        metavar="HxW",
+        default=None,
+        help="TensorRT profile: LR frame size to tune for (default --input-size)",
+    )
+    p.add_argument(
+        "--max",
+        dest="max_size",
+        metavar="HxW",
+        default=None,
+        help="TensorRT profile: largest LR frame (default 272x480, 1080p / 4)",
+    )
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="TensorRT profile: largest batch of windows (other formats: any batch)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="VIDEO",
+        default=None,
+        help="video whose frames (BD-degraded) calibrate the full-integer int8 TFLite model "
+        "(default: frames 60+ of the bundled clip, which the parity check does not use)",
+    )
+    p.add_argument(
+        "--precision",
+        metavar="LIST",
+        default=None,
+        help=f"comma-separated precisions to export: tflite {','.join(TFLITE_PRECISIONS)} "
+        f"(default all), onnx {','.join(ONNX_PRECISIONS)} (default both)",
+    )
+    p.add_argument(
+        "--savedmodel-version",
+        type=int,
+        default=None,
+        metavar="N",
+        help="SavedModel version folder (default: the next free number)",
+    )
     p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for the parity runs")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace existing artifacts (and a manifest of another model)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace existing artifacts (and a manifest of another model)"
+    )
     p.add_argument("--verbose", action="store_true", help="show the converters' own log output")
     return p
 
@@ -149,8 +194,13 @@ def _quiet(verbose: bool) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def plan(fmt: str, outdir: str, precisions: dict[str, tuple[str, ...]], version: int | None,
-         tensorrt_here: bool | None = None) -> list[str]:
+def plan(
+    fmt: str,
+    outdir: str,
+    precisions: dict[str, tuple[str, ...]],
+    version: int | None,
+    tensorrt_here: bool | None = None,
+) -> list[str]:
     """Final paths that this run will write (to refuse existing ones before any work).
 
     FORMAT tensorrt always writes the fp16 ONNX (the engine's source, or the ``trtexec`` input where
@@ -165,8 +215,9 @@ def plan(fmt: str, outdir: str, precisions: dict[str, tuple[str, ...]], version:
         paths.append(savedmodel.target(outdir, version))
     if "tflite" in formats:
         paths += [os.path.join(outdir, tflite.FOLDER, tflite.filename(p)) for p in precisions["tflite"]]
-    paths += [os.path.join(outdir, onnx_model.FOLDER, onnx_model.filename(p))
-              for p in onnx_precisions(formats, precisions)]
+    paths += [
+        os.path.join(outdir, onnx_model.FOLDER, onnx_model.filename(p)) for p in onnx_precisions(formats, precisions)
+    ]
     if "tensorrt" in formats:
         paths.append(os.path.join(outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE))
     return paths
@@ -208,9 +259,11 @@ def run(args: argparse.Namespace) -> int:
         raise ExportUsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS + ('all',))}")
     precisions = _precisions(args.precision, fmt)
     input_size = parse_hw(args.input_size, "--input-size")
-    sizes = {"min": parse_hw(args.min_size, "--min", tensorrt_engine.DEFAULT_MIN),
-             "opt": parse_hw(args.opt_size, "--opt", input_size or tensorrt_engine.DEFAULT_OPT),
-             "max": parse_hw(args.max_size, "--max", tensorrt_engine.DEFAULT_MAX)}
+    sizes = {
+        "min": parse_hw(args.min_size, "--min", tensorrt_engine.DEFAULT_MIN),
+        "opt": parse_hw(args.opt_size, "--opt", input_size or tensorrt_engine.DEFAULT_OPT),
+        "max": parse_hw(args.max_size, "--max", tensorrt_engine.DEFAULT_MAX),
+    }
     if args.max_batch < 1:
         raise ExportUsageError(f"--max-batch must be >= 1, got {args.max_batch}")
     if args.savedmodel_version is not None and args.savedmodel_version < 1:
@@ -222,11 +275,16 @@ def run(args: argparse.Namespace) -> int:
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
         raise ExportUsageError(f"OUTDIR {args.outdir} exists and is not a folder")
     formats = formats_of(fmt)
-    existing = [p for p in plan(fmt, args.outdir, precisions, args.savedmodel_version, "tensorrt" in formats)
-                if os.path.lexists(p)]
+    existing = [
+        p
+        for p in plan(fmt, args.outdir, precisions, args.savedmodel_version, "tensorrt" in formats)
+        if os.path.lexists(p)
+    ]
     if existing and not args.overwrite:
-        raise ExportUsageError(f"{existing[0]} exists; pass --overwrite to replace it"
-                               + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""))
+        raise ExportUsageError(
+            f"{existing[0]} exists; pass --overwrite to replace it"
+            + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
+        )
     wants_int8 = fmt in ("tflite", "all") and "int8" in precisions["tflite"]
     if args.calibration is not None and not wants_int8:
         raise ExportUsageError("--calibration applies to the full-integer int8 TFLite model (tflite or all)")
@@ -242,27 +300,41 @@ def run(args: argparse.Namespace) -> int:
     if wants_int8:
         tflite.check_calibration(args.calibration, cfg.frames, cfg.scale)
     if input_size is not None and min(input_size) < cfg.min_size:
-        raise ExportUsageError(f"--input-size {args.input_size}: the model needs frames of at least "
-                               f"{cfg.min_size}x{cfg.min_size}")
+        raise ExportUsageError(
+            f"--input-size {args.input_size}: the model needs frames of at least {cfg.min_size}x{cfg.min_size}"
+        )
     shapes: dict[str, Any] | None = None  # the TensorRT optimization profile
     if fmt in ("tensorrt", "all"):  # checked up front, also where `all` only prints the trtexec command
-        shapes = tensorrt_engine.profile_shapes(cfg.frames, sizes["min"], sizes["opt"], sizes["max"],
-                                                args.max_batch, cfg.min_size)
+        shapes = tensorrt_engine.profile_shapes(
+            cfg.frames, sizes["min"], sizes["opt"], sizes["max"], args.max_batch, cfg.min_size
+        )
         if "tensorrt" in formats:  # (FORMAT tensorrt, or all with TensorRT here)
             h, w = parity_size(cfg)
             if not tensorrt_engine.contains(shapes, (1, cfg.frames, h, w, 3)):
-                raise ExportUsageError(f"the parity frames ({h}x{w} LR, the bundled clip) are outside the TensorRT "
-                                       f"profile --min {sizes['min'][0]}x{sizes['min'][1]} .. --max "
-                                       f"{sizes['max'][0]}x{sizes['max'][1]}; widen it")
+                raise ExportUsageError(
+                    f"the parity frames ({h}x{w} LR, the bundled clip) are outside the TensorRT "
+                    f"profile --min {sizes['min'][0]}x{sizes['min'][1]} .. --max "
+                    f"{sizes['max'][0]}x{sizes['max'][1]}; widen it"
+                )
     source = manifest.source_record(args.model, cfg)
     manifest.check_same_source(args.outdir, source, args.overwrite)
 
     print(f"exporting {args.model} (TGA x{cfg.scale}, {cfg.frames} frames) -> {args.outdir}", flush=True)
     windows = real_windows(cfg.frames, cfg.scale, count=3)
     keras_backend = KerasBackend(model)
-    job = Job(model=model, keras=keras_backend, outdir=args.outdir, overwrite=args.overwrite, windows=windows,
-              reference=sr_of(keras_backend, windows), input_size=input_size, max_batch=args.max_batch,
-              calibration=args.calibration, profile=shapes, threads=args.threads)
+    job = Job(
+        model=model,
+        keras=keras_backend,
+        outdir=args.outdir,
+        overwrite=args.overwrite,
+        windows=windows,
+        reference=sr_of(keras_backend, windows),
+        input_size=input_size,
+        max_batch=args.max_batch,
+        calibration=args.calibration,
+        profile=shapes,
+        threads=args.threads,
+    )
     t0 = time.perf_counter()
     missing = None
 
@@ -307,13 +379,17 @@ def run(args: argparse.Namespace) -> int:
         if args.verbose:
             raise
         text = str(e).strip().splitlines()
-        print(f"export: FAILED: {type(e).__name__}: {text[0] if text else ''} (rerun with --verbose for details)",
-              file=sys.stderr)
+        print(
+            f"export: FAILED: {type(e).__name__}: {text[0] if text else ''} (rerun with --verbose for details)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         job.cleanup()
-    print(f"done in {time.perf_counter() - t0:.0f} s: {len(job.entries)} artifact(s), "
-          f"manifest {os.path.join(args.outdir, manifest.NAME)}")
+    print(
+        f"done in {time.perf_counter() - t0:.0f} s: {len(job.entries)} artifact(s), "
+        f"manifest {os.path.join(args.outdir, manifest.NAME)}"
+    )
     if missing is not None:
         raise ToolMissing(missing)
     if fmt == "all" and "tensorrt" not in formats:
@@ -321,8 +397,10 @@ def run(args: argparse.Namespace) -> int:
         fp16 = os.path.join(args.outdir, onnx_model.FOLDER, onnx_model.filename("fp16"))
         if os.path.exists(fp16) and shapes is not None:  # (shapes: always made for all)
             engine = os.path.join(args.outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE)
-            print(f"on a GPU machine with TensorRT, build the engine with:\n  "
-                  f"{tensorrt_engine.trtexec_command(fp16, engine, shapes)}")
+            print(
+                f"on a GPU machine with TensorRT, build the engine with:\n  "
+                f"{tensorrt_engine.trtexec_command(fp16, engine, shapes)}"
+            )
     return 0
 
 

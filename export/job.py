@@ -5,6 +5,7 @@ of the inference core, runs the parity windows, and calls :meth:`Job.keep`: with
 temporary path is renamed to the final one and an entry is returned for the manifest; below it the
 temporary path is removed and :class:`ParityError` (exit 1) is raised with the figures.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -100,8 +101,17 @@ class Job:
             raise ParityError(f"parity with Keras: {text}")
         return figures
 
-    def keep(self, tmp: str, final: str, fmt: str, precision: str, figures: dict[str, Any], io: dict[str, Any],
-             companions: tuple[tuple[str, str], ...] = (), **extra: Any) -> dict[str, Any]:
+    def keep(
+        self,
+        tmp: str,
+        final: str,
+        fmt: str,
+        precision: str,
+        figures: dict[str, Any],
+        io: dict[str, Any],
+        companions: tuple[tuple[str, str], ...] = (),
+        **extra: Any,
+    ) -> dict[str, Any]:
         """Move ``tmp`` to ``final`` (and each ``(tmp, final)`` of ``companions``, e.g. a sidecar) and
         record the artifact. An existing ``final`` is replaced only with ``overwrite``: a file by one
         atomic rename, a folder by moving the old one aside first (never a moment without one)."""
@@ -146,5 +156,8 @@ def _remove(path: str) -> None:
 
 def tensor_io(name: str, dtype: str, shape: Iterable[Any]) -> dict[str, Any]:
     """A manifest ``input``/``output`` record; unknown dimensions as ``None``."""
-    return {"name": name, "dtype": dtype,
-            "shape": [None if (d is None or isinstance(d, str) or int(d) < 0) else int(d) for d in shape]}
+    return {
+        "name": name,
+        "dtype": dtype,
+        "shape": [None if (d is None or isinstance(d, str) or int(d) < 0) else int(d) for d in shape],
+    }

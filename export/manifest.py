@@ -10,6 +10,7 @@ One OUTDIR holds the artifacts of one model: a later export of the same model ad
 entries (by path); an export of another model into it needs ``--overwrite``, which starts a new
 manifest. Written atomically after every artifact.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,19 @@ import os
 import platform
 
 NAME = "manifest.json"
-PACKAGES = ("tga-keras", "tensorflow", "tensorflow-cpu", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime",
-            "onnxconverter-common", "ai-edge-litert", "tensorrt")
+PACKAGES = (
+    "tga-keras",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "numpy",
+    "tf2onnx",
+    "onnx",
+    "onnxruntime",
+    "onnxconverter-common",
+    "ai-edge-litert",
+    "tensorrt",
+)
 
 
 def sha256(path: str) -> str:
@@ -78,8 +90,10 @@ def check_same_source(outdir: str, source: dict, overwrite: bool) -> None:
     if old is None or overwrite or not old.get("artifacts"):
         return
     if old.get("source", {}).get("sha256") != source["sha256"]:
-        raise ExportUsageError(f"{outdir} holds artifacts of another model ({old.get('source', {}).get('path')}); "
-                               "choose another OUTDIR or pass --overwrite")
+        raise ExportUsageError(
+            f"{outdir} holds artifacts of another model ({old.get('source', {}).get('path')}); "
+            "choose another OUTDIR or pass --overwrite"
+        )
 
 
 def write(outdir: str, source: dict, entries: list[dict], overwrite: bool) -> str:
@@ -90,8 +104,11 @@ def write(outdir: str, source: dict, entries: list[dict], overwrite: bool) -> st
     kept = []
     if old is not None and old.get("source", {}).get("sha256") == source["sha256"]:
         new_paths = {e["path"] for e in entries}
-        kept = [e for e in old.get("artifacts", []) if e.get("path") not in new_paths
-                and os.path.exists(os.path.join(outdir, e.get("path", "")))]
+        kept = [
+            e
+            for e in old.get("artifacts", [])
+            if e.get("path") not in new_paths and os.path.exists(os.path.join(outdir, e.get("path", "")))
+        ]
     data = {"source": source, "versions": versions(), "artifacts": kept + entries}
     path = os.path.join(outdir, NAME)
     with atomic_path(path, overwrite=True) as tmp, open(tmp, "w") as f:

@@ -8,6 +8,7 @@
 The network's config and precision are stored in the model's metadata (``tga_config``,
 ``tga_precision``), so the ``onnx`` backend needs no manifest.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,8 +75,10 @@ def _stamp(proto, config, precision: str):
 def _io(backend) -> dict:
     i, o = backend._sess.get_inputs()[0], backend._sess.get_outputs()[0]
     dtype = {"tensor(float)": "float32", "tensor(float16)": "float16"}
-    return {"input": tensor_io(i.name, dtype.get(i.type, i.type), i.shape),
-            "output": tensor_io(o.name, dtype.get(o.type, o.type), o.shape)}
+    return {
+        "input": tensor_io(i.name, dtype.get(i.type, i.type), i.shape),
+        "output": tensor_io(o.name, dtype.get(o.type, o.type), o.shape),
+    }
 
 
 def export(job: Job, precisions=("fp32", "fp16")) -> dict[str, str]:
@@ -102,8 +105,10 @@ def export(job: Job, precisions=("fp32", "fp16")) -> dict[str, str]:
             other = job.windows[:1, :, : max(job.config.min_size, h - 5), : max(job.config.min_size, w - 3)]
             ref = sr_of(job.keras, other)
             second = compare(ref, sr_of(backend, other))
-            job.say(f"  at {other.shape[2]}x{other.shape[3]}: max |diff| {second['max_abs_diff']:.3g}, "
-                    f"PSNR {second['psnr_db']:.2f} dB")
+            job.say(
+                f"  at {other.shape[2]}x{other.shape[3]}: max |diff| {second['max_abs_diff']:.3g}, "
+                f"PSNR {second['psnr_db']:.2f} dB"
+            )
             from tga_keras.parity import meets
 
             ok, text = meets(second, precision)
@@ -122,4 +127,3 @@ def _copy(proto):
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     return out
-

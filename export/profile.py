@@ -4,6 +4,7 @@ Runs an exported ONNX model with onnxruntime's profiler and prints the time of e
 network (the Keras block a node comes from: ``intra_group``, ``attention``, ``inter_group``,
 ``upsample``, ``bicubic``) and of each operator type, as shares of the total kernel time.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ Written with ``keras.export.ExportArchive``; two signatures, batch/H/W dynamic:
 TF Serving loads the highest version number in ``OUTDIR/savedmodel``; a new export takes the next
 free number (``--version N`` picks one; an existing version is replaced only with ``--overwrite``).
 """
+
 from __future__ import annotations
 
 import os
@@ -65,13 +66,25 @@ def export(job: Job, version: int | None = None) -> str:
         del backend
         shape_in = [None, job.config.frames, None, None, 3]
         shape_out = [None, None, None, 3]
-        io = {"input": tensor_io(INPUT_NAME, "float32", shape_in),
-              "output": tensor_io(OUTPUT_NAME, "float32", shape_out)}
-        job.keep(tmp, final, "savedmodel", "fp32", figures, io, signatures={
-            "serving_default": io,
-            "serve_uint8": {"input": tensor_io(INPUT_NAME, "uint8", shape_in),
-                            "output": tensor_io(OUTPUT_NAME, "uint8", shape_out)},
-        })
+        io = {
+            "input": tensor_io(INPUT_NAME, "float32", shape_in),
+            "output": tensor_io(OUTPUT_NAME, "float32", shape_out),
+        }
+        job.keep(
+            tmp,
+            final,
+            "savedmodel",
+            "fp32",
+            figures,
+            io,
+            signatures={
+                "serving_default": io,
+                "serve_uint8": {
+                    "input": tensor_io(INPUT_NAME, "uint8", shape_in),
+                    "output": tensor_io(OUTPUT_NAME, "uint8", shape_out),
+                },
+            },
+        )
     return final
 
 
@@ -89,8 +102,12 @@ def _check_uint8_signature(backend, job: Job) -> None:
     want = to_output(job.reference[:1], "uint8")
     diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
     worst, share = int(diff.max()), float(np.mean(diff > 0))
-    job.say(f"  serve_uint8: max |diff| {worst} level(s) of 255 on {100 * share:.3f} % of the values "
-            "against the rounded Keras output")
+    job.say(
+        f"  serve_uint8: max |diff| {worst} level(s) of 255 on {100 * share:.3f} % of the values "
+        "against the rounded Keras output"
+    )
     if got.dtype != np.uint8 or worst > 1 or share >= 0.01:
-        raise ParityError(f"serve_uint8 differs from the rounded Keras output by up to {worst} levels "
-                          f"on {100 * share:.2f} % of the values")
+        raise ParityError(
+            f"serve_uint8 differs from the rounded Keras output by up to {worst} levels "
+            f"on {100 * share:.2f} % of the values"
+        )

@@ -11,6 +11,7 @@ batch 1 .. ``--max-batch``), then written to ``tensorrt/model_fp16.engine`` with
 and the exact ``trtexec`` command that builds the same engine on a GPU machine is printed.
 An engine is tied to its TensorRT version and GPU model: build it where it runs.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -46,8 +47,11 @@ def profile_shapes(frames: int, min_hw, opt_hw, max_hw, max_batch: int = 1, min_
         lo, mid, hi = (sizes[k][axis] for k in ("min", "opt", "max"))
         if not lo <= mid <= hi:
             raise ExportUsageError(f"the profile's {label} must satisfy min <= opt <= max, got {lo}, {mid}, {hi}")
-    return {"min": [1, frames, *sizes["min"], 3], "opt": [1, frames, *sizes["opt"], 3],
-            "max": [int(max_batch), frames, *sizes["max"], 3]}
+    return {
+        "min": [1, frames, *sizes["min"], 3],
+        "opt": [1, frames, *sizes["opt"], 3],
+        "max": [int(max_batch), frames, *sizes["max"], 3],
+    }
 
 
 def contains(shapes: dict, shape) -> bool:
@@ -57,13 +61,20 @@ def contains(shapes: dict, shape) -> bool:
 
 def trtexec_command(onnx_path: str, engine_path: str, shapes: dict, input_name: str = "lr_frames") -> str:
     """The ``trtexec`` command that builds the same strongly typed engine from the fp16 ONNX."""
+
     def dims(shape):
         return f"{input_name}:{'x'.join(str(int(d)) for d in shape)}"
 
-    args = ["trtexec", f"--onnx={onnx_path}", "--stronglyTyped",
-            f"--minShapes={dims(shapes['min'])}", f"--optShapes={dims(shapes['opt'])}",
-            f"--maxShapes={dims(shapes['max'])}", f"--memPoolSize=workspace:{WORKSPACE_GIB * 1024}M",
-            f"--saveEngine={engine_path}"]
+    args = [
+        "trtexec",
+        f"--onnx={onnx_path}",
+        "--stronglyTyped",
+        f"--minShapes={dims(shapes['min'])}",
+        f"--optShapes={dims(shapes['opt'])}",
+        f"--maxShapes={dims(shapes['max'])}",
+        f"--memPoolSize=workspace:{WORKSPACE_GIB * 1024}M",
+        f"--saveEngine={engine_path}",
+    ]
     return " ".join(shlex.quote(a) for a in args)
 
 
@@ -102,8 +113,9 @@ def gpu_name() -> str:
     smi = shutil.which("nvidia-smi")
     if smi:
         try:
-            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                 text=True, timeout=20)
+            out = subprocess.run(
+                [smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=20
+            )
             if out.returncode == 0 and out.stdout.strip():
                 return out.stdout.strip().splitlines()[0]
         except (OSError, subprocess.SubprocessError):
@@ -140,8 +152,10 @@ def export(job: Job, onnx_fp16: str, shapes: dict) -> str:
     command = trtexec_command(onnx_fp16, final, shapes)
     ok, detail = availability()
     if not ok:
-        job.say(f"tensorrt: the fp16 ONNX is at {onnx_fp16}; on a machine with an NVIDIA GPU and TensorRT, "
-                f"build the same engine with:\n  {command}")
+        job.say(
+            f"tensorrt: the fp16 ONNX is at {onnx_fp16}; on a machine with an NVIDIA GPU and TensorRT, "
+            f"build the same engine with:\n  {command}"
+        )
         raise ToolMissing(detail)
     from tga_keras.backends import TensorRTBackend
 
@@ -151,21 +165,40 @@ def export(job: Job, onnx_fp16: str, shapes: dict) -> str:
         engine = build_engine(onnx_fp16, shapes)
         with open(tmp, "wb") as f:
             f.write(engine)
-        sidecar = {"tensorrt": detail, "gpu": gpu_name(), "precision": "fp16", "strongly_typed": True,
-                   "input": "lr_frames", "output": "sr", "profile": shapes,
-                   "onnx": os.path.relpath(onnx_fp16, os.path.dirname(final)),
-                   "config": job.config.to_dict(),
-                   "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                   "trtexec": command}
+        sidecar = {
+            "tensorrt": detail,
+            "gpu": gpu_name(),
+            "precision": "fp16",
+            "strongly_typed": True,
+            "input": "lr_frames",
+            "output": "sr",
+            "profile": shapes,
+            "onnx": os.path.relpath(onnx_fp16, os.path.dirname(final)),
+            "config": job.config.to_dict(),
+            "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "trtexec": command,
+        }
         with open(tmp + ".json", "w") as f:
             json.dump(sidecar, f, indent=2)
         backend = TensorRTBackend(tmp)
         figures = job.check(backend, "fp16")
         del backend
         frames = job.config.frames
-        io = {"input": tensor_io("lr_frames", "float32", [None, frames, None, None, 3]),
-              "output": tensor_io("sr", "float32", [None, None, None, 3])}
-        job.keep(tmp, final, "tensorrt", "fp16", figures, io, companions=((tmp + ".json", final + ".json"),),
-                 profile=shapes, gpu=sidecar["gpu"], tensorrt=detail,
-                 sidecar=os.path.relpath(final + ".json", job.outdir))
+        io = {
+            "input": tensor_io("lr_frames", "float32", [None, frames, None, None, 3]),
+            "output": tensor_io("sr", "float32", [None, None, None, 3]),
+        }
+        job.keep(
+            tmp,
+            final,
+            "tensorrt",
+            "fp16",
+            figures,
+            io,
+            companions=((tmp + ".json", final + ".json"),),
+            profile=shapes,
+            gpu=sidecar["gpu"],
+            tensorrt=detail,
+            sidecar=os.path.relpath(final + ".json", job.outdir),
+        )
     return final

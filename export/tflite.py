@@ -18,6 +18,7 @@ uint8 input is the raw pixels (the graph it is converted from fake-quantizes its
 holds); its uint8 output carries its (scale, zero point) in the tensor details, which the ``tflite``
 backend applies (``sr = scale * (q - zero_point)``).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,10 @@ def check_calibration(video: str | None, frames: int, scale: int) -> None:
     try:
         real_windows(frames, scale, count=1, video=video)
     except ValueError as e:  # DatasetError (unreadable, too few frames) or a frame too small to degrade
-        raise ExportUsageError(f"--calibration {video}: {e} (int8 calibration needs at least {frames} "
-                               f"readable frames, large enough to degrade x{scale})") from None
+        raise ExportUsageError(
+            f"--calibration {video}: {e} (int8 calibration needs at least {frames} "
+            f"readable frames, large enough to degrade x{scale})"
+        ) from None
 
 
 def calibration_windows(job: Job):
@@ -92,9 +95,11 @@ def convert(saved_model: str, precision: str, job: Job) -> bytes:
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
     elif precision == "int8":
         windows = calibration_windows(job)
-        job.say(f"  calibrating int8 on {len(windows)} windows of "
-                f"{os.path.basename(job.calibration) if job.calibration else 'the bundled clip'} "
-                f"({windows.shape[2]}x{windows.shape[3]} LR)")
+        job.say(
+            f"  calibrating int8 on {len(windows)} windows of "
+            f"{os.path.basename(job.calibration) if job.calibration else 'the bundled clip'} "
+            f"({windows.shape[2]}x{windows.shape[3]} LR)"
+        )
 
         def representative():
             for w in windows:
@@ -139,8 +144,10 @@ def export(job: Job, saved_model: str, precisions=PRECISIONS) -> list[str]:
                 extra["float_ops"] = tflite_float_ops(tmp)
                 job.say(f"  ops that stay float: {extra['float_ops'] or 'none'}")
             inp, out = backend._in, backend._out
-            io = {"input": tensor_io(inp["name"], inp["dtype"].__name__, inp["shape_signature"]),
-                  "output": tensor_io(out["name"], out["dtype"].__name__, out["shape_signature"])}
+            io = {
+                "input": tensor_io(inp["name"], inp["dtype"].__name__, inp["shape_signature"]),
+                "output": tensor_io(out["name"], out["dtype"].__name__, out["shape_signature"]),
+            }
             if precision == "int8":
                 io["input"]["quantization"] = [float(v) for v in inp["quantization"]]
                 io["output"]["quantization"] = [float(v) for v in out["quantization"]]

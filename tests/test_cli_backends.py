@@ -1,4 +1,5 @@
 """``tga upscale/evaluate/benchmark --backend``: exported artifacts through the one inference core."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ from tga_keras.commands.demo import clip_path
 from tga_keras.data.io import read_image, read_video
 
 CLIP = clip_path()
-TINY = TGAConfig.preset("small").replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
-                                         reconstruction_width=16, upsample_width=8)
+TINY = TGAConfig.preset("small").replace(
+    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +40,13 @@ def exported(tmp_path_factory):
     out = str(root / "out")
     assert export_main(["onnx", path, out, "--precision", "fp32"]) == 0
     assert export_main(["tflite", path, out, "--precision", "fp32,int8"]) == 0
-    return {"keras": path, "out": out, "onnx": os.path.join(out, "onnx", "model.onnx"),
-            "tflite": os.path.join(out, "tflite", "model_fp32.tflite"),
-            "int8": os.path.join(out, "tflite", "model_int8.tflite")}
+    return {
+        "keras": path,
+        "out": out,
+        "onnx": os.path.join(out, "onnx", "model.onnx"),
+        "tflite": os.path.join(out, "tflite", "model_fp32.tflite"),
+        "int8": os.path.join(out, "tflite", "model_int8.tflite"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +90,42 @@ def test_upscale_explicit_backend_and_savedmodel_folder(exported, lr_folder, tmp
 
 def test_evaluate_with_int8_tflite(exported, tmp_path, capsys):
     report = tmp_path / "eval.json"
-    assert main(["evaluate", CLIP, "--weights", exported["int8"], "--max-frames", "2", "--no-progress",
-                 "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                CLIP,
+                "--weights",
+                exported["int8"],
+                "--max-frames",
+                "2",
+                "--no-progress",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     data = json.loads(report.read_text())
     assert data["backend"] == "tflite" and data["precision"] == "int8"
     assert data["config"] == TINY.to_dict()  # read from the export's manifest.json
     # the same figures as the float32 Keras model, to int8 rounding: measured 0.011 dB and 9.5e-5 apart
-    assert main(["evaluate", CLIP, "--weights", exported["keras"], "--max-frames", "2", "--no-progress",
-                 "--json", str(tmp_path / "keras.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                CLIP,
+                "--weights",
+                exported["keras"],
+                "--max-frames",
+                "2",
+                "--no-progress",
+                "--json",
+                str(tmp_path / "keras.json"),
+            ]
+        )
+        == 0
+    )
     fp32 = json.loads((tmp_path / "keras.json").read_text())["average"]
     got = data["average"]
     assert got["bicubic_psnr"] == fp32["bicubic_psnr"] and got["bicubic_ssim"] == fp32["bicubic_ssim"]
@@ -100,8 +134,7 @@ def test_evaluate_with_int8_tflite(exported, tmp_path, capsys):
 
 def test_benchmark_json_row_for_an_artifact(exported, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["benchmark", "--weights", exported["onnx"], "--size", "12x14", "--runs", "1",
-                 "--json", str(out)]) == 0
+    assert main(["benchmark", "--weights", exported["onnx"], "--size", "12x14", "--runs", "1", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["size"] == [12, 14] and data["threads"] == 2 and data["config"] == TINY.to_dict()
     (row,) = data["results"]
@@ -115,8 +148,24 @@ def test_benchmark_json_row_for_an_artifact(exported, tmp_path, capsys):
 
 def test_benchmark_keras_bf16_row_has_psnr(exported, tmp_path):
     out = tmp_path / "bench.json"
-    assert main(["benchmark", "--weights", exported["keras"], "--precision", "bfloat16", "--size", "12x14",
-                 "--runs", "1", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "--weights",
+                exported["keras"],
+                "--precision",
+                "bfloat16",
+                "--size",
+                "12x14",
+                "--runs",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     (row,) = json.loads(out.read_text())["results"]
     assert row["backend"] == "keras" and row["precision"] == "bf16"
     # bf16 rounding: close, not equal (measured max |diff| 0.024, 53.3 dB)
@@ -126,24 +175,33 @@ def test_benchmark_keras_bf16_row_has_psnr(exported, tmp_path):
 @pytest.mark.slow
 def test_benchmark_artifacts_suite(exported, tmp_path, capsys):
     out = tmp_path / "suite.json"
-    assert main(["benchmark", "--artifacts", exported["out"], "--size", "12x14", "--runs", "1",
-                 "--json", str(out)]) == 0
+    assert (
+        main(["benchmark", "--artifacts", exported["out"], "--size", "12x14", "--runs", "1", "--json", str(out)]) == 0
+    )
     rows = [r for r in json.loads(out.read_text())["results"] if r["backend"] != "peer"]  # peer: where at hand
     assert [(r["backend"], r["precision"]) for r in rows] == [
-        ("keras", "fp32"), ("keras", "bf16"), ("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8")]
+        ("keras", "fp32"),
+        ("keras", "bf16"),
+        ("onnx", "fp32"),
+        ("tflite", "fp32"),
+        ("tflite", "int8"),
+    ]
     assert all(r["ms_per_frame"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
     # measured: fp32 artifacts 2.7e-6 from Keras, bf16 53.3 dB, int8 38.7 dB
     assert all(r["max_abs_diff_vs_fp32"] <= 1e-5 for r in rows[2:4])  # onnx fp32, tflite fp32
     assert rows[1]["psnr_vs_fp32"] > 47 and rows[-1]["psnr_vs_fp32"] > 35
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["upscale", CLIP, "OUT", "--backend", "onnx", "--weights", "KERAS"], "not a readable ONNX"),
-    (["upscale", CLIP, "OUT", "--weights", "ONNX", "--precision", "bfloat16"], "applies to the keras backend"),
-    (["upscale", CLIP, "OUT", "--backend", "savedmodel", "--weights", "ONNX"], "SavedModel is a folder"),
-    (["evaluate", CLIP, "--weights", "TXT"], "cannot tell the model format"),
-    (["benchmark", "--backend", "tflite", "--weights", "KERAS"], "not a readable TFLite"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["upscale", CLIP, "OUT", "--backend", "onnx", "--weights", "KERAS"], "not a readable ONNX"),
+        (["upscale", CLIP, "OUT", "--weights", "ONNX", "--precision", "bfloat16"], "applies to the keras backend"),
+        (["upscale", CLIP, "OUT", "--backend", "savedmodel", "--weights", "ONNX"], "SavedModel is a folder"),
+        (["evaluate", CLIP, "--weights", "TXT"], "cannot tell the model format"),
+        (["benchmark", "--backend", "tflite", "--weights", "KERAS"], "not a readable TFLite"),
+    ],
+)
 def test_backend_mistakes_exit_2(exported, tmp_path, capsys, argv, words):
     txt = tmp_path / "model.txt"
     txt.write_text("hello")

@@ -1,4 +1,5 @@
 """`tga evaluate`: the official figures on a Vimeo-like tree, layouts, errors, --temporal-ablation, --plot."""
+
 import json
 
 import cv2
@@ -28,8 +29,17 @@ def vimeo_root(tmp_path_factory, fixtures_dir):
 def test_bicubic_baseline_matches_official_metrics(vimeo_root, fixtures_dir, tmp_path, capsys):
     ref = np.load(fixtures_dir / "official_ops_carphone.npz")
     out = tmp_path / "r.json"
-    argv = ["evaluate", str(vimeo_root), "--preset", "small", "--protocol", "plain", "--json", str(out),
-            "--no-progress"]
+    argv = [
+        "evaluate",
+        str(vimeo_root),
+        "--preset",
+        "small",
+        "--protocol",
+        "plain",
+        "--json",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     report = json.loads(out.read_text())
     seq = report["sequences"]["00001/0001"]
@@ -51,8 +61,9 @@ def test_official_protocol_on_a_video(tmp_path, capsys):
     assert "protocol official" in out and "carphone_pristine" in out
 
 
-TINY = TGAConfig.preset("small").replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
-                                         reconstruction_width=16, upsample_width=8)
+TINY = TGAConfig.preset("small").replace(
+    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +92,20 @@ def moving_and_still(tmp_path_factory):
 
 def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, capsys):
     report_path, plot = tmp_path / "r.json", tmp_path / "psnr.png"
-    argv = ["evaluate", str(moving_and_still), "--weights", tiny_weights, "--max-frames", "3", "--temporal-ablation",
-            "--json", str(report_path), "--plot", str(plot), "--no-progress"]
+    argv = [
+        "evaluate",
+        str(moving_and_still),
+        "--weights",
+        tiny_weights,
+        "--max-frames",
+        "3",
+        "--temporal-ablation",
+        "--json",
+        str(report_path),
+        "--plot",
+        str(plot),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "static PSNR / SSIM" in out and "gain dB" in out and "copies of the reference LR frame" in out
@@ -93,7 +116,8 @@ def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, ca
         assert {"static_psnr", "static_ssim", "temporal_gain_db"} <= set(r)
         assert r["temporal_gain_db"] == pytest.approx(r["psnr"] - r["static_psnr"], abs=1e-9)
     assert report["average"]["temporal_gain_db"] == pytest.approx(
-        np.mean([r["temporal_gain_db"] for r in rows.values()]), abs=1e-9)
+        np.mean([r["temporal_gain_db"] for r in rows.values()]), abs=1e-9
+    )
     # a static clip: seven copies of the reference *is* the input, so the figures are the same
     assert rows["still"]["static_psnr"] == rows["still"]["psnr"]
     assert rows["still"]["static_ssim"] == rows["still"]["ssim"]
@@ -117,8 +141,10 @@ def test_plot_many_sequences_shows_means(tmp_path):
     from tga_keras.commands.evaluate import write_psnr_plot
 
     rng = np.random.default_rng(0)
-    per_seq = {f"seq{i}": {"psnr": list(30 + rng.normal(0, 1, 5)), "bicubic_psnr": list(27 + rng.normal(0, 1, 5))}
-               for i in range(9)}
+    per_seq = {
+        f"seq{i}": {"psnr": list(30 + rng.normal(0, 1, 5)), "bicubic_psnr": list(27 + rng.normal(0, 1, 5))}
+        for i in range(9)
+    }
     frame_ids = {n: list(range(5)) for n in per_seq}
     path = tmp_path / "many.png"
     write_psnr_plot(str(path), per_seq, frame_ids, "many sequences")
@@ -126,15 +152,18 @@ def test_plot_many_sequences_shows_means(tmp_path):
     assert img is not None and img.shape[0] < 600  # one panel of means, not nine
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["evaluate", "/nonexistent"], "no such file"),
-    (["evaluate", ".", "--max-frames", "0"], "--max-frames"),
-    (["evaluate", ".", "--degradation", "bi"], "--protocol official applies"),
-    (["evaluate", ".", "--weights", "/nonexistent.keras"], "not found"),
-    (["evaluate", ".", "--plot", "psnr.gif"], "must end in one of"),
-    (["evaluate", ".", "--plot", "same.png", "--json", "same.png"], "the same file"),
-    (["evaluate", ".", "--plot", "."], "is a folder"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["evaluate", "/nonexistent"], "no such file"),
+        (["evaluate", ".", "--max-frames", "0"], "--max-frames"),
+        (["evaluate", ".", "--degradation", "bi"], "--protocol official applies"),
+        (["evaluate", ".", "--weights", "/nonexistent.keras"], "not found"),
+        (["evaluate", ".", "--plot", "psnr.gif"], "must end in one of"),
+        (["evaluate", ".", "--plot", "same.png", "--json", "same.png"], "the same file"),
+        (["evaluate", ".", "--plot", "."], "is a folder"),
+    ],
+)
 def test_usage_errors(argv, match, capsys):
     assert main(argv) == 2
     assert match in capsys.readouterr().err

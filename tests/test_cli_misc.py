@@ -1,4 +1,5 @@
 """`tga convert`, `tga benchmark`, `tga info`: exit codes and outputs (in-process)."""
+
 import numpy as np
 import pytest
 
@@ -30,16 +31,19 @@ def test_benchmark_train_mode(capsys):
     assert "samples/s" in out and "training step" in out
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["benchmark", "--size", "big"], "--size"),
-    (["benchmark", "--peer", "/nonexistent.onnx"], "no such file"),
-    (["benchmark", "--train", "--hr-crop", "30"], "multiple of 4"),
-    (["benchmark", "--config", "{nope"], "not valid JSON"),
-    (["benchmark", "--config", '{"nf": 0}'], "nf must be"),
-    (["benchmark", "--config", '{"depth": 3}'], "unknown TGAConfig fields"),
-    (["convert", "x.pth", "out.h5"], ".keras"),
-    (["convert", "/nonexistent.pth", "out.keras"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["benchmark", "--size", "big"], "--size"),
+        (["benchmark", "--peer", "/nonexistent.onnx"], "no such file"),
+        (["benchmark", "--train", "--hr-crop", "30"], "multiple of 4"),
+        (["benchmark", "--config", "{nope"], "not valid JSON"),
+        (["benchmark", "--config", '{"nf": 0}'], "nf must be"),
+        (["benchmark", "--config", '{"depth": 3}'], "unknown TGAConfig fields"),
+        (["convert", "x.pth", "out.h5"], ".keras"),
+        (["convert", "/nonexistent.pth", "out.keras"], "no such file"),
+    ],
+)
 def test_usage_errors_exit_2(argv, match, capsys):
     assert main(argv) == 2
     assert match in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """``tga upscale`` and ``tga demo`` in-process: outputs, atomic writes, and exit 2 for every user mistake."""
+
 from __future__ import annotations
 
 import os
@@ -141,10 +142,22 @@ def _case(tmp_path, name, lr_frames):
     raise AssertionError(name)
 
 
-ERRORS = ["missing input", "zero-byte video", "garbage video", "unsupported output", "missing weights",
-          "weights not a keras model", "weights not a checkpoint", "cannot tell the model format", "empty folder",
-          "frames of different sizes", "frames too small", "start past the end", "tile too small for overlap",
-          "output is input"]
+ERRORS = [
+    "missing input",
+    "zero-byte video",
+    "garbage video",
+    "unsupported output",
+    "missing weights",
+    "weights not a keras model",
+    "weights not a checkpoint",
+    "cannot tell the model format",
+    "empty folder",
+    "frames of different sizes",
+    "frames too small",
+    "start past the end",
+    "tile too small for overlap",
+    "output is input",
+]
 
 
 @pytest.mark.parametrize("name", ERRORS)
@@ -187,5 +200,6 @@ def test_tile_smaller_than_the_default_margins_is_a_usage_error(tmp_path, capsys
     assert "overlap (25" in err and "--overlap" in err and "Traceback" not in err
     assert not out.exists()
     # with margins that fit, the same tile works
-    assert main(["upscale", CLIP, str(out), "--tile", "32", "--overlap", "8", "--frames-limit", "1",
-                 "--no-progress"]) == 0
+    assert (
+        main(["upscale", CLIP, str(out), "--tile", "32", "--overlap", "8", "--frames-limit", "1", "--no-progress"]) == 0
+    )

@@ -1,4 +1,5 @@
 """Official checkpoint conversion and numerical parity with the official release."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Bad input to tga_keras.data: each gives a clear error naming the file (or a documented conversion)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """tf.data pipelines of tga_keras.data: training batches, evaluation windows, throughput."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,13 @@ FIXTURE = os.path.join(HERE, "fixtures", "official_ops_carphone.npz")
 @pytest.fixture(scope="module")
 def vimeo(tmp_path_factory):
     root = tmp_path_factory.mktemp("vimeo")
-    write_vimeo_tree(str(root), entries=("00001/0001", "00001/0002", "00002/0001", "00002/0002"),
-                     test_entries=("00002/0002",), height=48, width=64)
+    write_vimeo_tree(
+        str(root),
+        entries=("00001/0001", "00001/0002", "00002/0001", "00002/0002"),
+        test_entries=("00002/0002",),
+        height=48,
+        width=64,
+    )
     return VimeoSeptuplets(root, "train")
 
 
@@ -65,8 +71,7 @@ def test_train_epochs_cover_every_window_once(vimeo):
     seen = []
     for _, hr in make_train_dataset(vimeo, batch_size=None, hr_crop=48, augment=False, epochs=2, seed=1):
         hr = hr.numpy()
-        seen.append([k for k, c in enumerate(centres)
-                     if any(np.array_equal(hr, c[:, x:x + 48]) for x in range(17))])
+        seen.append([k for k, c in enumerate(centres) if any(np.array_equal(hr, c[:, x : x + 48]) for x in range(17))])
     assert len(seen) == 6 and all(len(m) == 1 for m in seen)
     assert sorted(m[0] for m in seen[:3]) == [0, 1, 2] and sorted(m[0] for m in seen[3:]) == [0, 1, 2]
 
@@ -175,10 +180,16 @@ def test_eval_vimeo_center_batches_and_modcrop(tmp_path, vimeo):
     assert els[0][0].shape == (1, 7, 16, 20, 3) and els[0][1].shape == (1, 48, 64, 3)
     # batches never span sequences of different sizes; HR is modcropped to a multiple of scale
     seqs = [ArraySequence("a", random_frames(7, 30, 42)), ArraySequence("b", random_frames(7, 36, 36, seed=1))]
-    shapes = [(tuple(lr.shape), tuple(hr.shape), info["sequence"].numpy().tolist())
-              for lr, hr, info in make_eval_dataset(seqs, batch_size=4)]
-    assert shapes == [((4, 7, 7, 10, 3), (4, 28, 40, 3), [b"a"] * 4), ((3, 7, 7, 10, 3), (3, 28, 40, 3), [b"a"] * 3),
-                      ((4, 7, 9, 9, 3), (4, 36, 36, 3), [b"b"] * 4), ((3, 7, 9, 9, 3), (3, 36, 36, 3), [b"b"] * 3)]
+    shapes = [
+        (tuple(lr.shape), tuple(hr.shape), info["sequence"].numpy().tolist())
+        for lr, hr, info in make_eval_dataset(seqs, batch_size=4)
+    ]
+    assert shapes == [
+        ((4, 7, 7, 10, 3), (4, 28, 40, 3), [b"a"] * 4),
+        ((3, 7, 7, 10, 3), (3, 28, 40, 3), [b"a"] * 3),
+        ((4, 7, 9, 9, 3), (4, 36, 36, 3), [b"b"] * 4),
+        ((3, 7, 9, 9, 3), (3, 36, 36, 3), [b"b"] * 3),
+    ]
     lr, hr = next(iter(make_eval_dataset(seqs[1], degradation="bi", with_info=False)))
     assert lr.shape == (1, 7, 9, 9, 3)
 
@@ -194,8 +205,7 @@ def test_eval_max_references_limits_each_sequence(tmp_path):
     from tga_keras.data import ArraySequence
 
     frames = np.random.default_rng(0).random((10, 32, 32, 3)).astype(np.float32)
-    ds = make_eval_dataset([ArraySequence("a", frames), ArraySequence("b", frames)], batch_size=None,
-                           max_references=3)
+    ds = make_eval_dataset([ArraySequence("a", frames), ArraySequence("b", frames)], batch_size=None, max_references=3)
     got = [(info["sequence"].decode(), int(info["frame"])) for _, _, info in ds.as_numpy_iterator()]
     assert got == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
     with pytest.raises(ValueError, match="max_references"):

@@ -1,4 +1,5 @@
 """Sources and readers of tga_keras.data: images, Vimeo-90K trees, frame folders, videos, synthetic motion."""
+
 from __future__ import annotations
 
 import os
@@ -90,7 +91,9 @@ def test_frame_folders_multi_and_single(tmp_path):
     os.makedirs(tmp_path / "empty_dir")
     src = FrameFolders(tmp_path)
     assert [(s.name, s.num_frames, s.size) for s in src.sequences] == [
-        ("calendar", 12, (40, 56)), ("city", 8, (36, 44))]
+        ("calendar", 12, (40, 56)),
+        ("city", 8, (36, 44)),
+    ]
     np.testing.assert_allclose(src.sequences[0].read([10])[0], a[10] / 255.0, atol=1e-7)
     single = FrameFolders(tmp_path / "calendar")
     assert len(single) == 1 and single.sequences[0].name == "calendar"

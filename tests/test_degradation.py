@@ -1,4 +1,5 @@
 """BD / BI degradation: parity with the official Guassian_downsample, TF graph paths, bad inputs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -80,9 +81,9 @@ def test_tf_dataset_map_dynamic_shapes(ref):
     def gen():
         yield ref["hr"]
 
-    ds = tf.data.Dataset.from_generator(
-        gen, output_signature=tf.TensorSpec([None, None, None, 3], tf.float32)
-    ).map(lambda x: (bd_degrade(x, 4), bd_degrade(x, 4, "official"), bi_degrade(x, 4)))
+    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec([None, None, None, 3], tf.float32)).map(
+        lambda x: (bd_degrade(x, 4), bd_degrade(x, 4, "official"), bi_degrade(x, 4))
+    )
     plain, padded, bicubic = (t.numpy() for t in next(iter(ds)))
     assert np.abs(plain - ref["lr_bd"]).max() <= 1e-5
     assert np.abs(padded - ref["lr_bd_padded"]).max() <= 1e-5
@@ -211,9 +212,7 @@ def test_smallest_valid_sizes():
 
 
 def test_too_small_dynamic_fails_at_run_time():
-    f = tf.function(
-        lambda t: gaussian_downsample(t, 4), input_signature=[tf.TensorSpec([None, None, 3], tf.float32)]
-    )
+    f = tf.function(lambda t: gaussian_downsample(t, 4), input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
     with pytest.raises(tf.errors.InvalidArgumentError, match="too small"):
         f(tf.zeros((12, 40, 3)))
 

@@ -8,6 +8,7 @@ BatchNorm moving statistics, so the network (BatchNorm folding included) shapes 
 residual over bicubic reaches 0.69 on real frames (at the model's own init it is below 1e-5, and an
 artifact computing bicubic alone would pass every comparison).
 """
+
 import contextlib
 import hashlib
 import io
@@ -24,8 +25,9 @@ import pytest
 
 from tga_keras import TGAConfig, build_tga
 
-CFG = TGAConfig.preset("small").replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
-                                        reconstruction_width=16, upsample_width=8)
+CFG = TGAConfig.preset("small").replace(
+    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
+)
 
 # (format, precision) -> path relative to OUTDIR, for every artifact `all` builds without TensorRT
 EXPECTED = {
@@ -310,9 +312,19 @@ def test_saved_model_cli_run(exported, keras_backend, window, tmp_path, signatur
     x = window if signature == "serve_uint8" else window.astype(np.float32) / 255.0
     np.save(tmp_path / "x.npy", x)
     outdir = tmp_path / "result"
-    r = _saved_model_cli("run", "--dir", _artifact(exported, ("savedmodel", "fp32")), "--tag_set", "serve",
-                         "--signature_def", signature, "--inputs", f"lr_frames={tmp_path / 'x.npy'}",
-                         "--outdir", str(outdir))
+    r = _saved_model_cli(
+        "run",
+        "--dir",
+        _artifact(exported, ("savedmodel", "fp32")),
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        signature,
+        "--inputs",
+        f"lr_frames={tmp_path / 'x.npy'}",
+        "--outdir",
+        str(outdir),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     got = np.load(outdir / "sr.npy")
     want = keras_backend(window.astype(np.float32) / 255.0)
@@ -471,8 +483,9 @@ def test_tensorrt_without_tensorrt_writes_onnx_and_prints_trtexec(tiny, tmp_path
     import export.tensorrt_engine
     from export.cli import main
 
-    monkeypatch.setattr(export.tensorrt_engine, "availability",
-                        lambda: (False, "TensorRT finds no usable NVIDIA GPU (test)"))
+    monkeypatch.setattr(
+        export.tensorrt_engine, "availability", lambda: (False, "TensorRT finds no usable NVIDIA GPU (test)")
+    )
     outdir = tmp_path / "out"
     rc = main(["tensorrt", tiny, str(outdir)])
     out, err = capsys.readouterr()
@@ -521,8 +534,9 @@ def test_tensorrt_engine_on_gpu(tiny, tmp_path, keras_backend, window):
     from tga_keras.inference import Upscaler
 
     outdir = tmp_path / "out"
-    rc, out, err = _main(["tensorrt", tiny, str(outdir), "--min", "16x16", "--opt", "36x44",
-                          "--max", "64x64", "--max-batch", "2"])
+    rc, out, err = _main(
+        ["tensorrt", tiny, str(outdir), "--min", "16x16", "--opt", "36x44", "--max", "64x64", "--max-batch", "2"]
+    )
     assert rc == 0, err
     engine = outdir / "tensorrt" / "model_fp16.engine"
     assert engine.is_file() and engine.stat().st_size > 0
@@ -557,8 +571,27 @@ def test_tensorrt_engine_on_gpu(tiny, tmp_path, keras_backend, window):
     from tga_keras.commands.demo import clip_path
 
     video = tmp_path / "sr.mp4"
-    assert tga_main(["upscale", clip_path(), str(video), "--weights", str(engine), "--backend", "tensorrt",
-                     "--frames-limit", "2", "--tile", "32", "--overlap", "8", "--no-progress"]) == 0
+    assert (
+        tga_main(
+            [
+                "upscale",
+                clip_path(),
+                str(video),
+                "--weights",
+                str(engine),
+                "--backend",
+                "tensorrt",
+                "--frames-limit",
+                "2",
+                "--tile",
+                "32",
+                "--overlap",
+                "8",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert video.stat().st_size > 0
 
 
@@ -566,23 +599,42 @@ def test_profile_shapes_valid():
     from export.tensorrt_engine import profile_shapes
 
     assert profile_shapes(7, (32, 32), (144, 180), (272, 480)) == {
-        "min": [1, 7, 32, 32, 3], "opt": [1, 7, 144, 180, 3], "max": [1, 7, 272, 480, 3]}
+        "min": [1, 7, 32, 32, 3],
+        "opt": [1, 7, 144, 180, 3],
+        "max": [1, 7, 272, 480, 3],
+    }
     assert profile_shapes(5, [3, 4], [3, 4], [3, 4], max_batch=4, min_size=3) == {
-        "min": [1, 5, 3, 4, 3], "opt": [1, 5, 3, 4, 3], "max": [4, 5, 3, 4, 3]}
+        "min": [1, 5, 3, 4, 3],
+        "opt": [1, 5, 3, 4, 3],
+        "max": [4, 5, 3, 4, 3],
+    }
 
 
-@pytest.mark.parametrize("args, match", [
-    (((40, 32), (36, 180), (272, 480), 1), "height"),       # min > opt
-    (((32, 32), (144, 500), (272, 480), 1), "width"),       # opt > max
-    (((32, 32), (300, 180), (272, 480), 1), "height"),      # opt > max
-    (((2, 32), (144, 180), (272, 480), 1), "--min 2x32"),   # below min_size
-    (((32, 32), (144, 2), (272, 480), 1), "--opt 144x2"),
-    (((32, 32), (144, 180), (272, 480), 0), "max-batch"),
-    (((32, 32), (144, 180), (272, 480), -3), "max-batch"),
-    (((32, 32), (144, 180), (272, 480), 1.5), "max-batch"),
-    (((32, 32), (144, 180), (272, 480), True), "max-batch"),
-], ids=["min>opt", "opt>max-w", "opt>max-h", "min-too-small", "opt-too-small", "batch0", "batch-neg",
-        "batch-float", "batch-bool"])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (((40, 32), (36, 180), (272, 480), 1), "height"),  # min > opt
+        (((32, 32), (144, 500), (272, 480), 1), "width"),  # opt > max
+        (((32, 32), (300, 180), (272, 480), 1), "height"),  # opt > max
+        (((2, 32), (144, 180), (272, 480), 1), "--min 2x32"),  # below min_size
+        (((32, 32), (144, 2), (272, 480), 1), "--opt 144x2"),
+        (((32, 32), (144, 180), (272, 480), 0), "max-batch"),
+        (((32, 32), (144, 180), (272, 480), -3), "max-batch"),
+        (((32, 32), (144, 180), (272, 480), 1.5), "max-batch"),
+        (((32, 32), (144, 180), (272, 480), True), "max-batch"),
+    ],
+    ids=[
+        "min>opt",
+        "opt>max-w",
+        "opt>max-h",
+        "min-too-small",
+        "opt-too-small",
+        "batch0",
+        "batch-neg",
+        "batch-float",
+        "batch-bool",
+    ],
+)
 def test_profile_shapes_rejects(args, match):
     from export.job import ExportUsageError
     from export.tensorrt_engine import profile_shapes
@@ -599,10 +651,10 @@ def test_profile_contains():
     assert contains(shapes, (1, 7, 36, 44, 3))
     assert contains(shapes, (2, 7, 32, 480, 3))
     assert contains(shapes, [1, 7, 272, 32, 3])
-    assert not contains(shapes, (3, 7, 36, 44, 3))    # batch above max
-    assert not contains(shapes, (1, 7, 31, 44, 3))    # below min height
-    assert not contains(shapes, (1, 7, 36, 481, 3))   # above max width
-    assert not contains(shapes, (1, 6, 36, 44, 3))    # another frame count
+    assert not contains(shapes, (3, 7, 36, 44, 3))  # batch above max
+    assert not contains(shapes, (1, 7, 31, 44, 3))  # below min height
+    assert not contains(shapes, (1, 7, 36, 481, 3))  # above max width
+    assert not contains(shapes, (1, 6, 36, 44, 3))  # another frame count
     assert not contains(shapes, (0, 7, 36, 44, 3))
 
 
@@ -611,10 +663,12 @@ def test_trtexec_command():
 
     shapes = profile_shapes(7, (32, 32), (144, 180), (272, 480), max_batch=2)
     cmd = trtexec_command("out/onnx/model_fp16.onnx", "out/tensorrt/model_fp16.engine", shapes)
-    assert cmd == ("trtexec --onnx=out/onnx/model_fp16.onnx --stronglyTyped "
-                   "--minShapes=lr_frames:1x7x32x32x3 --optShapes=lr_frames:1x7x144x180x3 "
-                   "--maxShapes=lr_frames:2x7x272x480x3 --memPoolSize=workspace:4096M "
-                   "--saveEngine=out/tensorrt/model_fp16.engine")
+    assert cmd == (
+        "trtexec --onnx=out/onnx/model_fp16.onnx --stronglyTyped "
+        "--minShapes=lr_frames:1x7x32x32x3 --optShapes=lr_frames:1x7x144x180x3 "
+        "--maxShapes=lr_frames:2x7x272x480x3 --memPoolSize=workspace:4096M "
+        "--saveEngine=out/tensorrt/model_fp16.engine"
+    )
     # paths with spaces stay one shell word each
     cmd = trtexec_command("my dir/m.onnx", "my dir/m.engine", shapes, input_name="x")
     words = shlex.split(cmd)
@@ -663,9 +717,18 @@ def test_load_backend_runs_through_upscaler(exported, tiny, keras_backend, windo
     assert got8.dtype == np.uint8 and got8.shape == (2, 144, 176, 3)
 
 
-@pytest.mark.parametrize("key", [("savedmodel", "fp32"), ("tflite", "fp32"), ("tflite", "fp16"),
-                                 ("tflite", "int8-dynamic"), ("tflite", "int8"), ("onnx", "fp16")],
-                         ids=lambda k: "-".join(k))
+@pytest.mark.parametrize(
+    "key",
+    [
+        ("savedmodel", "fp32"),
+        ("tflite", "fp32"),
+        ("tflite", "fp16"),
+        ("tflite", "int8-dynamic"),
+        ("tflite", "int8"),
+        ("onnx", "fp16"),
+    ],
+    ids=lambda k: "-".join(k),
+)
 def test_backend_without_manifest(exported, tmp_path, key):
     """Copied away from manifest.json, an artifact still gives scale and frames (shape, probe, metadata)."""
     from tga_keras.backends import find_manifest_entry, load_backend
@@ -693,10 +756,18 @@ def test_find_manifest_entry(exported, entries, tmp_path):
     assert find_manifest_entry(stray) is None
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("m.keras", "keras"), ("m.pth", "keras"), ("m.weights.h5", "keras"), ("m.tflite", "tflite"),
-    ("M.ONNX", "onnx"), ("m.engine", "tensorrt"), ("m.plan", "tensorrt"),
-])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("m.keras", "keras"),
+        ("m.pth", "keras"),
+        ("m.weights.h5", "keras"),
+        ("m.tflite", "tflite"),
+        ("M.ONNX", "onnx"),
+        ("m.engine", "tensorrt"),
+        ("m.plan", "tensorrt"),
+    ],
+)
 def test_detect_backend_by_name(tmp_path, name, kind):
     from tga_keras.backends import detect_backend
 
@@ -868,5 +939,8 @@ def test_non_builtin_ops_flags_flex_custom_and_delegates():
     from tga_keras.backends import non_builtin_ops
 
     assert non_builtin_ops(["CONV_2D", "DEPTH_TO_SPACE", "ADD"]) == []
-    assert non_builtin_ops(["CONV_2D", "FlexConv3D", "DELEGATE", "MyCustomOp"]) == ["FlexConv3D", "DELEGATE",
-                                                                                  "MyCustomOp"]
+    assert non_builtin_ops(["CONV_2D", "FlexConv3D", "DELEGATE", "MyCustomOp"]) == [
+        "FlexConv3D",
+        "DELEGATE",
+        "MyCustomOp",
+    ]

@@ -3,6 +3,7 @@
 Every case here fails before any conversion (in-process ``export.cli.main``), except the one that
 checks ``--overwrite`` really replaces an artifact.
 """
+
 import hashlib
 import json
 import os
@@ -14,8 +15,9 @@ import pytest
 
 from tga_keras import TGAConfig, build_tga
 
-CFG = TGAConfig.preset("small").replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
-                                        reconstruction_width=16, upsample_width=8)
+CFG = TGAConfig.preset("small").replace(
+    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
+)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -107,14 +109,18 @@ def _write_other_keras_model(d):
     return p
 
 
-@pytest.mark.parametrize("make, fragments", [
-    (_write_text_keras, ("x.keras", "not a Keras model")),
-    (_write_empty, ("empty.keras", "empty")),
-    (lambda d: d / "missing.keras", ("not found", "missing.keras")),
-    (_write_unknown_suffix, ("model.bin", "unknown weights format")),
-    (_make_folder, ("folder",)),
-    (_write_other_keras_model, ("dense.keras", "not a TGA model")),
-], ids=["text-as-keras", "zero-bytes", "missing", "unknown-suffix", "folder", "not-tga"])
+@pytest.mark.parametrize(
+    "make, fragments",
+    [
+        (_write_text_keras, ("x.keras", "not a Keras model")),
+        (_write_empty, ("empty.keras", "empty")),
+        (lambda d: d / "missing.keras", ("not found", "missing.keras")),
+        (_write_unknown_suffix, ("model.bin", "unknown weights format")),
+        (_make_folder, ("folder",)),
+        (_write_other_keras_model, ("dense.keras", "not a TGA model")),
+    ],
+    ids=["text-as-keras", "zero-bytes", "missing", "unknown-suffix", "folder", "not-tga"],
+)
 def test_bad_model(tmp_path, capsys, make, fragments):
     model = make(tmp_path)
     outdir = tmp_path / "out"
@@ -131,24 +137,41 @@ def test_unknown_format(tiny, tmp_path, capsys):
     assert not outdir.exists()
 
 
-@pytest.mark.parametrize("fmt, options, fragments", [
-    ("onnx", ["--input-size", "2x2"], ("--input-size 2x2", "at least 3x3")),
-    ("all", ["--input-size", "2x2"], ("--input-size 2x2", "at least 3x3")),
-    ("onnx", ["--input-size", "abc"], ("--input-size", "'abc'")),
-    ("onnx", ["--input-size", "10x10x3"], ("--input-size", "'10x10x3'")),
-    ("onnx", ["--input-size", "0x16"], ("--input-size", "positive")),
-    ("tensorrt", ["--input-size", "20x20"], ("min <= opt <= max",)),         # opt below the default min
-    ("tensorrt", ["--min", "40x40", "--opt", "36x36"], ("min <= opt <= max",)),
-    ("tensorrt", ["--max", "300x2"], ("--max 300x2", "at least 3x3")),
-    ("onnx", ["--max-batch", "0"], ("--max-batch",)),
-    ("savedmodel", ["--savedmodel-version", "0"], ("--savedmodel-version",)),
-    ("onnx", ["--threads", "0"], ("--threads",)),
-    ("onnx", ["--precision", "bf8"], ("--precision", "bf8")),
-    ("onnx", ["--precision", "int8"], ("--precision int8", "onnx")),
-    ("tflite", ["--precision", ","], ("--precision",)),
-], ids=["size-2x2", "size-2x2-all", "size-abc", "size-3d", "size-zero", "trt-opt-below-min", "trt-min-above-opt",
-        "trt-max-too-small", "max-batch-0", "version-0", "threads-0", "precision-unknown", "precision-not-onnx",
-        "precision-empty"])
+@pytest.mark.parametrize(
+    "fmt, options, fragments",
+    [
+        ("onnx", ["--input-size", "2x2"], ("--input-size 2x2", "at least 3x3")),
+        ("all", ["--input-size", "2x2"], ("--input-size 2x2", "at least 3x3")),
+        ("onnx", ["--input-size", "abc"], ("--input-size", "'abc'")),
+        ("onnx", ["--input-size", "10x10x3"], ("--input-size", "'10x10x3'")),
+        ("onnx", ["--input-size", "0x16"], ("--input-size", "positive")),
+        ("tensorrt", ["--input-size", "20x20"], ("min <= opt <= max",)),  # opt below the default min
+        ("tensorrt", ["--min", "40x40", "--opt", "36x36"], ("min <= opt <= max",)),
+        ("tensorrt", ["--max", "300x2"], ("--max 300x2", "at least 3x3")),
+        ("onnx", ["--max-batch", "0"], ("--max-batch",)),
+        ("savedmodel", ["--savedmodel-version", "0"], ("--savedmodel-version",)),
+        ("onnx", ["--threads", "0"], ("--threads",)),
+        ("onnx", ["--precision", "bf8"], ("--precision", "bf8")),
+        ("onnx", ["--precision", "int8"], ("--precision int8", "onnx")),
+        ("tflite", ["--precision", ","], ("--precision",)),
+    ],
+    ids=[
+        "size-2x2",
+        "size-2x2-all",
+        "size-abc",
+        "size-3d",
+        "size-zero",
+        "trt-opt-below-min",
+        "trt-min-above-opt",
+        "trt-max-too-small",
+        "max-batch-0",
+        "version-0",
+        "threads-0",
+        "precision-unknown",
+        "precision-not-onnx",
+        "precision-empty",
+    ],
+)
 def test_bad_option(tiny, tmp_path, capsys, fmt, options, fragments):
     outdir = tmp_path / "out"
     rc, out, err = run_export([fmt, tiny, outdir, *options], capsys)
@@ -156,13 +179,17 @@ def test_bad_option(tiny, tmp_path, capsys, fmt, options, fragments):
     assert not outdir.exists()
 
 
-@pytest.mark.parametrize("argv", [
-    [],
-    ["onnx"],
-    ["onnx", "m.keras", "out", "--max-batch", "abc"],
-    ["onnx", "m.keras", "out", "--preset", "huge"],
-    ["onnx", "m.keras", "out", "--no-such-option"],
-], ids=["no-args", "no-model", "max-batch-text", "bad-preset", "unknown-option"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["onnx"],
+        ["onnx", "m.keras", "out", "--max-batch", "abc"],
+        ["onnx", "m.keras", "out", "--preset", "huge"],
+        ["onnx", "m.keras", "out", "--no-such-option"],
+    ],
+    ids=["no-args", "no-model", "max-batch-text", "bad-preset", "unknown-option"],
+)
 def test_argparse_errors_exit_2(tmp_path, capsys, argv, monkeypatch):
     from export.cli import main
 
@@ -221,11 +248,15 @@ def test_calibration_not_a_file(tiny, tmp_path, capsys, kind):
     assert not outdir.exists()
 
 
-@pytest.mark.parametrize("fmt, options", [
-    ("onnx", []),
-    ("savedmodel", []),
-    ("tflite", ["--precision", "fp32,fp16"]),  # no full-integer model to calibrate
-], ids=["onnx", "savedmodel", "tflite-without-int8"])
+@pytest.mark.parametrize(
+    "fmt, options",
+    [
+        ("onnx", []),
+        ("savedmodel", []),
+        ("tflite", ["--precision", "fp32,fp16"]),  # no full-integer model to calibrate
+    ],
+    ids=["onnx", "savedmodel", "tflite-without-int8"],
+)
 def test_calibration_without_int8_tflite(tiny, tmp_path, capsys, three_frame_clip, fmt, options):
     outdir = tmp_path / "out"
     rc, out, err = run_export([fmt, tiny, outdir, "--calibration", three_frame_clip, *options], capsys)
@@ -263,8 +294,10 @@ def test_overwrite_replaces_artifact_and_foreign_manifest(tiny, tmp_path, capsys
     (outdir / "onnx").mkdir(parents=True)
     existing = outdir / "onnx" / "model.onnx"
     existing.write_bytes(b"an older model")
-    foreign = {"source": {"path": "/elsewhere/other.keras", "sha256": "0" * 64, "config": {}},
-               "artifacts": [{"format": "onnx", "precision": "fp32", "path": "onnx/model.onnx"}]}
+    foreign = {
+        "source": {"path": "/elsewhere/other.keras", "sha256": "0" * 64, "config": {}},
+        "artifacts": [{"format": "onnx", "precision": "fp32", "path": "onnx/model.onnx"}],
+    }
     (outdir / "manifest.json").write_text(json.dumps(foreign))
     rc, out, err = run_export(["onnx", tiny, outdir, "--precision", "fp32", "--overwrite"], capsys)
     assert rc == 0, err
@@ -293,9 +326,11 @@ def test_outdir_is_a_file(tiny, tmp_path, capsys):
 def test_manifest_of_another_model(tiny, tmp_path, capsys):
     outdir = tmp_path / "out"
     outdir.mkdir()
-    foreign = {"source": {"path": "/elsewhere/other.keras", "sha256": "0" * 64, "config": {}},
-               "versions": {}, "artifacts": [{"format": "tflite", "precision": "fp32",
-                                              "path": "tflite/model_fp32.tflite"}]}
+    foreign = {
+        "source": {"path": "/elsewhere/other.keras", "sha256": "0" * 64, "config": {}},
+        "versions": {},
+        "artifacts": [{"format": "tflite", "precision": "fp32", "path": "tflite/model_fp32.tflite"}],
+    }
     (outdir / "manifest.json").write_text(json.dumps(foreign))
     before = snapshot(outdir)
     rc, out, err = run_export(["onnx", tiny, outdir], capsys)
@@ -305,8 +340,9 @@ def test_manifest_of_another_model(tiny, tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- the command line
 def test_help_runs_as_a_module():
-    r = subprocess.run([sys.executable, "-m", "export", "--help"], cwd=REPO, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "export", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     text = r.stdout
     assert text.startswith("usage: python -m export")
@@ -316,9 +352,14 @@ def test_help_runs_as_a_module():
 
 def test_module_exit_code_is_mains(tmp_path):
     """``python -m export`` exits with main's code (2 for a usage error), one line on stderr."""
-    r = subprocess.run([sys.executable, "-m", "export", "onnx", str(tmp_path / "missing.keras"),
-                        str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    r = subprocess.run(
+        [sys.executable, "-m", "export", "onnx", str(tmp_path / "missing.keras"), str(tmp_path / "out")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert "export: error: model not found" in r.stderr

@@ -1,4 +1,5 @@
 """The graph stays exportable: SavedModel and TFLite (no op on tensors above 5-D, no resize op)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,8 +9,9 @@ from tga_keras import TGAConfig, build_tga
 
 @pytest.mark.parametrize("preset", ["small", "paper"])
 def test_savedmodel_and_tflite_match_keras(tmp_path, preset):
-    cfg = TGAConfig.preset(preset).replace(nf=16, ng=8, intra_units=(2,), inter_units=(2,),
-                                           reconstruction_width=16, upsample_width=8)
+    cfg = TGAConfig.preset(preset).replace(
+        nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
+    )
     model = build_tga(cfg)
     # He-normal kernels and random BatchNorm statistics: at its own init the network's residual is
     # below 1e-5 and any graph that computes the bicubic base would match to atol 1e-5

@@ -1,4 +1,5 @@
 """The inference core: windows, streaming, tiling, backends, validation and model loading."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -122,7 +123,7 @@ def test_short_sequences_and_empty_streams():
 
 def test_uint8_output_and_uint8_input():
     up = Upscaler(nearest_backend())
-    frames = (_smooth_frames(3, 6, 6) * 1.4 - 0.2)  # out of range on purpose: outputs are clipped
+    frames = _smooth_frames(3, 6, 6) * 1.4 - 0.2  # out of range on purpose: outputs are clipped
     out = list(up.upscale_frames(frames, dtype="uint8"))
     assert out[0].dtype == np.uint8 and out[0].shape == (12, 12, 3)
     ref = np.clip(np.repeat(np.repeat(frames[0], 2, 0), 2, 1), 0, 1)
@@ -130,8 +131,9 @@ def test_uint8_output_and_uint8_input():
     f32 = list(up.upscale_frames(frames))[0]
     assert f32.dtype == np.float32 and f32.min() >= 0 and f32.max() <= 1
     u8_in = (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
-    np.testing.assert_allclose(up.upscale_window(u8_in[[0] * 7]), np.repeat(np.repeat(u8_in[0] / 255, 2, 0), 2, 1),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        up.upscale_window(u8_in[[0] * 7]), np.repeat(np.repeat(u8_in[0] / 255, 2, 0), 2, 1), atol=1e-6
+    )
     assert to_output(np.array([[-1.0, 0.5, 2.0]]), "uint8").tolist() == [[0, 128, 255]]
 
 
@@ -144,9 +146,9 @@ def test_tiles_are_stitched_from_their_centres_exactly(h, w, tile, overlap):
     out = tiled.upscale_window(x)
     b = 2 * overlap  # the poisoned ring survives only where a tile edge is the image edge
     assert out.shape == plain.shape == (2 * h, 2 * w, 3)
-    inner = out[b:out.shape[0] - b, b:out.shape[1] - b]
+    inner = out[b : out.shape[0] - b, b : out.shape[1] - b]
     assert not np.isnan(inner).any()
-    np.testing.assert_array_equal(inner, plain[b:plain.shape[0] - b, b:plain.shape[1] - b])
+    np.testing.assert_array_equal(inner, plain[b : plain.shape[0] - b, b : plain.shape[1] - b])
 
 
 def test_tiled_model_matches_untiled(small_model, upscaler):
@@ -166,10 +168,16 @@ def test_keras_backend_traces_once_for_all_sizes(small_model):
 
 
 # ------------------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("shape,match", [
-    ((6, 8, 8, 3), "got 6 frames"), ((1, 7, 8, 8, 1), "channels"), ((7, 2, 8, 3), "at least 3x3"),
-    ((8, 8, 3), "rank"), ((1, 1, 7, 8, 8, 3), "rank"),
-])
+@pytest.mark.parametrize(
+    "shape,match",
+    [
+        ((6, 8, 8, 3), "got 6 frames"),
+        ((1, 7, 8, 8, 1), "channels"),
+        ((7, 2, 8, 3), "at least 3x3"),
+        ((8, 8, 3), "rank"),
+        ((1, 1, 7, 8, 8, 3), "rank"),
+    ],
+)
 def test_bad_windows_fail_before_running_the_backend(shape, match):
     calls = []
     up = Upscaler(nearest_backend(calls))

@@ -1,4 +1,5 @@
 """Y-channel PSNR / SSIM: parity with the official test.py, Keras metrics, bad inputs."""
+
 from __future__ import annotations
 
 import math

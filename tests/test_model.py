@@ -1,4 +1,5 @@
 """The Keras TGA model: structure, config round-trip, shapes, bad input, save/load."""
+
 import json
 
 import keras
@@ -171,7 +172,7 @@ def test_temporal_conv_equals_conv3d(pad, steps, kt):
         for j in range(kt):
             for dy in range(3):
                 for dx in range(3):
-                    want[:, t] += xp[:, t + j, dy:dy + 6, dx:dx + 7] @ k[j, dy, dx].astype(np.float64)
+                    want[:, t] += xp[:, t + j, dy : dy + 6, dx : dx + 7] @ k[j, dy, dx].astype(np.float64)
     assert got.shape == want.shape
     # measured max |error| 1.0e-5 on outputs up to ~40 (float32 rounding of 108-term sums)
     np.testing.assert_allclose(got, want, rtol=0, atol=4e-5)
@@ -235,8 +236,14 @@ def test_fused_inference_batchnorm_equals_keras_batchnorm():
     for shape in [(2, 5, 6, 8), (2, 3, 5, 6, 8)]:
         act = PreActivation(1e-3, 0.999)
         act.build(shape)
-        act.bn.set_weights([rng.standard_normal(8).astype(np.float32), rng.standard_normal(8).astype(np.float32),
-                            rng.standard_normal(8).astype(np.float32), rng.random(8).astype(np.float32) + 0.1])
+        act.bn.set_weights(
+            [
+                rng.standard_normal(8).astype(np.float32),
+                rng.standard_normal(8).astype(np.float32),
+                rng.standard_normal(8).astype(np.float32),
+                rng.random(8).astype(np.float32) + 0.1,
+            ]
+        )
         x = rng.standard_normal(shape).astype(np.float32)
         want = np.maximum(np.asarray(act.bn(x, training=False)), 0)
         np.testing.assert_allclose(np.asarray(act(x, training=False)), want, atol=1e-5)

@@ -4,6 +4,7 @@ The full check (a fresh venv, ``pip install '.[cpu]'``, then ``tga --version`` /
 the bundled clip from another folder) downloads TensorFlow and is done by hand (CONTRIBUTING.md);
 here the wheel is built offline from a copy of the package sources with the setuptools installed.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,9 +55,11 @@ def test_missing_shipped_model_says_where_it_lives(command, tmp_path, capsys, mo
 
     monkeypatch.chdir(tmp_path)  # as after `pip install`, outside the checkout
     weights = ["--weights", "saved_models/tga_small_bd_x4/model.keras"]
-    args = {"demo": ["demo", *weights],
-            "upscale": ["upscale", str(REPO / "tga_keras/assets/carphone_pristine.mp4"), "out.mp4", *weights],
-            "evaluate": ["evaluate", str(REPO / "tga_keras/assets/carphone_pristine.mp4"), *weights]}[command]
+    args = {
+        "demo": ["demo", *weights],
+        "upscale": ["upscale", str(REPO / "tga_keras/assets/carphone_pristine.mp4"), "out.mp4", *weights],
+        "evaluate": ["evaluate", str(REPO / "tga_keras/assets/carphone_pristine.mp4"), *weights],
+    }[command]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "not found: saved_models/tga_small_bd_x4/model.keras" in err
@@ -72,13 +75,28 @@ def test_wheel_holds_the_package_the_clip_and_the_script(tmp_path):
     src.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "tga_keras", src / "tga_keras",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(REPO / "tga_keras", src / "tga_keras", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    wheel, = (tmp_path / "dist").glob("tga_keras-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("tga_keras-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))

@@ -1,4 +1,5 @@
 """``tga_keras.data.pans``: sub-pixel pans of still images (determinism, geometry, layout, errors)."""
+
 from __future__ import annotations
 
 import io
@@ -50,7 +51,7 @@ def test_layout_sizes_and_manifest(stills, tmp_path):
         top, left, h, w = seq["box"]
         still = cv2.imread(seq["source"])[..., ::-1]
         centre = cv2.imread(str(out / name / f"{FRAMES // 2:05d}.png"))[..., ::-1]
-        np.testing.assert_array_equal(centre, still[top:top + h, left:left + w])
+        np.testing.assert_array_equal(centre, still[top : top + h, left : left + w])
 
     from tga_keras.commands.evaluate import open_sources
 
@@ -112,13 +113,16 @@ def test_cli_and_refusals(stills, tmp_path, capsys):
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("extra,match", [
-    (["--frames", "1"], "--frames"),
-    (["--size", "48"], "--size"),
-    (["--min-speed", "4", "--max-speed", "2"], "--min-speed"),
-    (["--min-speed", "0"], "--min-speed"),
-    (["--size", "200x200"], "no image is large enough"),
-])
+@pytest.mark.parametrize(
+    "extra,match",
+    [
+        (["--frames", "1"], "--frames"),
+        (["--size", "48"], "--size"),
+        (["--min-speed", "4", "--max-speed", "2"], "--min-speed"),
+        (["--min-speed", "0"], "--min-speed"),
+        (["--size", "200x200"], "no image is large enough"),
+    ],
+)
 def test_bad_arguments_exit_2(stills, tmp_path, capsys, extra, match):
     assert main([str(stills), str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err

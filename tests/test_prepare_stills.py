@@ -1,4 +1,5 @@
 """training.prepare_stills: the parts that need no network (split, DEP-5 licences, filters, dedup, rcc)."""
+
 from __future__ import annotations
 
 import os
@@ -130,8 +131,10 @@ castle_background.webp
 """
     notes = ps.parse_readme_notes(text)
     assert [(n, u.license) for n, u in notes] == [
-        (["square.svg", "dir/other*.webp"], "CC-BY-SA-4.0"), (["alpaca.webp"], "public-domain"),
-        (["castle_background.webp"], "CC-BY-4.0")]
+        (["square.svg", "dir/other*.webp"], "CC-BY-SA-4.0"),
+        (["alpaca.webp"], "public-domain"),
+        (["castle_background.webp"], "CC-BY-4.0"),
+    ]
     assert notes[1][1].source == "https://commons.wikimedia.org/wiki/File:X.jpg" and notes[1][1].author == "Some One"
     assert ps.normalize_license("LGPLv3") == "LGPL-3" and ps.normalize_license("GPLv2+") == "GPL-2+"
     assert ps.normalize_license("CC0-1.0") == "CC0-1.0"
@@ -165,10 +168,17 @@ def test_group_key_and_names():
     assert ps.group_key("a/Elephants_3840x2160.jpg") == ps.group_key("a/Elephants.jpg") == "a/Elephants"
     assert ps.group_key("w/Path/contents/images/2560x1600.jpg") == ps.group_key("w/Path/contents/images/640x480.jpg")
     assert ps.group_key("g/wood-l.webp") != ps.group_key("g/wood-d.webp")
-    assert ps.output_stem("mate-backgrounds", "usr/share/backgrounds/mate/nature/Aqua.jpg") == \
-        "mate-backgrounds__nature_Aqua"
-    assert ps.output_stem("gcompris-qt-data", "usr/share/gcompris-qt/rcc/erase.rcc:/gcompris/src/activities/erase/"
-                          "resource/gorilla.webp") == "gcompris-qt-data__erase_gorilla"
+    assert (
+        ps.output_stem("mate-backgrounds", "usr/share/backgrounds/mate/nature/Aqua.jpg")
+        == "mate-backgrounds__nature_Aqua"
+    )
+    assert (
+        ps.output_stem(
+            "gcompris-qt-data",
+            "usr/share/gcompris-qt/rcc/erase.rcc:/gcompris/src/activities/erase/resource/gorilla.webp",
+        )
+        == "gcompris-qt-data__erase_gorilla"
+    )
     assert ps.selected("usr/share/x/a.jpg", ("usr/share/*",), ("*/a.*",)) is False
 
 
@@ -184,22 +194,28 @@ def test_process_filters_and_dedups_resized_copies(tmp_path):
         data = _png(img)
         return ps.Candidate("pkg", "1.0", path, lambda: data)
 
-    cands = [cand("usr/share/bg/photo.png", big), cand("usr/share/bg/copy/photo-small.png", half),
-             cand("usr/share/bg/other.png", other), cand("usr/share/bg/tiny.png", _texture(200, 300)),
-             cand("usr/share/bg/flat.png", np.full((500, 800, 3), 90, np.uint8)),
-             cand("usr/share/bg/photo_640x480.png", cv2.resize(other, (640, 448))),
-             ps.Candidate("pkg", "1.0", "usr/share/bg/broken.png", lambda: b"not an image")]
+    cands = [
+        cand("usr/share/bg/photo.png", big),
+        cand("usr/share/bg/copy/photo-small.png", half),
+        cand("usr/share/bg/other.png", other),
+        cand("usr/share/bg/tiny.png", _texture(200, 300)),
+        cand("usr/share/bg/flat.png", np.full((500, 800, 3), 90, np.uint8)),
+        cand("usr/share/bg/photo_640x480.png", cv2.resize(other, (640, 448))),
+        ps.Candidate("pkg", "1.0", "usr/share/bg/broken.png", lambda: b"not an image"),
+    ]
     drops: Counter = Counter()
     dep5 = {"pkg": ps.parse_dep5(COPYRIGHT)}
-    passed = ps.process(cands, dep5, str(tmp_path), max_side=960, min_side=256, min_gradient=ps.MIN_GRADIENT,
-                        fmt="png", drops=drops)
+    passed = ps.process(
+        cands, dep5, str(tmp_path), max_side=960, min_side=256, min_gradient=ps.MIN_GRADIENT, fmt="png", drops=drops
+    )
     assert drops == Counter({"too small": 1, "flat": 1, "undecodable": 1})
     kept, dropped = ps.dedup(passed)
     assert [k.candidate.path for k in kept] == ["usr/share/bg/other.png", "usr/share/bg/photo.png"]
     # the half-size copy goes by thumbnail; photo_640x480 is in the group "bg/photo" and smaller than photo.png
     assert sorted((a.candidate.path, b.candidate.path) for a, b in dropped) == [
         ("usr/share/bg/copy/photo-small.png", "usr/share/bg/photo.png"),
-        ("usr/share/bg/photo_640x480.png", "usr/share/bg/photo.png")]
+        ("usr/share/bg/photo_640x480.png", "usr/share/bg/photo.png"),
+    ]
     written = cv2.imread(str(tmp_path / kept[1].name), cv2.IMREAD_UNCHANGED)
     assert written.shape == (640, 960, 3) and written.dtype == np.uint8
     assert kept[1].original == (1800, 1200) and kept[1].license.license == "GPL-2+"
@@ -221,16 +237,23 @@ def _make_rcc(files: dict[str, bytes]) -> bytes:
         return name_off[n]
 
     payload = b""
-    entries = [struct.pack(">IHII", 0, 2, 1, 1) + b"\0" * 8,  # root: 1 child at index 1
-               struct.pack(">IHII", add_name("res"), 2, len(files), 2) + b"\0" * 8]
+    entries = [
+        struct.pack(">IHII", 0, 2, 1, 1) + b"\0" * 8,  # root: 1 child at index 1
+        struct.pack(">IHII", add_name("res"), 2, len(files), 2) + b"\0" * 8,
+    ]
     for i, (name, data) in enumerate(files.items()):
         stored = struct.pack(">I", len(data)) + zlib.compress(data) if i == 0 else data
         entries.append(struct.pack(">IHHHI", add_name(name), 1 if i == 0 else 0, 0, 0, len(payload)) + b"\0" * 8)
         payload += struct.pack(">I", len(stored)) + stored
     tree = b"".join(entries)
     header = 20
-    return b"qres" + struct.pack(">IIII", 2, header, header + len(tree), header + len(tree) + len(payload)) + \
-        tree + payload + names
+    return (
+        b"qres"
+        + struct.pack(">IIII", 2, header, header + len(tree), header + len(tree) + len(payload))
+        + tree
+        + payload
+        + names
+    )
 
 
 def test_read_rcc():

@@ -21,6 +21,7 @@ No silent zero: a block must reach its last line (a sentinel printed after it is
 :func:`test_readme_marks_runnable_blocks` fails if the README has no marked block, if a marker is
 not followed by a fenced block, or if a marker has an unknown option.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,9 @@ class Block:
 
     @property
     def id(self) -> str:
-        first = next((ln.strip() for ln in self.code.splitlines() if ln.strip() and not ln.strip().startswith("#")),
-                     self.lang)
+        first = next(
+            (ln.strip() for ln in self.code.splitlines() if ln.strip() and not ln.strip().startswith("#")), self.lang
+        )
         words = re.sub(r"^\.venv/bin/", "", first).split()
         return f"L{self.line}-" + "-".join(w for w in words[:3] if re.fullmatch(r"[\w.:-]+", w))
 
@@ -93,7 +95,7 @@ def parse(text: str) -> tuple[list[Block], list[str]]:
         if k == len(lines):
             problems.append(f"README.md:{j + 1}: runnable block never closed")
             break
-        code = "\n".join(lines[j + 1:k])
+        code = "\n".join(lines[j + 1 : k])
         if not code.strip():
             problems.append(f"README.md:{j + 1}: empty runnable block")
         blocks.append(Block(j + 1, LANGS[fence.group("lang").lower()], code, timeout, slow))
@@ -111,13 +113,28 @@ def test_readme_marks_runnable_blocks():
 
 
 def test_parse_finds_markers_and_rejects_orphans():
-    text = "\n".join([
-        "<!-- runnable -->", "```bash", "tga --help", "```",
-        "<!-- runnable: timeout=30, slow -->", "", "```python", "print(1)", "```",
-        "<!-- runnable -->", "plain text",
-        "<!-- runnable: fast -->", "```bash", "true", "```",
-        "```bash", "not marked", "```",
-    ])
+    text = "\n".join(
+        [
+            "<!-- runnable -->",
+            "```bash",
+            "tga --help",
+            "```",
+            "<!-- runnable: timeout=30, slow -->",
+            "",
+            "```python",
+            "print(1)",
+            "```",
+            "<!-- runnable -->",
+            "plain text",
+            "<!-- runnable: fast -->",
+            "```bash",
+            "true",
+            "```",
+            "```bash",
+            "not marked",
+            "```",
+        ]
+    )
     blocks, problems = parse(text)
     assert [(b.line, b.lang, b.code, b.timeout, b.slow) for b in blocks] == [
         (2, "bash", "tga --help", DEFAULT_TIMEOUT, False),
@@ -142,7 +159,8 @@ def _workdir(tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.mark.parametrize(
-    "block", [pytest.param(b, id=b.id, marks=[pytest.mark.slow] if b.slow else []) for b in BLOCKS])
+    "block", [pytest.param(b, id=b.id, marks=[pytest.mark.slow] if b.slow else []) for b in BLOCKS]
+)
 def test_readme_block_runs(block: Block, tmp_path):
     work = _workdir(tmp_path)
     env = dict(os.environ)
@@ -155,13 +173,18 @@ def test_readme_block_runs(block: Block, tmp_path):
         script.write_text(f"{block.code}\nprint({SENTINEL!r})\n", encoding="utf-8")
         cmd = [sys.executable, str(script)]
     try:
-        r = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=block.timeout,
-                           stdin=subprocess.DEVNULL)
+        r = subprocess.run(
+            cmd, cwd=work, env=env, capture_output=True, text=True, timeout=block.timeout, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        pytest.fail(f"README.md:{block.line}: block still running after {block.timeout} s "
-                    f"(raise its timeout=, or mark a smaller variant)\n{block.code}\n--- stderr\n{err[-3000:]}")
-    report = (f"README.md:{block.line}: exit {r.returncode}\n{block.code}\n"
-              f"--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}")
+        pytest.fail(
+            f"README.md:{block.line}: block still running after {block.timeout} s "
+            f"(raise its timeout=, or mark a smaller variant)\n{block.code}\n--- stderr\n{err[-3000:]}"
+        )
+    report = (
+        f"README.md:{block.line}: exit {r.returncode}\n{block.code}\n"
+        f"--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}"
+    )
     assert r.returncode == 0, report
     assert r.stdout.rstrip().endswith(SENTINEL), report

@@ -1,4 +1,5 @@
 """imresize: parity with the official (MATLAB) bicubic, TF graph paths, polyphase agreement."""
+
 from __future__ import annotations
 
 from pathlib import Path

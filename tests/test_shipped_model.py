@@ -1,4 +1,5 @@
 """The shipped model: its files agree with each other and it still gives its card's figures."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,20 @@ def test_config_is_the_card_and_json_config():
 def test_reproduces_the_card_on_the_bundled_clip(tmp_path, capsys):
     """All 120 carphone frames, official protocol: the card's figure to 0.001 dB / 1e-4."""
     report = tmp_path / "eval.json"
-    assert main(["evaluate", clip_path(), "--weights", os.path.join(FOLDER, "model.keras"), "--no-progress",
-                 "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                clip_path(),
+                "--weights",
+                os.path.join(FOLDER, "model.keras"),
+                "--no-progress",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     got = json.loads(report.read_text())["average"]
     psnr, ssim = _card_figure("official: HR reflect-padded")
     assert got["psnr"] == pytest.approx(psnr, abs=1e-3) and got["ssim"] == pytest.approx(ssim, abs=1e-4)
@@ -48,8 +61,15 @@ def test_reproduces_the_card_on_the_bundled_clip(tmp_path, capsys):
         assert json.load(f)["average"]["psnr"] == pytest.approx(got["psnr"], abs=1e-4)
 
 
-@pytest.mark.parametrize("order", ["import tga_keras, keras", "import keras, tga_keras",
-                                   "import tga_keras.layers, keras", "import tga_keras.metrics, keras"])
+@pytest.mark.parametrize(
+    "order",
+    [
+        "import tga_keras, keras",
+        "import keras, tga_keras",
+        "import tga_keras.layers, keras",
+        "import tga_keras.metrics, keras",
+    ],
+)
 def test_plain_keras_loads_it_after_import_tga_keras(order):
     """`import tga_keras` registers the custom objects whichever is imported first, also when a submodule
     that imports Keras itself comes first (registering inside it would import it half-done)."""

@@ -1,4 +1,5 @@
 """training/run.py: a tiny run trains, validates, saves, and continues after an interruption."""
+
 import csv
 import json
 import os
@@ -15,9 +16,18 @@ def tiny_config(tmp_path):
     frames = random_frames(12, 48, 64, seed=1)
     write_video(str(tmp_path / "train.avi"), frames)
     write_video(str(tmp_path / "val.avi"), random_frames(9, 40, 48, seed=2))
-    cfg = {"model": {"preset": "small", "nf": 16, "inter_units": [2]}, "train_videos": ["train.avi"],
-           "val_videos": ["val.avi"], "val_frames": 2, "hr_crop": 32, "batch_size": 2,
-           "steps_per_epoch": 2, "epochs": 3, "loss": "charbonnier", "tensorboard": False}
+    cfg = {
+        "model": {"preset": "small", "nf": 16, "inter_units": [2]},
+        "train_videos": ["train.avi"],
+        "val_videos": ["val.avi"],
+        "val_frames": 2,
+        "hr_crop": 32,
+        "batch_size": 2,
+        "steps_per_epoch": 2,
+        "epochs": 3,
+        "loss": "charbonnier",
+        "tensorboard": False,
+    }
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     return path
@@ -59,12 +69,15 @@ def test_other_config_in_same_folder_is_refused(tiny_config, tmp_path, capsys):
     assert "another config" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("change,match", [
-    ({"train_videos": []}, "no training data"),
-    ({"loss": "l2"}, "loss"),
-    ({"epochs": 0}, "epochs"),
-    ({"colour": 1}, "unknown"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"train_videos": []}, "no training data"),
+        ({"loss": "l2"}, "loss"),
+        ({"epochs": 0}, "epochs"),
+        ({"colour": 1}, "unknown"),
+    ],
+)
 def test_bad_configs(change, match):
     base = {"train_videos": ["x.mp4"]}
     with pytest.raises(ValueError, match=match):
@@ -112,18 +125,21 @@ def _cfg_file(tmp_path, tiny_config, **changes):
     return path
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"colour": 1}, "unknown training config fields: colour"),
-    ({"batch_size": "8"}, "'batch_size' must be an integer"),
-    ({"learning_rate": True}, "'learning_rate' must be a number"),
-    ({"train_videos": "train.avi"}, "'train_videos' must be a list of strings"),
-    ({"train_videos": ["missing.mp4"]}, "missing.mp4: no such file"),
-    ({"train_stills": "nowhere"}, "train_stills"),
-    ({"strategy": "ring"}, "strategy must be one of"),
-    ({"mixed_precision": "int8"}, "mixed_precision"),
-    ({"model": {"preset": "huge"}}, "unknown preset"),
-    ({"model": {"preset": "small", "width": 3}}, "width"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"colour": 1}, "unknown training config fields: colour"),
+        ({"batch_size": "8"}, "'batch_size' must be an integer"),
+        ({"learning_rate": True}, "'learning_rate' must be a number"),
+        ({"train_videos": "train.avi"}, "'train_videos' must be a list of strings"),
+        ({"train_videos": ["missing.mp4"]}, "missing.mp4: no such file"),
+        ({"train_stills": "nowhere"}, "train_stills"),
+        ({"strategy": "ring"}, "strategy must be one of"),
+        ({"mixed_precision": "int8"}, "mixed_precision"),
+        ({"model": {"preset": "huge"}}, "unknown preset"),
+        ({"model": {"preset": "small", "width": 3}}, "width"),
+    ],
+)
 def test_bad_config_is_a_clear_error_before_training(tiny_config, tmp_path, capsys, changes, message):
     out = tmp_path / "run"
     assert main(["--config", str(_cfg_file(tmp_path, tiny_config, **changes)), "--output", str(out)]) == 2
@@ -134,26 +150,47 @@ def test_bad_config_is_a_clear_error_before_training(tiny_config, tmp_path, caps
 
 def test_empty_dataset_and_bad_init_from(tiny_config, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    assert main(["--config", str(_cfg_file(tmp_path, tiny_config, train_videos=[], train_stills="empty")),
-                 "--output", str(tmp_path / "a")]) == 2
+    assert (
+        main(
+            [
+                "--config",
+                str(_cfg_file(tmp_path, tiny_config, train_videos=[], train_stills="empty")),
+                "--output",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 2
+    )
     assert "no images in" in capsys.readouterr().err
     from tga_keras.config import TGAConfig
     from tga_keras.model import build_tga
 
     other = tmp_path / "other.keras"
     build_tga(TGAConfig.small()).save(other)  # nf 32, the run's model has nf 16
-    assert main(["--config", str(_cfg_file(tmp_path, tiny_config, init_from="other.keras")),
-                 "--output", str(tmp_path / "b")]) == 2
+    assert (
+        main(
+            [
+                "--config",
+                str(_cfg_file(tmp_path, tiny_config, init_from="other.keras")),
+                "--output",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "another architecture" in err and "nf 32 there, 16 here" in err
     assert not (tmp_path / "b" / "state").exists()
 
 
-@pytest.mark.parametrize("tf_config,message", [
-    ("{not json", "TF_CONFIG is not valid JSON"),
-    ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', "non-empty list"),
-    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "task index 3"),
-])
+@pytest.mark.parametrize(
+    "tf_config,message",
+    [
+        ("{not json", "TF_CONFIG is not valid JSON"),
+        ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', "non-empty list"),
+        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "task index 3"),
+    ],
+)
 def test_bad_tf_config(tiny_config, tmp_path, capsys, monkeypatch, tf_config, message):
     monkeypatch.setenv("TF_CONFIG", tf_config)
     assert main(["--config", str(tiny_config), "--output", str(tmp_path / "run"), "--strategy", "multiworker"]) == 2
@@ -189,8 +226,9 @@ def test_l2_weight_decay_pulls_weights_to_zero(tiny_config, tmp_path):
     import keras
 
     def norms(decay, name):
-        path = _cfg_file(tmp_path, tiny_config, l2_weight_decay=decay, epochs=1, val_frames=0, tensorboard=False,
-                         learning_rate=1e-2)
+        path = _cfg_file(
+            tmp_path, tiny_config, l2_weight_decay=decay, epochs=1, val_frames=0, tensorboard=False, learning_rate=1e-2
+        )
         assert main(["--config", str(path), "--output", str(tmp_path / name), "--quiet"]) == 0
         model = keras.saving.load_model(tmp_path / name / "last.keras", compile=False)
         kernels = [w for w in model.trainable_weights if len(w.shape) >= 4]  # conv kernels (BN gammas sit at 1)
@@ -227,8 +265,13 @@ def test_tensorboard_scalars_and_pictures(tiny_config, tmp_path):
             for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
                 for value in event.summary.value:
                     tags[value.tag] = value
-    for tag in ("epoch_loss", "epoch_learning_rate", "epoch_psnr_y", "bicubic | TGA | ground truth",
-                "attention per group"):
+    for tag in (
+        "epoch_loss",
+        "epoch_learning_rate",
+        "epoch_psnr_y",
+        "bicubic | TGA | ground truth",
+        "attention per group",
+    ):
         assert tag in tags, sorted(tags)
     picture = tf.make_ndarray(tags["bicubic | TGA | ground truth"].tensor)
     width, height = (int(v) for v in picture[:2])

@@ -6,6 +6,7 @@ MirroredStrategy; two worker processes under MultiWorkerMirroredStrategy) equal 
 run of the same global batch to 1e-6 (measured: 6e-8 and 7e-9; the all-reduce sums in another
 order), and the workers' weights are identical (0).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,10 +46,21 @@ def data_dir(tmp_path_factory):
 
 
 def write_config(folder, **changes) -> str:
-    cfg = {"model": {"preset": "small", "nf": 16, "inter_units": [2]}, "train_videos": ["train.avi"],
-           "val_videos": ["val.avi"], "val_frames": 2, "hr_crop": 32, "batch_size": 2, "steps_per_epoch": 3,
-           "epochs": 4, "loss": "charbonnier", "learning_rate": 1e-2, "adam_epsilon": 1e-3, "deterministic": True,
-           "tensorboard": False}
+    cfg = {
+        "model": {"preset": "small", "nf": 16, "inter_units": [2]},
+        "train_videos": ["train.avi"],
+        "val_videos": ["val.avi"],
+        "val_frames": 2,
+        "hr_crop": 32,
+        "batch_size": 2,
+        "steps_per_epoch": 3,
+        "epochs": 4,
+        "loss": "charbonnier",
+        "learning_rate": 1e-2,
+        "adam_epsilon": 1e-3,
+        "deterministic": True,
+        "tensorboard": False,
+    }
     cfg.update(changes)
     path = os.path.join(folder, "cfg.json")
     with open(path, "w") as f:
@@ -58,8 +70,14 @@ def write_config(folder, **changes) -> str:
 
 def run(args, env=None, **kwargs) -> subprocess.Popen:
     full_env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    return subprocess.Popen([sys.executable, "-c", RUNNER, *args], env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, *args],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> str:
@@ -170,9 +188,13 @@ def test_two_workers_on_localhost_equal_one_process(data_dir, reference_run):
     cfg = write_config(data_dir)
     out = data_dir / "multiworker"
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    procs = [run(["--config", cfg, "--output", str(out), "--strategy", "multiworker"],
-                 env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
-             for i in (1, 0)]
+    procs = [
+        run(
+            ["--config", cfg, "--output", str(out), "--strategy", "multiworker"],
+            env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
+        )
+        for i in (1, 0)
+    ]
     try:
         outputs = [finish(p, timeout=400) for p in procs]
     finally:

@@ -1,4 +1,5 @@
 """The converter maps exactly the official state_dict (keys and shapes from the release), no torch needed."""
+
 import re
 
 import numpy as np

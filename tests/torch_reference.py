@@ -6,6 +6,7 @@ the official fixture output; it then produces expected outputs for other seeds, 
 It takes the official input layout: ``x`` ``(B, 3, 9, H, W)`` in grouped order and the bicubic
 reference ``(B, 3, 4H, 4W)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,7 +49,7 @@ class Block(nn.Module):
             y = getattr(self, f"conv3d_{a}")(F.relu(getattr(self, f"bn3d_{a}")(x)))
             y = getattr(self, f"conv3d_{b}")(F.relu(getattr(self, f"bn3d_{b}")(y)))
             if self.attention and j == self.units - 1:
-                weights = torch.softmax(y[:, NG:NG + 1], dim=2)
+                weights = torch.softmax(y[:, NG : NG + 1], dim=2)
                 y = y[:, :NG] * weights
             x = torch.cat([x, y], 1)
         return x

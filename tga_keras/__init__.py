@@ -4,6 +4,7 @@
 Keras as soon as Keras is imported, before or after this package, so plain
 ``keras.saving.load_model("model.keras")`` works after ``import tga_keras``.
 """
+
 import importlib.abc as _abc
 import importlib.util as _util
 import os as _os
@@ -40,8 +41,10 @@ def register_keras_objects() -> None:
 
 def _submodule_initializing() -> bool:
     """Whether a ``tga_keras.*`` module is still executing (registering now would import it half-done)."""
-    return any(name.startswith("tga_keras.") and getattr(getattr(m, "__spec__", None), "_initializing", False)
-               for name, m in list(_sys.modules.items()))
+    return any(
+        name.startswith("tga_keras.") and getattr(getattr(m, "__spec__", None), "_initializing", False)
+        for name, m in list(_sys.modules.items())
+    )
 
 
 class _RegisterAfterKeras(_abc.MetaPathFinder):
@@ -49,8 +52,9 @@ class _RegisterAfterKeras(_abc.MetaPathFinder):
     half-imported: after ``keras`` finishes importing, or (when a ``tga_keras`` submodule imported
     Keras first) after that submodule finishes. Removes itself once done."""
 
-    def find_spec(self, name: str, path: "Sequence[str] | None" = None,
-                  target: "ModuleType | None" = None) -> "ModuleSpec | None":
+    def find_spec(
+        self, name: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         if name != "keras" and not name.startswith("tga_keras."):
             return None
         index = _sys.meta_path.index(self)

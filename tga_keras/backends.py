@@ -24,6 +24,7 @@ that ``python -m export`` writes next to the artifacts (or from an ONNX file's m
 TensorRT engine's JSON sidecar); without one it reads the frame count from the input shape and
 measures the scale on a small probe input.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,10 @@ def detect_backend(path: str | os.PathLike) -> str:
         return "onnx"
     if lower.endswith(ENGINE_SUFFIXES):
         return "tensorrt"
-    raise ValueError(f"{path}: cannot tell the model format from the name; use .keras/.pth (Keras), "
-                     "a SavedModel folder, .tflite, .onnx or .engine (TensorRT)")
+    raise ValueError(
+        f"{path}: cannot tell the model format from the name; use .keras/.pth (Keras), "
+        "a SavedModel folder, .tflite, .onnx or .engine (TensorRT)"
+    )
 
 
 # ------------------------------------------------------------------------------ metadata
@@ -104,8 +107,14 @@ class _ArtifactBackend:
     def __call__(self, x: np.ndarray) -> np.ndarray:  # each format's own
         raise NotImplementedError
 
-    def _init_meta(self, path: str, frames: int | None, config=None, precision: str | None = None,
-                   probe_hw: tuple[int, int] = (8, 8)):
+    def _init_meta(
+        self,
+        path: str,
+        frames: int | None,
+        config=None,
+        precision: str | None = None,
+        probe_hw: tuple[int, int] = (8, 8),
+    ):
         """``config`` (a TGAConfig) wins; else the manifest's; else ``frames`` and a probe run at ``probe_hw``."""
         self.path = path
         found = None if config is not None else find_manifest_entry(path)
@@ -119,8 +128,9 @@ class _ArtifactBackend:
             self.scale, self.frames, self.min_size = config.scale, config.frames, config.min_size
             return
         if frames is None:
-            raise ValueError(f"{path}: the input shape does not fix the frame count and no {MANIFEST} "
-                             "describes this artifact")
+            raise ValueError(
+                f"{path}: the input shape does not fix the frame count and no {MANIFEST} describes this artifact"
+            )
         self.frames, self.min_size = int(frames), 3
         probe = np.zeros((1, self.frames, *probe_hw, 3), np.float32)
         out = np.asarray(self(probe))
@@ -144,10 +154,12 @@ class SavedModelBackend(_ArtifactBackend):
         if signature not in self._loaded.signatures:
             raise ValueError(f"{path}: no signature {signature!r} (has {sorted(self._loaded.signatures)})")
         self._fn = self._loaded.signatures[signature]
-        (self._input, spec), = self._fn.structured_input_signature[1].items()
+        ((self._input, spec),) = self._fn.structured_input_signature[1].items()
         if spec.dtype != tf.float32:
-            raise ValueError(f"{path}: signature {signature!r} takes {spec.dtype.name}; "
-                             "the inference core runs float32 signatures (serving_default)")
+            raise ValueError(
+                f"{path}: signature {signature!r} takes {spec.dtype.name}; "
+                "the inference core runs float32 signatures (serving_default)"
+            )
         self._output = sorted(self._fn.structured_outputs)[0]
         self._init_meta(path, spec.shape[1], config=config)
 
@@ -182,8 +194,12 @@ class TFLiteBackend(_ArtifactBackend):
         self._out = self._it.get_output_details()[0]
         self._shape: tuple[int, ...] | None = None
         sig = self._in.get("shape_signature", self._in["shape"])
-        self._init_meta(path, int(sig[1]) if len(sig) == 5 and sig[1] > 0 else None, config=config,
-                        precision=tflite_precision(self._it))
+        self._init_meta(
+            path,
+            int(sig[1]) if len(sig) == 5 and sig[1] > 0 else None,
+            config=config,
+            precision=tflite_precision(self._it),
+        )
 
     @property
     def quantized_io(self) -> bool:
@@ -225,8 +241,9 @@ def _bare_interpreter(path: str | os.PathLike[str]) -> Any:
     """An interpreter of ``path`` without the default delegates (its op list is the model's own)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    return Interpreter(model_path=os.fspath(path),
-                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return Interpreter(
+        model_path=os.fspath(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
 
 
 def tflite_precision(interpreter) -> str:
@@ -290,8 +307,9 @@ class ONNXBackend(_ArtifactBackend):
         self._sess = onnx_session(path, threads, providers)
         inputs = self._sess.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 5:
-            raise ValueError(f"{path}: expected one 5-D input (batch, frames, H, W, 3), got "
-                             f"{[(i.name, i.shape) for i in inputs]}")
+            raise ValueError(
+                f"{path}: expected one 5-D input (batch, frames, H, W, 3), got {[(i.name, i.shape) for i in inputs]}"
+            )
         self._input = inputs[0].name
         meta = self._sess.get_modelmeta().custom_metadata_map
         config = None
@@ -340,8 +358,14 @@ class TensorRTBackend(_ArtifactBackend):
 
 
 # ------------------------------------------------------------------------------ loading
-def load_backend(path: str | os.PathLike | None, backend: str = "auto", *, preset: str | None = None,
-                 precision: str = "float32", threads: int | None = None):
+def load_backend(
+    path: str | os.PathLike | None,
+    backend: str = "auto",
+    *,
+    preset: str | None = None,
+    precision: str = "float32",
+    threads: int | None = None,
+):
     """A backend for ``path``: the one function the command line loads every model format with.
 
     ``backend='auto'`` picks the format from the path (:func:`detect_backend`); ``keras`` goes
@@ -361,8 +385,9 @@ def load_backend(path: str | os.PathLike | None, backend: str = "auto", *, prese
         raise FileNotFoundError(f"model not found: {path}")
     kind = detect_backend(path) if backend == "auto" else backend
     if kind != "keras" and precision != "float32":
-        raise ValueError(f"--precision {precision} applies to the keras backend; an exported "
-                         "artifact has its own precision")
+        raise ValueError(
+            f"--precision {precision} applies to the keras backend; an exported artifact has its own precision"
+        )
     if kind == "keras":
         return KerasBackend(load_tga(path, preset, precision=precision))
     if kind == "savedmodel":
@@ -381,6 +406,16 @@ def load_backend(path: str | os.PathLike | None, backend: str = "auto", *, prese
 
 
 __all__ = [
-    "BACKENDS", "ONNXBackend", "SavedModelBackend", "TFLiteBackend", "TensorRTBackend", "detect_backend",
-    "find_manifest_entry", "load_backend", "non_builtin_ops", "onnx_session", "tflite_float_ops", "tflite_precision",
+    "BACKENDS",
+    "ONNXBackend",
+    "SavedModelBackend",
+    "TFLiteBackend",
+    "TensorRTBackend",
+    "detect_backend",
+    "find_manifest_entry",
+    "load_backend",
+    "non_builtin_ops",
+    "onnx_session",
+    "tflite_float_ops",
+    "tflite_precision",
 ]

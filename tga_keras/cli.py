@@ -3,6 +3,7 @@
 Exit codes: 0 success, 1 failure while working (e.g. a corrupt input), 2 usage error (bad
 arguments, missing or unreadable input files). User mistakes never print a traceback.
 """
+
 from __future__ import annotations
 
 import argparse

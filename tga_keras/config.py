@@ -1,4 +1,5 @@
 """TGAConfig: every hyper-parameter of a TGA network, frozen and JSON round-trippable."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -159,8 +160,15 @@ class TGAConfig:
     @classmethod
     def small(cls) -> "TGAConfig":
         """A narrow, shallow variant that trains on a 2-core CPU in hours (see README)."""
-        return cls(nf=32, ng=16, intra_units=(3, 3), fusion3d_units=(1, 1), inter_units=(3, 3),
-                   reconstruction_width=64, upsample_width=32)
+        return cls(
+            nf=32,
+            ng=16,
+            intra_units=(3, 3),
+            fusion3d_units=(1, 1),
+            inter_units=(3, 3),
+            reconstruction_width=64,
+            upsample_width=32,
+        )
 
     @classmethod
     def preset(cls, name: str) -> "TGAConfig":

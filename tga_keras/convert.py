@@ -7,6 +7,7 @@ Every tensor of the official ``state_dict`` is mapped; a checkpoint with missing
 mis-shaped keys fails with a :class:`CheckpointError` naming them. The ``module.`` prefix that
 ``nn.DataParallel`` adds is stripped. PyTorch is needed only here (``pip install tga-keras[torch]``).
 """
+
 from __future__ import annotations
 
 import os
@@ -77,12 +78,21 @@ def weight_map(model: keras.Model) -> dict[str, tuple[keras.Variable, Transform]
     out: dict[str, tuple[keras.Variable, Transform]] = {}
 
     def bn(prefix: str, layer: Any) -> None:
-        for suffix, var in (("weight", layer.gamma), ("bias", layer.beta),
-                            ("running_mean", layer.moving_mean), ("running_var", layer.moving_variance)):
+        for suffix, var in (
+            ("weight", layer.gamma),
+            ("bias", layer.beta),
+            ("running_mean", layer.moving_mean),
+            ("running_var", layer.moving_variance),
+        ):
             out[f"{prefix}.{suffix}"] = (var, _identity)
 
-    def conv(prefix: str, kernel: keras.Variable, bias: keras.Variable, transform: Transform = _conv2d,
-             perm: np.ndarray | None = None) -> None:
+    def conv(
+        prefix: str,
+        kernel: keras.Variable,
+        bias: keras.Variable,
+        transform: Transform = _conv2d,
+        perm: np.ndarray | None = None,
+    ) -> None:
         if perm is None:
             out[f"{prefix}.weight"] = (kernel, transform)
             out[f"{prefix}.bias"] = (bias, _identity)
@@ -183,8 +193,9 @@ def _as_numpy_state_dict(obj: Any, origin: str = "state_dict") -> dict[str, np.n
                     obj = inner
                     break
     if not isinstance(obj, Mapping) or not obj:
-        raise CheckpointError(f"{origin}: expected a state_dict (a mapping of names to tensors), "
-                              f"got {type(obj).__name__}")
+        raise CheckpointError(
+            f"{origin}: expected a state_dict (a mapping of names to tensors), got {type(obj).__name__}"
+        )
     out = {}
     for k, v in obj.items():
         if not hasattr(v, "shape"):
@@ -194,7 +205,7 @@ def _as_numpy_state_dict(obj: Any, origin: str = "state_dict") -> dict[str, np.n
         out[str(k)] = np.asarray(v)
     keys = list(out)
     if keys and all(k.startswith("module.") for k in keys):  # nn.DataParallel
-        out = {k[len("module."):]: v for k, v in out.items()}
+        out = {k[len("module.") :]: v for k, v in out.items()}
     return out
 
 
@@ -229,8 +240,9 @@ def load_state_dict(model: keras.Model, state_dict: Mapping[str, Any], origin: s
         else:
             values[key] = value
     if bad_shapes:
-        problems.append(f"{len(bad_shapes)} key(s) with the wrong shape for config "
-                        f"{model.config.to_json()}: {_few(bad_shapes)}")
+        problems.append(
+            f"{len(bad_shapes)} key(s) with the wrong shape for config {model.config.to_json()}: {_few(bad_shapes)}"
+        )
     if problems:
         hint = ""
         if len(missing) > 0.5 * len(expected):
@@ -245,8 +257,11 @@ def _few(items: Iterable[str], n: int = 8) -> str:
     return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
-def from_torch(path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any], config: TGAConfig | None = None,
-               return_attention: bool = False) -> TGAModel:
+def from_torch(
+    path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any],
+    config: TGAConfig | None = None,
+    return_attention: bool = False,
+) -> TGAModel:
     """Build a Keras TGA model and load an official checkpoint (a ``.pth`` path or a state_dict)."""
     from tga_keras.model import build_tga
 

@@ -6,6 +6,7 @@ torch-style reflect padding, stride ``scale``, then 2 output pixels cropped on e
 Every function takes ``(..., H, W, C)`` float frames in [0, 1], as numpy arrays or ``tf.Tensor``
 (TF paths run in graph mode / ``tf.data`` with dynamic H, W) and returns the same kind.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -133,7 +134,8 @@ def _gaussian_downsample_tf(x: tf.Tensor, scale: int) -> tf.Tensor:
     pads = _paddings(h, w, scale)
     checks = [
         tf.debugging.assert_less(
-            tf.reduce_max(tf.stack(list(p))), n,
+            tf.reduce_max(tf.stack(list(p))),
+            n,
             message=f"gaussian_downsample: {name} too small for reflect padding (needs each pad < {name})",
         )
         for name, n, p in (("H", h, pads[0]), ("W", w, pads[1]))

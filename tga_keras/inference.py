@@ -22,6 +22,7 @@ architecture, 11 for ``small``). Measured on real frames (bikes.mp4, LR 68x160, 
 tiles) against whole frames: the shipped small model 3.5e-3 max abs at overlap 4, 3.1e-4 at 8,
 1.1e-6 at 12, 6e-8 at 16; the official architecture with random weights 1.7e-5 at 4, 6e-8 at 8.
 """
+
 from __future__ import annotations
 
 import os
@@ -93,8 +94,9 @@ class Backend(Protocol):
 class CallableBackend:
     """Any function ``(B, F, h, w, 3) -> (B, s*h, s*w, 3)`` (numpy or tensors out) as a :class:`Backend`."""
 
-    def __init__(self, fn: Callable[[np.ndarray], Any], scale: int, frames: int = 7, min_size: int = 3,
-                 name: str = "callable") -> None:
+    def __init__(
+        self, fn: Callable[[np.ndarray], Any], scale: int, frames: int = 7, min_size: int = 3, name: str = "callable"
+    ) -> None:
         self.fn, self.scale, self.frames, self.min_size, self.name = fn, int(scale), int(frames), int(min_size), name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -106,8 +108,14 @@ INPUT_NAME = "lr_frames"
 OUTPUT_NAME = "sr"
 
 
-def inference_function(model: keras.Model, input_dtype: str = "float32", height: int | None = None,
-                       width: int | None = None, batch: int | None = None, pin_input_range: bool = False) -> Any:
+def inference_function(
+    model: keras.Model,
+    input_dtype: str = "float32",
+    height: int | None = None,
+    width: int | None = None,
+    batch: int | None = None,
+    pin_input_range: bool = False,
+) -> Any:
     """The inference graph of a TGA ``keras.Model`` as one ``tf.function``: ``lr_frames`` -> ``{"sr": ...}``.
 
     ``training=False``: every BatchNorm that follows a conv is folded into it, the pre-activation
@@ -133,13 +141,16 @@ def inference_function(model: keras.Model, input_dtype: str = "float32", height:
         return y[0] if isinstance(y, (list, tuple)) else y  # return_attention models: SR only
 
     if input_dtype == "float32" and pin_input_range:
+
         def serve(lr_frames: Any) -> dict[str, Any]:
             x = tf.quantization.fake_quant_with_min_max_args(lr_frames, min=0.0, max=1.0, num_bits=8)
             return {OUTPUT_NAME: sr_of(x)}
     elif input_dtype == "float32":
+
         def serve(lr_frames: Any) -> dict[str, Any]:
             return {OUTPUT_NAME: sr_of(lr_frames)}
     else:
+
         def serve(lr_frames: Any) -> dict[str, Any]:
             y = sr_of(tf.cast(lr_frames, tf.float32) / 255.0)
             return {OUTPUT_NAME: tf.cast(tf.floor(tf.clip_by_value(y, 0.0, 1.0) * 255.0 + 0.5), tf.uint8)}
@@ -170,8 +181,9 @@ class KerasBackend:
         return self._fn.experimental_get_tracing_count()
 
 
-def as_backend(model_or_backend: Any, scale: int | None = None, frames: int | None = None,
-               min_size: int | None = None) -> Backend:
+def as_backend(
+    model_or_backend: Any, scale: int | None = None, frames: int | None = None, min_size: int | None = None
+) -> Backend:
     """A :class:`Backend` from a Keras model, a ``.keras`` path, a backend, or a plain callable (+ ``scale``)."""
     obj = model_or_backend
     if isinstance(obj, (str, os.PathLike)):
@@ -224,8 +236,9 @@ def with_precision(model: keras.Model, precision: str = "float32") -> keras.Mode
     return fast
 
 
-def load_tga(weights: str | os.PathLike[str] | None = None, preset: str | None = None,
-             precision: str = "float32") -> TGAModel:
+def load_tga(
+    weights: str | os.PathLike[str] | None = None, preset: str | None = None, precision: str = "float32"
+) -> TGAModel:
     """A TGA ``keras.Model``: untrained ``preset`` if ``weights`` is None, else loaded from ``weights``.
 
     ``precision``: ``'float32'`` (exact) or ``'bfloat16'`` (see :func:`with_precision`).
@@ -264,8 +277,10 @@ def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) ->
         try:
             model.load_weights(path)
         except Exception as e:  # h5py/keras raise many types for foreign or mismatched files
-            raise ValueError(f"{path}: cannot load these weights into the "
-                             f"{preset or 'official'} TGA: {type(e).__name__}: {first_line(e)}") from None
+            raise ValueError(
+                f"{path}: cannot load these weights into the "
+                f"{preset or 'official'} TGA: {type(e).__name__}: {first_line(e)}"
+            ) from None
         return model
     if lower.endswith(".keras"):
         import zipfile
@@ -281,8 +296,10 @@ def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) ->
         if not isinstance(model, TGAModel):
             raise ValueError(f"{path}: holds a {type(model).__name__}, not a TGA model")
         if config is not None and model.config != config:
-            raise ValueError(f"{path}: the saved model is not the {preset!r} preset "
-                             f"(saved config {model.config.to_json()}); drop --preset")
+            raise ValueError(
+                f"{path}: the saved model is not the {preset!r} preset "
+                f"(saved config {model.config.to_json()}); drop --preset"
+            )
         return model
     raise ValueError(f"{path}: unknown weights format; use .keras, .weights.h5 or an official .pth")
 
@@ -344,8 +361,17 @@ class Upscaler:
         batch_size: windows (or tiles) per backend call.
     """
 
-    def __init__(self, model: Any, *, tile: int | None = None, tile_overlap: int | None = None, batch_size: int = 1,
-                 scale: int | None = None, frames: int | None = None, min_size: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        tile: int | None = None,
+        tile_overlap: int | None = None,
+        batch_size: int = 1,
+        scale: int | None = None,
+        frames: int | None = None,
+        min_size: int | None = None,
+    ) -> None:
         self.backend = as_backend(model, scale=scale, frames=frames, min_size=min_size)
         self.scale, self.frames, self.min_size = self.backend.scale, self.backend.frames, self.backend.min_size
         if tile_overlap is None:
@@ -357,8 +383,10 @@ class Upscaler:
             if isinstance(tile_overlap, bool) or int(tile_overlap) != tile_overlap or tile_overlap < 0:
                 raise ValueError(f"tile overlap must be an integer >= 0, got {tile_overlap!r}")
             if tile <= 2 * tile_overlap:
-                raise ValueError(f"tile ({tile}) must be larger than twice the overlap ({tile_overlap} LR pixels of "
-                                 "context per side); use a larger tile or set the overlap (--overlap)")
+                raise ValueError(
+                    f"tile ({tile}) must be larger than twice the overlap ({tile_overlap} LR pixels of "
+                    "context per side); use a larger tile or set the overlap (--overlap)"
+                )
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.tile = None if tile is None else int(tile)
@@ -381,13 +409,15 @@ class Upscaler:
             raise ValueError(f"dtype must be one of {OUTPUT_DTYPES}, got {dtype!r}")
         shape = tuple(np.shape(lr_frames))
         if len(shape) not in (4, 5):
-            raise ValueError(f"expected one window ({self.frames}, height, width, 3) or a batch "
-                             f"(batch, {self.frames}, height, width, 3); got an array of rank {len(shape)}: {shape}")
+            raise ValueError(
+                f"expected one window ({self.frames}, height, width, 3) or a batch "
+                f"(batch, {self.frames}, height, width, 3); got an array of rank {len(shape)}: {shape}"
+            )
         single = len(shape) == 4
         self.check_window((1,) + shape if single else shape)
         x = _to_float(lr_frames)
         x = x[None] if single else x
-        out = np.concatenate([self._run(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+        out = np.concatenate([self._run(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
         out = to_output(out, dtype)
         return out[0] if single else out
 
@@ -401,15 +431,16 @@ class Upscaler:
         cols = tile_spans(w, self.tile, self.tile_overlap)
         # all tiles have the same size: batch them (windows x tiles) through the backend
         tiles = [(r, c) for r in rows for c in cols]
-        stacked = np.concatenate([x[:, :, r[0]:r[1], c[0]:c[1]] for r, c in tiles])  # (T*b, F, th, tw, 3)
-        sr_tiles = np.concatenate([self._call(stacked[i:i + self.batch_size])
-                                   for i in range(0, len(stacked), self.batch_size)])
+        stacked = np.concatenate([x[:, :, r[0] : r[1], c[0] : c[1]] for r, c in tiles])  # (T*b, F, th, tw, 3)
+        sr_tiles = np.concatenate(
+            [self._call(stacked[i : i + self.batch_size]) for i in range(0, len(stacked), self.batch_size)]
+        )
         out = np.empty((x.shape[0], s * h, s * w, 3), np.float32)
         b = x.shape[0]
         for k, ((r0, _, kr0, kr1), (c0, _, kc0, kc1)) in enumerate(tiles):
-            part = sr_tiles[k * b:(k + 1) * b]
-            keep = part[:, s * (kr0 - r0):s * (kr1 - r0), s * (kc0 - c0):s * (kc1 - c0)]
-            out[:, s * kr0:s * kr1, s * kc0:s * kc1] = keep
+            part = sr_tiles[k * b : (k + 1) * b]
+            keep = part[:, s * (kr0 - r0) : s * (kr1 - r0), s * (kc0 - c0) : s * (kc1 - c0)]
+            out[:, s * kr0 : s * kr1, s * kc0 : s * kc1] = keep
         return out
 
     def _call(self, x: np.ndarray) -> np.ndarray:
@@ -420,9 +451,17 @@ class Upscaler:
         return y
 
     # -------------------------------------------------------------------- streams
-    def upscale_frames(self, frames: Iterable[npt.ArrayLike], *, dtype: str = "float32", progress: bool = False,
-                       total: int | None = None, first: int = 0, count: int | None = None,
-                       desc: str = "upscale") -> Iterator[np.ndarray]:
+    def upscale_frames(
+        self,
+        frames: Iterable[npt.ArrayLike],
+        *,
+        dtype: str = "float32",
+        progress: bool = False,
+        total: int | None = None,
+        first: int = 0,
+        count: int | None = None,
+        desc: str = "upscale",
+    ) -> Iterator[np.ndarray]:
         """SR frames of a sequence, streaming: yields ``(s*H, s*W, 3)`` (``dtype`` float32 or uint8).
 
         ``frames``: an iterable of ``(H, W, 3)`` uint8 or float [0, 1] frames, or an ``(N, H, W, 3)``
@@ -443,8 +482,16 @@ class Upscaler:
             total = min(total, count)
         return self._stream(frames, dtype, progress, total, first, count, desc)  # arguments checked eagerly
 
-    def _stream(self, frames: Iterable[npt.ArrayLike], dtype: str, progress: bool, total: int | None, first: int,
-                count: int | None, desc: str) -> Iterator[np.ndarray]:
+    def _stream(
+        self,
+        frames: Iterable[npt.ArrayLike],
+        dtype: str,
+        progress: bool,
+        total: int | None,
+        first: int,
+        count: int | None,
+        desc: str,
+    ) -> Iterator[np.ndarray]:
         bar = None
         if progress:
             from tqdm import tqdm
@@ -494,8 +541,10 @@ class Upscaler:
                     self.check_window((1, self.frames) + frame.shape)
                     state["shape"] = frame.shape
                 elif frame.shape != state["shape"]:
-                    raise ValueError(f"frame {i} has shape {frame.shape}, but earlier frames {state['shape']}: "
-                                     "all frames of a sequence must have the same size")
+                    raise ValueError(
+                        f"frame {i} has shape {frame.shape}, but earlier frames {state['shape']}: "
+                        "all frames of a sequence must have the same size"
+                    )
                 cache[i] = frame
 
         i = first
@@ -517,7 +566,19 @@ class Upscaler:
 
 
 __all__ = [
-    "Backend", "CallableBackend", "INPUT_NAME", "KerasBackend", "OUTPUT_DTYPES", "OUTPUT_NAME", "Upscaler",
-    "as_backend", "first_line", "inference_function", "load_tga", "parse_size",
-    "tile_spans", "to_output", "window_indices",
+    "Backend",
+    "CallableBackend",
+    "INPUT_NAME",
+    "KerasBackend",
+    "OUTPUT_DTYPES",
+    "OUTPUT_NAME",
+    "Upscaler",
+    "as_backend",
+    "first_line",
+    "inference_function",
+    "load_tga",
+    "parse_size",
+    "tile_spans",
+    "to_output",
+    "window_indices",
 ]

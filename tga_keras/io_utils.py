@@ -1,4 +1,5 @@
 """Safe file writing: write to a temporary file beside the target, then rename (never half-written)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Training losses (registered, so trained ``.keras`` files load with their compile config)."""
+
 from __future__ import annotations
 
 import keras

@@ -8,6 +8,7 @@ pixels cropped on every side -> PSNR / SSIM in float64 (SSIM: 11x11 Gaussian win
 uint8 inputs are first converted to float by ``/ 255`` and then follow the same float flow (the
 official code never feeds uint8; its uint8 branch would round Y, which is not reproduced).
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,9 @@ def rgb_to_y(img: npt.ArrayLike) -> np.ndarray:
     return y.astype(np.float32) * np.float32(255.0)
 
 
-def _y_pair(pred: npt.ArrayLike, target: npt.ArrayLike, crop_border: int, min_size: int,
-            what: str) -> tuple[np.ndarray, np.ndarray]:
+def _y_pair(
+    pred: npt.ArrayLike, target: npt.ArrayLike, crop_border: int, min_size: int, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     p = _as_float01(pred, what)
     t = _as_float01(target, what)
     if p.shape != t.shape:
@@ -109,9 +111,7 @@ def ssim_y(pred: npt.ArrayLike, target: npt.ArrayLike, crop_border: int = 8) -> 
     sigma1_sq = filt(a**2) - mu1_sq
     sigma2_sq = filt(b**2) - mu2_sq
     sigma12 = filt(a * b) - mu1_mu2
-    ssim_map = ((2 * mu1_mu2 + _C1) * (2 * sigma12 + _C2)) / (
-        (mu1_sq + mu2_sq + _C1) * (sigma1_sq + sigma2_sq + _C2)
-    )
+    ssim_map = ((2 * mu1_mu2 + _C1) * (2 * sigma12 + _C2)) / ((mu1_sq + mu2_sq + _C1) * (sigma1_sq + sigma2_sq + _C2))
     return float(ssim_map.mean())
 
 

@@ -1,8 +1,9 @@
 """Build the TGA network as a Keras functional model.
 
-    model = build_tga(TGAConfig.official())
-    sr = model(lr_frames)              # (B, 7, H, W, 3) RGB [0,1] -> (B, 4H, 4W, 3)
+model = build_tga(TGAConfig.official())
+sr = model(lr_frames)              # (B, 7, H, W, 3) RGB [0,1] -> (B, 4H, 4W, 3)
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Protocol
@@ -63,8 +64,9 @@ class TGAModel(keras.Model):
     :class:`TGAConfig`; ``get_config``/``from_config`` round-trip it.
     """
 
-    def __init__(self, config: TGAConfig | dict[str, Any] | None = None, return_attention: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, config: TGAConfig | dict[str, Any] | None = None, return_attention: bool = False, **kwargs: Any
+    ) -> None:
         config = TGAConfig() if config is None else config
         config = config if isinstance(config, TGAConfig) else TGAConfig.from_dict(config)
         lr = keras.Input(shape=(config.frames, None, None, 3), name="lr_frames", dtype="float32")

@@ -10,6 +10,7 @@ Used by the exporters (an artifact is kept only if it meets its bound) and by ``
 inference core returns them; the frames are uint8 (as video frames are), so a uint8-input model
 sees exactly what the float models see.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ BOUNDS = {
 }
 
 
-def real_windows(frames: int = 7, scale: int = 4, count: int = 3, video: str | None = None,
-                 start: int = 0, stride: int | None = None) -> np.ndarray:
+def real_windows(
+    frames: int = 7, scale: int = 4, count: int = 3, video: str | None = None, start: int = 0, stride: int | None = None
+) -> np.ndarray:
     """``count`` LR windows ``(count, frames, h, w, 3)`` uint8 of real video, BD-degraded (official kernel).
 
     ``video`` defaults to the bundled clip (carphone, 176x144 -> LR 44x36 at x4); windows start at
@@ -47,7 +49,7 @@ def real_windows(frames: int = 7, scale: int = 4, count: int = 3, video: str | N
     h, w = hr.shape[1] // scale * scale, hr.shape[2] // scale * scale
     lr = np.asarray(bd_degrade(hr[:, :h, :w], scale))
     lr = np.clip(np.round(lr * 255.0), 0, 255).astype(np.uint8)
-    return np.stack([lr[i * stride:i * stride + frames] for i in range(count)])
+    return np.stack([lr[i * stride : i * stride + frames] for i in range(count)])
 
 
 def sr_of(backend, windows: np.ndarray) -> np.ndarray:
@@ -64,7 +66,7 @@ def compare(reference: np.ndarray, output: np.ndarray) -> dict:
     if reference.shape != output.shape:
         raise ValueError(f"outputs differ in shape: {reference.shape} vs {output.shape}")
     diff = np.abs(reference - output)
-    mse = float(np.mean(diff ** 2))
+    mse = float(np.mean(diff**2))
     return {"max_abs_diff": float(diff.max()), "psnr_db": float("inf") if mse == 0 else float(-10 * np.log10(mse))}
 
 
@@ -75,9 +77,11 @@ def meets(figures: dict, precision: str) -> tuple[bool, str]:
     key, bound = BOUNDS[precision]
     got = figures[key]
     ok = got <= bound if key == "max_abs_diff" else got >= bound
-    text = (f"max |diff| {figures['max_abs_diff']:.3g}, PSNR {figures['psnr_db']:.2f} dB "
-            f"({'meets' if ok else 'FAILS'} {'max |diff| <=' if key == 'max_abs_diff' else 'PSNR >='} {bound:g}"
-            f"{'' if key == 'max_abs_diff' else ' dB'})")
+    text = (
+        f"max |diff| {figures['max_abs_diff']:.3g}, PSNR {figures['psnr_db']:.2f} dB "
+        f"({'meets' if ok else 'FAILS'} {'max |diff| <=' if key == 'max_abs_diff' else 'PSNR >='} {bound:g}"
+        f"{'' if key == 'max_abs_diff' else ' dB'})"
+    )
     return ok, text
 
 

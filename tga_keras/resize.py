@@ -4,6 +4,7 @@ This module holds the one definition of the bicubic kernel used by the project: 
 ``imresize`` (degradation, baselines) and the model's in-graph polyphase bicubic are both built
 from :func:`resize_weights`, so they cannot drift apart.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,9 +19,9 @@ def cubic(x: np.ndarray) -> np.ndarray:
     absx = np.abs(x)
     absx2 = absx * absx
     absx3 = absx2 * absx
-    return (1.5 * absx3 - 2.5 * absx2 + 1.0) * (absx <= 1) + (
-        -0.5 * absx3 + 2.5 * absx2 - 4.0 * absx + 2.0
-    ) * ((absx > 1) & (absx <= 2))
+    return (1.5 * absx3 - 2.5 * absx2 + 1.0) * (absx <= 1) + (-0.5 * absx3 + 2.5 * absx2 - 4.0 * absx + 2.0) * (
+        (absx > 1) & (absx <= 2)
+    )
 
 
 def resize_weights(in_length: int, out_length: int, scale: float, antialiasing: bool = True):
@@ -169,9 +170,7 @@ def _imresize_tf(image, scale: float, antialiasing: bool):
 
     rank = image.shape.rank
     if rank is None or rank < 3:
-        raise ValueError(
-            f"imresize expects (..., H, W, C) with a statically known rank, got shape {image.shape}"
-        )
+        raise ValueError(f"imresize expects (..., H, W, C) with a statically known rank, got shape {image.shape}")
     if not image.dtype.is_floating:
         raise ValueError(f"imresize expects a float image in [0, 1], got dtype {image.dtype.name}")
     dtype = image.dtype

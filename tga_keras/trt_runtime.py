@@ -6,6 +6,7 @@ TensorRT backend is made. The engine's input is ``lr_frames [batch, F, H, W, 3]`
 output ``sr [batch, s*H, s*W, 3]`` float32 (an FP16 engine built by ``python -m export tensorrt``
 keeps float32 I/O); shapes must lie inside the engine's optimization profile.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,9 @@ class EngineRunner:
         try:
             import tensorrt as trt
         except ImportError:
-            raise ValueError("the tensorrt backend needs TensorRT (pip install tensorrt from NVIDIA's index) "
-                             "and an NVIDIA GPU") from None
+            raise ValueError(
+                "the tensorrt backend needs TensorRT (pip install tensorrt from NVIDIA's index) and an NVIDIA GPU"
+            ) from None
         self._trt = trt
         self._cudart = _cudart()
         logger = trt.Logger(trt.Logger.WARNING)
@@ -47,8 +49,10 @@ class EngineRunner:
         self.runtime = trt.Runtime(logger)  # must outlive the engine
         self.engine = self.runtime.deserialize_cuda_engine(data)
         if self.engine is None:
-            raise ValueError(f"{path}: TensorRT cannot deserialize this engine (built by another TensorRT "
-                             "version or for another GPU? rebuild it with python -m export tensorrt)")
+            raise ValueError(
+                f"{path}: TensorRT cannot deserialize this engine (built by another TensorRT "
+                "version or for another GPU? rebuild it with python -m export tensorrt)"
+            )
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -58,8 +62,10 @@ class EngineRunner:
         self.input, self.output = inputs[0], outputs[0]
         for name in (self.input, self.output):
             if self.engine.get_tensor_dtype(name) != trt.float32:
-                raise ValueError(f"{path}: tensor {name!r} is {self.engine.get_tensor_dtype(name)}; this runner "
-                                 "takes float32 I/O (engines of python -m export tensorrt have it)")
+                raise ValueError(
+                    f"{path}: tensor {name!r} is {self.engine.get_tensor_dtype(name)}; this runner "
+                    "takes float32 I/O (engines of python -m export tensorrt have it)"
+                )
         lo, opt, hi = (tuple(int(v) for v in s) for s in self.engine.get_tensor_profile_shape(self.input, 0))
         self.profile = {"min": lo, "opt": opt, "max": hi}
         self.frames = int(hi[1])
@@ -80,14 +86,16 @@ class EngineRunner:
         if len(shape) != len(lo):
             raise ValueError(f"expected a {len(lo)}-D input (batch, frames, H, W, 3), got shape {tuple(shape)}")
         if any(s < a or (k > 0 and s > b) for k, (s, a, b) in enumerate(zip(shape, lo, hi, strict=True))):
-            raise ValueError(f"input {tuple(shape)} is outside the engine's profile (min {lo}, max {hi}); "
-                             "rebuild it with python -m export tensorrt --min/--max, or use --tile")
+            raise ValueError(
+                f"input {tuple(shape)} is outside the engine's profile (min {lo}, max {hi}); "
+                "rebuild it with python -m export tensorrt --min/--max, or use --tile"
+            )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         self._check_shape(x.shape)
         step = self.profile["max"][0]
-        return np.concatenate([self._run(x[i:i + step]) for i in range(0, len(x), step)])
+        return np.concatenate([self._run(x[i : i + step]) for i in range(0, len(x), step)])
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         cudart = self._cudart

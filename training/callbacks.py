@@ -1,4 +1,5 @@
 """Callbacks of a training run: the epoch log, atomic model saves and TensorBoard pictures."""
+
 from __future__ import annotations
 
 import csv
@@ -79,8 +80,9 @@ class Validation(keras.callbacks.Callback):
         if logs is not None:
             logs.update(scores)
         if self.verbose:
-            print(f"Epoch {epoch + 1} validation - " + " - ".join(f"{k}: {v:.4f}" for k, v in scores.items()),
-                  flush=True)
+            print(
+                f"Epoch {epoch + 1} validation - " + " - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True
+            )
 
 
 class AtomicSave(keras.callbacks.Callback):
@@ -133,9 +135,9 @@ class TensorBoardPictures(keras.callbacks.Callback):
         h, w = lr.shape[1:3]
         c = max(1, self.crop // self.scale)
         top, left = max(0, (h - c) // 2), max(0, (w - c) // 2)
-        lr = lr[:, top:top + c, left:left + c]
+        lr = lr[:, top : top + c, left : left + c]
         s = self.scale
-        return lr, hr[top * s:(top + c) * s, left * s:(left + c) * s]
+        return lr, hr[top * s : (top + c) * s, left * s : (left + c) * s]
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -152,8 +154,7 @@ class TensorBoardPictures(keras.callbacks.Callback):
             strips.append(comparison_strip(lr, sr, hr, self.scale))
             maps.append(attention_strip(att.reshape(att.shape[0], lr.shape[1], lr.shape[2])))
         with self._writer.as_default():
-            tf.summary.image("bicubic | TGA | ground truth", np.stack(strips), step=epoch + 1,
-                             max_outputs=len(strips))
+            tf.summary.image("bicubic | TGA | ground truth", np.stack(strips), step=epoch + 1, max_outputs=len(strips))
             tf.summary.image("attention per group", np.stack(maps), step=epoch + 1, max_outputs=len(maps))
         self._writer.flush()
 

@@ -5,6 +5,7 @@ config and its data can move together; a run folder keeps the config as written 
 and resolves it again on every start, so a run folder copied to another machine or checkout
 continues there with the same command.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,7 @@ if TYPE_CHECKING:
 STRATEGIES = ("default", "mirrored", "multiworker")
 MIXED_PRECISIONS = (None, "bfloat16", "float16")
 LR_SCHEDULES = ("cosine", "step")
-_PATH_FIELDS = ("train_vimeo", "train_frame_folders", "train_stills", "val_frame_folders", "val_stills",
-                "init_from")
+_PATH_FIELDS = ("train_vimeo", "train_frame_folders", "train_stills", "val_frame_folders", "val_stills", "init_from")
 _PATH_LIST_FIELDS = ("train_videos", "val_videos")
 
 
@@ -30,38 +30,38 @@ class TrainConfig:
     model: dict[str, Any] = dataclasses.field(default_factory=lambda: {"preset": "small"})
     # --- data
     train_videos: list[str] = dataclasses.field(default_factory=list)
-    train_vimeo: str | None = None              # root of vimeo_septuplet (sequences/, sep_trainlist.txt)
-    train_frame_folders: str | None = None      # Vid4/REDS-style root (one folder per sequence)
-    train_stills: str | None = None             # folder of still images -> synthetic motion
-    train_stills_weight: int = 1                # each still is drawn this many times per pass over the data
+    train_vimeo: str | None = None  # root of vimeo_septuplet (sequences/, sep_trainlist.txt)
+    train_frame_folders: str | None = None  # Vid4/REDS-style root (one folder per sequence)
+    train_stills: str | None = None  # folder of still images -> synthetic motion
+    train_stills_weight: int = 1  # each still is drawn this many times per pass over the data
     val_videos: list[str] = dataclasses.field(default_factory=list)
     val_frame_folders: str | None = None
-    val_stills: str | None = None               # held-out stills -> fixed synthetic motion (key 0)
-    val_frames: int = 20                        # validation windows per epoch (0: no validation)
+    val_stills: str | None = None  # held-out stills -> fixed synthetic motion (key 0)
+    val_frames: int = 20  # validation windows per epoch (0: no validation)
     degradation: str = "bd"
     hr_crop: int = 128
     # --- optimisation
-    batch_size: int = 8                         # the global batch (split over replicas and workers)
+    batch_size: int = 8  # the global batch (split over replicas and workers)
     steps_per_epoch: int = 200
     epochs: int = 100
     learning_rate: float = 1e-3
-    lr_schedule: str = "cosine"                 # cosine: to min_learning_rate over all steps; step: see below
+    lr_schedule: str = "cosine"  # cosine: to min_learning_rate over all steps; step: see below
     min_learning_rate: float = 1e-5
-    lr_step_epochs: int = 10                    # step schedule: multiply by lr_step_factor every N epochs
+    lr_step_epochs: int = 10  # step schedule: multiply by lr_step_factor every N epochs
     lr_step_factor: float = 0.1
     adam_beta_1: float = 0.9
     adam_beta_2: float = 0.999
     adam_epsilon: float = 1e-7
-    weight_decay: float = 0.0                   # AdamW's decoupled decay
-    l2_weight_decay: float = 0.0                # the official recipe: L2 on every weight (torch Adam weight_decay)
-    loss: str = "l1"                            # "l1" or "charbonnier"
-    init_from: str | None = None                # .keras or official .pth: start from these weights (fine-tuning)
+    weight_decay: float = 0.0  # AdamW's decoupled decay
+    l2_weight_decay: float = 0.0  # the official recipe: L2 on every weight (torch Adam weight_decay)
+    loss: str = "l1"  # "l1" or "charbonnier"
+    init_from: str | None = None  # .keras or official .pth: start from these weights (fine-tuning)
     # --- execution
-    strategy: str = "default"                   # default | mirrored (GPUs of one machine) | multiworker (TF_CONFIG)
-    sync_batch_norm: bool = True                # BatchNorm statistics over the global batch when data-parallel
-    mixed_precision: str | None = None          # None | bfloat16 | float16 (with dynamic loss scaling)
-    deterministic: bool = False                 # TF op determinism: a resumed run equals an uninterrupted one
-    tensorboard: bool = True                    # scalars and pictures in RUN/tensorboard
+    strategy: str = "default"  # default | mirrored (GPUs of one machine) | multiworker (TF_CONFIG)
+    sync_batch_norm: bool = True  # BatchNorm statistics over the global batch when data-parallel
+    mixed_precision: str | None = None  # None | bfloat16 | float16 (with dynamic loss scaling)
+    deterministic: bool = False  # TF op determinism: a resumed run equals an uninterrupted one
+    tensorboard: bool = True  # scalars and pictures in RUN/tensorboard
     seed: int = 0
 
     @classmethod
@@ -84,8 +84,7 @@ class TrainConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise ValueError(f"unknown training config fields: {', '.join(unknown)} "
-                             f"(known: {', '.join(fields)})")
+            raise ValueError(f"unknown training config fields: {', '.join(unknown)} (known: {', '.join(fields)})")
         defaults = cls()
         for name, value in data.items():
             _check_type(name, value, getattr(defaults, name), fields[name].type)
@@ -173,8 +172,13 @@ def _check_type(name: str, value: Any, default: Any, annotation: object) -> None
     else:  # pragma: no cover - every field's annotation is one of the above
         ok = True
     if not ok:
-        want = {"list": "a list of strings", "dict": "an object", "bool": "true or false", "int": "an integer",
-                "float": "a number"}.get(ann.split("[")[0].split(" ")[0], "a string" + (" or null" * ("None" in ann)))
+        want = {
+            "list": "a list of strings",
+            "dict": "an object",
+            "bool": "true or false",
+            "int": "an integer",
+            "float": "a number",
+        }.get(ann.split("[")[0].split(" ")[0], "a string" + (" or null" * ("None" in ann)))
         raise ValueError(f"training config field {name!r} must be {want}, got {json.dumps(value)}")
 
 

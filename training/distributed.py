@@ -17,6 +17,7 @@ BatchNorm under data parallelism: with ``sync_batch_norm`` (the default) every B
 the global batch, exactly as on one device; the moving averages are then identical on all
 replicas. Without it each replica normalises with the statistics of its own per-replica batch.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,7 @@ def tf_config() -> dict | None:
         raise DistributionError("TF_CONFIG: cluster.worker must be a non-empty list of host:port")
     index = cfg["task"].get("index")
     if cfg["task"].get("type") not in ("worker", "chief") or not isinstance(index, int) or index < 0:
-        raise DistributionError("TF_CONFIG: task must be {\"type\": \"worker\", \"index\": N}")
+        raise DistributionError('TF_CONFIG: task must be {"type": "worker", "index": N}')
     if cfg["task"]["type"] == "worker" and index >= len(workers):
         raise DistributionError(f"TF_CONFIG: task index {index} but only {len(workers)} workers listed")
     return cfg
@@ -62,7 +63,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         if tf_config() is None:
             raise DistributionError("strategy 'multiworker' needs TF_CONFIG (see training/README.md)")
         options = tf.distribute.experimental.CommunicationOptions(
-            implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING
+        )
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     raise DistributionError(f"unknown strategy {name!r}")
 
@@ -72,8 +74,9 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True
-    return resolver.task_type in (None, "chief") or (resolver.task_type == "worker" and resolver.task_id == 0
-                                                     and "chief" not in resolver.cluster_spec().as_dict())
+    return resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def worker_index(strategy: tf.distribute.Strategy) -> int:
@@ -94,17 +97,32 @@ def synchronize_batch_norm(model: keras.Model) -> int:
     return count
 
 
-def fit_distributed(model: keras.Model, strategy: tf.distribute.Strategy, dataset_fn, *, epochs: int,
-                    initial_epoch: int, steps_per_epoch: int, callbacks: list,
-                    verbose: int = 2) -> keras.callbacks.History:
+def fit_distributed(
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    dataset_fn,
+    *,
+    epochs: int,
+    initial_epoch: int,
+    steps_per_epoch: int,
+    callbacks: list,
+    verbose: int = 2,
+) -> keras.callbacks.History:
     """``model.fit`` for strategies where ``fit`` fails: the same ``train_step``, callbacks and logs.
 
     ``dataset_fn(input_context)`` builds this worker's slice of the training stream (already started
     at the resumed sample). Validation is a callback (``training.callbacks.Validation``), as with ``fit``.
     """
     history = keras.callbacks.History()
-    cbs = keras.callbacks.CallbackList(callbacks + [history], add_history=False, add_progbar=verbose == 1,
-                                       model=model, epochs=epochs, steps=steps_per_epoch, verbose=verbose)
+    cbs = keras.callbacks.CallbackList(
+        callbacks + [history],
+        add_history=False,
+        add_progbar=verbose == 1,
+        model=model,
+        epochs=epochs,
+        steps=steps_per_epoch,
+        verbose=verbose,
+    )
     dist_ds = strategy.distribute_datasets_from_function(dataset_fn)
     iterator = iter(dist_ds)
 
@@ -149,5 +167,13 @@ def _logs(model: keras.Model) -> dict:
     return {k: float(keras.ops.convert_to_numpy(v)) for k, v in model.get_metrics_result().items()}
 
 
-__all__ = ["DistributionError", "fit_distributed", "is_chief", "make_strategy", "synchronize_batch_norm",
-           "tf_config", "validate", "worker_index"]
+__all__ = [
+    "DistributionError",
+    "fit_distributed",
+    "is_chief",
+    "make_strategy",
+    "synchronize_batch_norm",
+    "tf_config",
+    "validate",
+    "worker_index",
+]

@@ -4,6 +4,7 @@ Writes ``model.keras`` (the run's ``best.keras`` without optimizer state), ``tra
 and ``training_log.csv`` into the target folder. The model card (``MODEL_CARD.md``) is written by
 hand from ``tga evaluate --json`` output: its figures must come from that command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def package(run_dir: str, out_dir: str, overwrite: bool = False) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.package", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.package", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("run_dir", help="a training run folder (holds best.keras)")
     p.add_argument("out_dir", help="folder to write (e.g. saved_models/tga_small_bd_x4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model.keras")

@@ -42,6 +42,7 @@ Debian's files are often stale there) while upstream data name the image itself 
 ``metadata.json``, a Palapeli ``.desktop``, a GCompris ``README`` next to the image), the upstream licence
 is used (:func:`effective_license`); ``sources.json`` records both, with author and source where known.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,19 @@ DEFAULT_PACKAGES = (
     "gcompris-qt-data",
 )
 
-_PLASMA_PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
-                  "Kite", "OneStandsOut", "Path", "summer_1am")
+_PLASMA_PHOTOS = (
+    "BytheWater",
+    "ColdRipple",
+    "ColorfulCups",
+    "DarkestHour",
+    "EveningGlow",
+    "FallenLeaf",
+    "Grey",
+    "Kite",
+    "OneStandsOut",
+    "Path",
+    "summer_1am",
+)
 _GCOMPRIS_RCC = "usr/share/gcompris-qt/rcc/"
 
 #: package -> (include globs, exclude globs) on the path inside the package (``fnmatch``: ``*`` spans ``/``).
@@ -91,16 +103,27 @@ PHOTO_SELECTION: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "palapeli-data": (("usr/share/palapeli/collection/*",), ()),
     "tuxpaint-data": (("usr/share/tuxpaint/templates/*",), ()),  # photographs to draw over
     "gcompris-qt-data": (
-        tuple(f"{_GCOMPRIS_RCC}{a}.rcc:/gcompris/src/activities/{a}/resource/{sub}" for a, sub in (
-            ("erase", "*"), ("explore_monuments", "*"), ("explore_world_animals", "animals/*"),
-            ("explore_farm_animals", "animals/*"), ("explore_world_music", "music/*"), ("details", "image/*"),
-            ("clickgame", "sea*"), ("categorization", "images/*"))),
+        tuple(
+            f"{_GCOMPRIS_RCC}{a}.rcc:/gcompris/src/activities/{a}/resource/{sub}"
+            for a, sub in (
+                ("erase", "*"),
+                ("explore_monuments", "*"),
+                ("explore_world_animals", "animals/*"),
+                ("explore_farm_animals", "animals/*"),
+                ("explore_world_music", "music/*"),
+                ("details", "image/*"),
+                ("clickgame", "sea*"),
+                ("categorization", "images/*"),
+            )
+        ),
         ("*Gogh*", "*PereTanguy*", "*Eglise_dAuvers*", "*/music/ireland.*"),  # paintings
     ),
 }
 #: for packages without a :data:`PHOTO_SELECTION` entry
 GENERIC_SELECTION: tuple[tuple[str, ...], tuple[str, ...]] = (
-    ("usr/share/*",), ("usr/share/doc/*", "usr/share/icons/*", "usr/share/pixmaps/*", "*/screenshot.*", "*preview*"))
+    ("usr/share/*",),
+    ("usr/share/doc/*", "usr/share/icons/*", "usr/share/pixmaps/*", "*/screenshot.*", "*preview*"),
+)
 
 RASTER_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 MIN_GRADIENT = 2.0  #: minimum gradient score (see module docstring) of a kept image
@@ -189,8 +212,22 @@ def selected(path: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) for p in include) and not any(fnmatch.fnmatchcase(path, p) for p in exclude)
 
 
-_BORING = {"usr", "share", "backgrounds", "wallpapers", "contents", "images", "image", "resource", "rcc", "gcompris",
-           "src", "activities", "games", ""}
+_BORING = {
+    "usr",
+    "share",
+    "backgrounds",
+    "wallpapers",
+    "contents",
+    "images",
+    "image",
+    "resource",
+    "rcc",
+    "gcompris",
+    "src",
+    "activities",
+    "games",
+    "",
+}
 
 
 def output_stem(package: str, path: str) -> str:
@@ -260,9 +297,15 @@ def parse_dep5(text: str) -> Dep5:
         lic = paras[0].get("license")
         header_license = lic.splitlines()[0].strip() if lic else None
         paras = paras[1:]
-    stanzas = [Dep5Stanza(p["files"].split(), p.get("license", "").splitlines()[0].strip() if p.get("license") else "",
-                          " ".join(p.get("copyright", "").split()))
-               for p in paras if "files" in p]
+    stanzas = [
+        Dep5Stanza(
+            p["files"].split(),
+            p.get("license", "").splitlines()[0].strip() if p.get("license") else "",
+            " ".join(p.get("copyright", "").split()),
+        )
+        for p in paras
+        if "files" in p
+    ]
     return Dep5(header_license, stanzas)
 
 
@@ -359,8 +402,16 @@ def parse_readme_notes(text: str) -> list[tuple[list[str], UpstreamNote]]:
                 files += line.split()
         lic = fields.get("license") or fields.get("licence")
         if files and lic:
-            notes.append((files, UpstreamNote(normalize_license(lic), fields.get("copyright", ""),
-                                              fields.get("source") or fields.get("comment", ""))))
+            notes.append(
+                (
+                    files,
+                    UpstreamNote(
+                        normalize_license(lic),
+                        fields.get("copyright", ""),
+                        fields.get("source") or fields.get("comment", ""),
+                    ),
+                )
+            )
     return notes
 
 
@@ -376,18 +427,19 @@ def read_rcc(data: bytes) -> dict[str, Callable[[], bytes | None]]:
     entry = 14 if version == 1 else 22
 
     def name_at(off: int) -> str:
-        (n,) = struct.unpack(">H", data[names + off:names + off + 2])
-        return data[names + off + 6:names + off + 6 + 2 * n].decode("utf-16-be")
+        (n,) = struct.unpack(">H", data[names + off : names + off + 2])
+        return data[names + off + 6 : names + off + 6 + 2 * n].decode("utf-16-be")
 
     def loader(off: int, flags: int) -> Callable[[], bytes | None]:
         def load() -> bytes | None:
-            (size,) = struct.unpack(">I", data[payload + off:payload + off + 4])
-            raw = data[payload + off + 4:payload + off + 4 + size]
+            (size,) = struct.unpack(">I", data[payload + off : payload + off + 4])
+            raw = data[payload + off + 4 : payload + off + 4 + size]
             if flags & 1:
                 return zlib.decompress(raw[4:])
             if flags & 4:
                 return None
             return raw
+
         return load
 
     out: dict[str, Callable[[], bytes | None]] = {}
@@ -399,13 +451,13 @@ def read_rcc(data: bytes) -> dict[str, Callable[[], bytes | None]]:
             continue
         seen.add(idx)
         off = tree + idx * entry
-        name_off, flags = struct.unpack(">IH", data[off:off + 6])
+        name_off, flags = struct.unpack(">IH", data[off : off + 6])
         path = f"{prefix}/{name_at(name_off)}" if idx else ""
         if flags & 2:
-            count, first = struct.unpack(">II", data[off + 6:off + 14])
+            count, first = struct.unpack(">II", data[off + 6 : off + 14])
             stack.extend((c, path) for c in range(first, first + count))
         else:
-            (data_off,) = struct.unpack(">I", data[off + 10:off + 14])
+            (data_off,) = struct.unpack(">I", data[off + 10 : off + 14])
             out[path] = loader(data_off, flags)
     return out
 
@@ -462,7 +514,7 @@ def _desktop_note(path: str) -> UpstreamNote | None:
             for line in f:
                 k, sep, v = line.partition("=")
                 if sep and k.strip().startswith("X-KDE-PluginInfo-"):
-                    keys.setdefault(k.strip()[len("X-KDE-PluginInfo-"):], v.strip())
+                    keys.setdefault(k.strip()[len("X-KDE-PluginInfo-") :], v.strip())
     except OSError:
         return None
     if not keys.get("License"):
@@ -513,7 +565,7 @@ def _rcc_notes(members: dict[str, Callable[[], bytes | None]]) -> dict[str, Upst
             note.where = readme
             for name in names:
                 for p in below:
-                    if fnmatch.fnmatchcase(p[len(folder) + 1:], name):
+                    if fnmatch.fnmatchcase(p[len(folder) + 1 :], name):
                         notes.setdefault(p, note)
     return notes
 
@@ -554,6 +606,7 @@ def _file_loader(path: str) -> Callable[[], bytes]:
     def load() -> bytes:
         with open(path, "rb") as f:
             return f.read()
+
     return load
 
 
@@ -631,8 +684,18 @@ def _write(path: str, image: np.ndarray, fmt: str) -> None:
         f.write(buf.tobytes())
 
 
-def process(candidates: list[Candidate], dep5s: dict[str, Dep5 | None], staging: str, *, max_side: int,
-            min_side: int, min_gradient: float, fmt: str, drops: Counter, min_downscale: float = 1.0) -> list[Kept]:
+def process(
+    candidates: list[Candidate],
+    dep5s: dict[str, Dep5 | None],
+    staging: str,
+    *,
+    max_side: int,
+    min_side: int,
+    min_gradient: float,
+    fmt: str,
+    drops: Counter,
+    min_downscale: float = 1.0,
+) -> list[Kept]:
     """Decode, filter, resize and write every candidate into ``staging``; returns what passed the filters."""
     out: list[Kept] = []
     used: set[str] = set()
@@ -663,8 +726,7 @@ def process(candidates: list[Candidate], dep5s: dict[str, Dep5 | None], staging:
         _write(os.path.join(staging, name), image, fmt)
         dep5 = dep5s.get(cand.package)
         lic = dep5_license(dep5, cand.path.split(":", 1)[-1]) if dep5 else LicenseMatch("unknown", "", "none")
-        out.append(Kept(cand, name, (image.shape[1], image.shape[0]), original, grad, thumbnail(image), lic,
-                        cand.note))
+        out.append(Kept(cand, name, (image.shape[1], image.shape[0]), original, grad, thumbnail(image), lic, cand.note))
     return out
 
 
@@ -675,16 +737,26 @@ def _records(kept: list[Kept], splits: dict[str, str], fmt_dir: Callable[[Kept],
     recs = []
     for k in kept:
         lic, lic_from = effective_license(k.license, k.upstream)
-        recs.append({
-            "file": fmt_dir(k), "split": splits[k.key], "package": k.candidate.package,
-            "version": k.candidate.version, "path": k.candidate.path, "license": lic, "license_from": lic_from,
-            "debian_license": k.license.license, "debian_match": k.license.how,
-            "debian_copyright": k.license.copyright[:300],
-            "upstream_license": k.upstream.license if k.upstream else None,
-            "author": k.upstream.author if k.upstream else None,
-            "source": k.upstream.source if k.upstream else None,
-            "original_size": list(k.original), "size": list(k.size), "gradient": round(k.gradient, 3),
-        })
+        recs.append(
+            {
+                "file": fmt_dir(k),
+                "split": splits[k.key],
+                "package": k.candidate.package,
+                "version": k.candidate.version,
+                "path": k.candidate.path,
+                "license": lic,
+                "license_from": lic_from,
+                "debian_license": k.license.license,
+                "debian_match": k.license.how,
+                "debian_copyright": k.license.copyright[:300],
+                "upstream_license": k.upstream.license if k.upstream else None,
+                "author": k.upstream.author if k.upstream else None,
+                "source": k.upstream.source if k.upstream else None,
+                "original_size": list(k.original),
+                "size": list(k.size),
+                "gradient": round(k.gradient, 3),
+            }
+        )
     return recs
 
 
@@ -695,26 +767,41 @@ def _md_cell(text: str | None) -> str:
 def sources_markdown(recs: list[dict], packages: dict[str, dict], settings: dict) -> str:
     lic_counts = Counter(r["license"] for r in recs)
     split_counts = Counter(r["split"] for r in recs)
-    lines = ["# Sources of these photographs", "",
-             "| licence | images |", "|---|---|"]
+    lines = ["# Sources of these photographs", "", "| licence | images |", "|---|---|"]
     lines += [f"| {_md_cell(lic)} | {n} |" for lic, n in sorted(lic_counts.items(), key=lambda x: (-x[1], x[0]))]
-    lines += [f"| **total** | **{len(recs)}** |", "",
-              "Built by `python -m training.prepare_stills` from Debian packages (unpacked with `dpkg-deb -x`, "
-              "nothing installed). Splits: " + ", ".join(f"{s} {split_counts.get(s, 0)}" for s in SPLITS)
-              + f"; settings: {json.dumps(settings)}.", "",
-              "The licence is the one the package's `/usr/share/doc/PKG/copyright` (DEP-5) gives the file, except "
-              "where that file reaches it only through a wildcard (`Files: *`, a folder glob) while upstream data "
-              "shipped next to the image name the file itself (KDE `metadata.json` / `.desktop`, GCompris "
-              "`README`): then the upstream licence (`license_from` in `sources.json`, which keeps both).", "",
-              "## Packages", "", "| package | version | images |", "|---|---|---|"]
+    lines += [
+        f"| **total** | **{len(recs)}** |",
+        "",
+        "Built by `python -m training.prepare_stills` from Debian packages (unpacked with `dpkg-deb -x`, "
+        "nothing installed). Splits: "
+        + ", ".join(f"{s} {split_counts.get(s, 0)}" for s in SPLITS)
+        + f"; settings: {json.dumps(settings)}.",
+        "",
+        "The licence is the one the package's `/usr/share/doc/PKG/copyright` (DEP-5) gives the file, except "
+        "where that file reaches it only through a wildcard (`Files: *`, a folder glob) while upstream data "
+        "shipped next to the image name the file itself (KDE `metadata.json` / `.desktop`, GCompris "
+        "`README`): then the upstream licence (`license_from` in `sources.json`, which keeps both).",
+        "",
+        "## Packages",
+        "",
+        "| package | version | images |",
+        "|---|---|---|",
+    ]
     per_pkg = Counter(r["package"] for r in recs)
     lines += [f"| {p} | {info['version']} | {per_pkg.get(p, 0)} |" for p, info in sorted(packages.items())]
-    lines += ["", "## Images", "", "| file | split | package | version | path in package | licence | author / source |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Images",
+        "",
+        "| file | split | package | version | path in package | licence | author / source |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in recs:
         who = "; ".join(x for x in (r.get("author"), r.get("source")) if x) or r.get("debian_copyright", "")[:120]
-        lines.append(f"| {_md_cell(r['file'])} | {r['split']} | {r['package']} | {r['version']} | "
-                     f"{_md_cell(r['path'])} | {_md_cell(r['license'])} | {_md_cell(who)} |")
+        lines.append(
+            f"| {_md_cell(r['file'])} | {r['split']} | {r['package']} | {r['version']} | "
+            f"{_md_cell(r['path'])} | {_md_cell(r['license'])} | {_md_cell(who)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -725,10 +812,20 @@ def _dir_size(folder: str) -> int:
 # --------------------------------------------------------------------------------------------- main
 
 
-def prepare(outdir: str, packages: list[str], *, max_side: int = 960, min_side: int = 256,
-            min_downscale: float = MIN_DOWNSCALE,
-            min_gradient: float = MIN_GRADIENT, val_fraction: float = 0.1, test_fraction: float = 0.1,
-            fmt: str = "png", keep_debs: str | None = None, overwrite: bool = False) -> dict:
+def prepare(
+    outdir: str,
+    packages: list[str],
+    *,
+    max_side: int = 960,
+    min_side: int = 256,
+    min_downscale: float = MIN_DOWNSCALE,
+    min_gradient: float = MIN_GRADIENT,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    fmt: str = "png",
+    keep_debs: str | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Build OUTDIR (module docstring); returns the ``sources.json`` content."""
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
@@ -769,9 +866,17 @@ def prepare(outdir: str, packages: list[str], *, max_side: int = 960, min_side: 
             drops: Counter = Counter()
             candidates = [c for p in pkgs for c in p.candidates]
             dep5s = {p.name: p.dep5 for p in pkgs}
-            passed = process(candidates, dep5s, pending, max_side=max_side, min_side=min_side,
-                             min_downscale=min_downscale,
-                             min_gradient=min_gradient, fmt=fmt, drops=drops)
+            passed = process(
+                candidates,
+                dep5s,
+                pending,
+                max_side=max_side,
+                min_side=min_side,
+                min_downscale=min_downscale,
+                min_gradient=min_gradient,
+                fmt=fmt,
+                drops=drops,
+            )
             kept, dropped = dedup(passed)
             drops["duplicate"] += len(dropped)
             for item, _ in dropped:
@@ -784,17 +889,25 @@ def prepare(outdir: str, packages: list[str], *, max_side: int = 960, min_side: 
             for k in kept:
                 os.replace(os.path.join(pending, k.name), os.path.join(staging, splits[k.key], k.name))
             os.rmdir(pending)
-            settings = {"max_side": max_side, "min_downscale": min_downscale, "min_side": min_side,
-                        "min_gradient": min_gradient,
-                        "dup_mse": DUP_MSE, "val_fraction": val_fraction, "test_fraction": test_fraction,
-                        "format": fmt}
+            settings = {
+                "max_side": max_side,
+                "min_downscale": min_downscale,
+                "min_side": min_side,
+                "min_gradient": min_gradient,
+                "dup_mse": DUP_MSE,
+                "val_fraction": val_fraction,
+                "test_fraction": test_fraction,
+                "format": fmt,
+            }
             recs = _records(kept, splits, lambda k: f"{splits[k.key]}/{k.name}")
-            pkg_info = {p.name: {"version": p.version, "deb": p.deb,
-                                 "candidates": len(p.candidates)} for p in pkgs}
-            manifest = {"settings": settings, "packages": pkg_info,
-                        "dropped": {k: v for k, v in sorted(drops.items()) if v},
-                        "duplicates": [{"dropped": f"{a.key}", "kept": f"{b.key}"} for a, b in dropped],
-                        "images": recs}
+            pkg_info = {p.name: {"version": p.version, "deb": p.deb, "candidates": len(p.candidates)} for p in pkgs}
+            manifest = {
+                "settings": settings,
+                "packages": pkg_info,
+                "dropped": {k: v for k, v in sorted(drops.items()) if v},
+                "duplicates": [{"dropped": f"{a.key}", "kept": f"{b.key}"} for a, b in dropped],
+                "images": recs,
+            }
             with open(os.path.join(staging, "sources.json"), "w", encoding="utf-8") as f:
                 json.dump(manifest, f, indent=1, ensure_ascii=False)
                 f.write("\n")
@@ -828,27 +941,43 @@ def summary(manifest: dict, outdir: str) -> str:
     splits = Counter(r["split"] for r in recs)
     lics = Counter(r["license"] for r in recs)
     pk = Counter(r["package"] for r in recs)
-    lines = [f"wrote {len(recs)} images to {outdir} ({manifest['bytes'] / 1e6:.1f} MB, {manifest['elapsed_s']} s): "
-             + ", ".join(f"{s} {splits.get(s, 0)}" for s in SPLITS)]
-    lines += ["  per package: " + ", ".join(f"{p} {manifest['packages'][p]['version']}: {pk.get(p, 0)}"
-                                            for p in manifest["packages"])]
+    lines = [
+        f"wrote {len(recs)} images to {outdir} ({manifest['bytes'] / 1e6:.1f} MB, {manifest['elapsed_s']} s): "
+        + ", ".join(f"{s} {splits.get(s, 0)}" for s in SPLITS)
+    ]
+    lines += [
+        "  per package: "
+        + ", ".join(f"{p} {manifest['packages'][p]['version']}: {pk.get(p, 0)}" for p in manifest["packages"])
+    ]
     lines += ["  per licence: " + ", ".join(f"{lic} {n}" for lic, n in lics.most_common())]
     lines += ["  dropped: " + (", ".join(f"{k} {v}" for k, v in manifest["dropped"].items()) or "none")]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.prepare_stills", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.prepare_stills",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("outdir", metavar="OUTDIR", help="folder to create (train/ val/ test/ SOURCES.md sources.json)")
-    p.add_argument("--packages", default=",".join(DEFAULT_PACKAGES),
-                   help="comma-separated Debian packages (default: %(default)s)")
+    p.add_argument(
+        "--packages", default=",".join(DEFAULT_PACKAGES), help="comma-separated Debian packages (default: %(default)s)"
+    )
     p.add_argument("--max-side", type=int, default=960, help="longer side at most this many pixels (default 960)")
-    p.add_argument("--min-downscale", type=float, default=MIN_DOWNSCALE,
-                   help=f"shrink every image at least this much (default {MIN_DOWNSCALE}; 1 = only to --max-side)")
+    p.add_argument(
+        "--min-downscale",
+        type=float,
+        default=MIN_DOWNSCALE,
+        help=f"shrink every image at least this much (default {MIN_DOWNSCALE}; 1 = only to --max-side)",
+    )
     p.add_argument("--min-side", type=int, default=256, help="drop images whose shorter side is smaller (default 256)")
-    p.add_argument("--min-gradient", type=float, default=MIN_GRADIENT,
-                   help=f"drop images with a lower gradient score (default {MIN_GRADIENT})")
+    p.add_argument(
+        "--min-gradient",
+        type=float,
+        default=MIN_GRADIENT,
+        help=f"drop images with a lower gradient score (default {MIN_GRADIENT})",
+    )
     p.add_argument("--val-fraction", type=_fraction, default=0.1, help="default 0.1")
     p.add_argument("--test-fraction", type=_fraction, default=0.1, help="default 0.1")
     p.add_argument("--format", choices=("png", "jpg"), default="png", help="png, or jpg at quality 95 (default png)")
@@ -865,11 +994,19 @@ def main(argv: list[str] | None = None) -> int:
     if not packages:
         p.error("--packages is empty")
     try:
-        manifest = prepare(args.outdir, packages, max_side=args.max_side, min_downscale=args.min_downscale,
-                           min_side=args.min_side,
-                           min_gradient=args.min_gradient, val_fraction=args.val_fraction,
-                           test_fraction=args.test_fraction, fmt=args.format, keep_debs=args.keep_debs,
-                           overwrite=args.overwrite)
+        manifest = prepare(
+            args.outdir,
+            packages,
+            max_side=args.max_side,
+            min_downscale=args.min_downscale,
+            min_side=args.min_side,
+            min_gradient=args.min_gradient,
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+            fmt=args.format,
+            keep_debs=args.keep_debs,
+            overwrite=args.overwrite,
+        )
     except PrepareError as e:
         print(f"prepare_stills: error: {e}", file=sys.stderr)
         return 2

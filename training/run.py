@@ -18,6 +18,7 @@ uninterrupted run). A run folder copied elsewhere continues there with the same 
 Exit codes: 0 done; 2 a user error (bad config or data, before any training step); 130 stopped by
 Ctrl-C (the state of the last finished epoch is kept); 1 a failure inside the program.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ EXECUTION_FIELDS = ("strategy", "tensorboard")  # may differ between the starts 
 __all__ = ["EXECUTION_FIELDS", "TrainConfig", "build_datasets", "main", "train"]
 
 
-def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
-                   shard: tuple[int, int] | None = None) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
+def build_datasets(
+    cfg: TrainConfig, scale: int, frames: int, *, start: int = 0, shard: tuple[int, int] | None = None
+) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
     """``(train, val)``: the training stream from sample ``start`` (this shard's slice of every
     global batch) and the fixed validation windows (``None`` without validation data)."""
     from tga_keras.data import (
@@ -66,9 +68,17 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
         # Every copy is a window of its own, with its own random motion (keyed by the sample index).
         stills = SyntheticMotion.from_folder(cfg.train_stills, length=frames, seed=cfg.seed)
         sources += [stills] * cfg.train_stills_weight
-    train = make_train_dataset(sources, batch_size=cfg.batch_size, frames=frames, scale=scale,
-                               hr_crop=cfg.hr_crop, degradation=cfg.degradation, seed=cfg.seed,
-                               start=start, shard=shard)
+    train = make_train_dataset(
+        sources,
+        batch_size=cfg.batch_size,
+        frames=frames,
+        scale=scale,
+        hr_crop=cfg.hr_crop,
+        degradation=cfg.degradation,
+        seed=cfg.seed,
+        start=start,
+        shard=shard,
+    )
     # Validation: the first val_frames windows of each kind of held-out data, the same every epoch.
     parts: list[tuple[VideoFiles | FrameFolders | SyntheticMotion, str]] = []
     if cfg.val_videos:
@@ -80,8 +90,15 @@ def build_datasets(cfg: TrainConfig, scale: int, frames: int, *, start: int = 0,
         parts.append((SyntheticMotion.from_folder(cfg.val_stills, length=frames, seed=cfg.seed + 1), "center"))
     val = None
     for source, references in parts if cfg.val_frames > 0 else []:
-        ds = make_eval_dataset(source, frames=frames, scale=scale, degradation=cfg.degradation, batch_size=1,
-                               with_info=False, references=references).take(cfg.val_frames)
+        ds = make_eval_dataset(
+            source,
+            frames=frames,
+            scale=scale,
+            degradation=cfg.degradation,
+            batch_size=1,
+            with_info=False,
+            references=references,
+        ).take(cfg.val_frames)
         val = ds if val is None else val.concatenate(ds)
     return train, None if val is None else val.cache()
 
@@ -91,10 +108,11 @@ def learning_rate_schedule(cfg: TrainConfig) -> keras.optimizers.schedules.Learn
     if cfg.lr_schedule == "step":
         every = cfg.lr_step_epochs * cfg.steps_per_epoch
         bounds = list(range(every, total, every))
-        values = [cfg.learning_rate * cfg.lr_step_factor ** i for i in range(len(bounds) + 1)]
+        values = [cfg.learning_rate * cfg.lr_step_factor**i for i in range(len(bounds) + 1)]
         return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values) if bounds else cfg.learning_rate
-    return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=total,
-                                                  alpha=cfg.min_learning_rate / cfg.learning_rate)
+    return keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate, decay_steps=total, alpha=cfg.min_learning_rate / cfg.learning_rate
+    )
 
 
 def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
@@ -124,10 +142,11 @@ def load_initial_weights(model: keras.Model, cfg: TrainConfig) -> None:
     else:
         src = load_tga(path)
         if src.config != mcfg:
-            diff = {k: (v, getattr(mcfg, k)) for k, v in src.config.to_dict().items()
-                    if mcfg.to_dict()[k] != v}
-            raise ValueError(f"init_from {path} is another architecture than the run's model: "
-                             + ", ".join(f"{k} {a} there, {b} here" for k, (a, b) in diff.items()))
+            diff = {k: (v, getattr(mcfg, k)) for k, v in src.config.to_dict().items() if mcfg.to_dict()[k] != v}
+            raise ValueError(
+                f"init_from {path} is another architecture than the run's model: "
+                + ", ".join(f"{k} {a} there, {b} here" for k, (a, b) in diff.items())
+            )
     model.set_weights(src.get_weights())
 
 
@@ -146,16 +165,18 @@ def _check_run_folder(output: str, raw: dict[str, Any], write: bool) -> None:
         # How a run executes may change between starts; what it computes may not.
         same = stored is not None and all(stored[k] == v for k, v in written.items() if k not in EXECUTION_FIELDS)
         if not same:
-            raise ValueError(f"{output} holds a run with another config; use a new --output "
-                             f"(or delete the folder to start over)")
+            raise ValueError(
+                f"{output} holds a run with another config; use a new --output (or delete the folder to start over)"
+            )
     elif write:
         os.makedirs(output, exist_ok=True)
         with atomic_path(cfg_path) as tmp, open(tmp, "w") as f:
             f.write(json.dumps(written, indent=2, sort_keys=True) + "\n")
 
 
-def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int = 2,
-          raw: dict[str, Any] | None = None) -> keras.callbacks.History | None:
+def train(
+    cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int = 2, raw: dict[str, Any] | None = None
+) -> keras.callbacks.History | None:
     """Run (or continue) training into ``output``; returns the Keras ``History``.
 
     ``raw``: the config as written in its file (stored in the run folder; default ``cfg`` itself).
@@ -215,13 +236,19 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     callbacks: list[keras.callbacks.Callback] = []
     if val_ds is not None:
         callbacks.append(Validation(val_ds, verbose=verbose == 2))  # first: adds val_*
-    callbacks += [EpochLog(os.path.join(output, "log.csv"), resume_epoch=progress.epoch, write=chief),
-                       AtomicSave(os.path.join(output, "last.keras") if chief else
-                                  os.path.join(output, f"worker-{worker_index(strategy)}", "last.keras"))]
+    callbacks += [
+        EpochLog(os.path.join(output, "log.csv"), resume_epoch=progress.epoch, write=chief),
+        AtomicSave(
+            os.path.join(output, "last.keras")
+            if chief
+            else os.path.join(output, f"worker-{worker_index(strategy)}", "last.keras")
+        ),
+    ]
     if val_ds is not None:
         # best.keras is only replaced by a better epoch; the best score survives a resume.
-        callbacks.append(AtomicSave(os.path.join(output, "best.keras"), monitor="val_psnr_y",
-                                    best=progress.best, write=chief))
+        callbacks.append(
+            AtomicSave(os.path.join(output, "best.keras"), monitor="val_psnr_y", best=progress.best, write=chief)
+        )
     if cfg.tensorboard and chief:
         log_dir = os.path.join(output, "tensorboard")
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
@@ -231,24 +258,45 @@ def train(cfg: TrainConfig, output: str, epochs: int | None = None, verbose: int
     callbacks.append(SaveState(state, progress, cfg.steps_per_epoch, write=chief))  # last: the commit point
 
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+
         def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-            ds, _ = build_datasets(cfg, mcfg.scale, mcfg.frames, start=start,
-                                   shard=(ctx.num_input_pipelines, ctx.input_pipeline_id))
+            ds, _ = build_datasets(
+                cfg, mcfg.scale, mcfg.frames, start=start, shard=(ctx.num_input_pipelines, ctx.input_pipeline_id)
+            )
             return ds
-        return fit_distributed(model, strategy, dataset_fn, epochs=target, initial_epoch=progress.epoch,
-                               steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks, verbose=verbose)
-    return model.fit(train_ds, epochs=target, initial_epoch=progress.epoch, steps_per_epoch=cfg.steps_per_epoch,
-                     callbacks=callbacks, verbose=verbose)
+
+        return fit_distributed(
+            model,
+            strategy,
+            dataset_fn,
+            epochs=target,
+            initial_epoch=progress.epoch,
+            steps_per_epoch=cfg.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    return model.fit(
+        train_ds,
+        epochs=target,
+        initial_epoch=progress.epoch,
+        steps_per_epoch=cfg.steps_per_epoch,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", required=True, help="training config (JSON; paths relative to it)")
     p.add_argument("--output", required=True, help="run folder (created; run the same command to continue)")
     p.add_argument("--epochs", type=int, help="stop after this many epochs in all (the schedule keeps the config's)")
-    p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
-                   help="override the config's strategy (multiworker reads TF_CONFIG)")
+    p.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multiworker"),
+        help="override the config's strategy (multiworker reads TF_CONFIG)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.add_argument("--progress", action="store_true", help="a progress bar per epoch instead of one line")
     p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
@@ -268,8 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from training.state import RunState
 
         done = RunState(args.output).load_progress().epoch if os.path.isdir(args.output) else 0
-        print(f"\ntraining.run: stopped; the state after epoch {done} is kept in {args.output}. "
-              f"Run the same command to continue.", file=sys.stderr)
+        print(
+            f"\ntraining.run: stopped; the state after epoch {done} is kept in {args.output}. "
+            f"Run the same command to continue.",
+            file=sys.stderr,
+        )
         return 130
     except (ValueError, FileNotFoundError, DatasetError) as e:
         print(f"training.run: error: {_first_line(e)}", file=sys.stderr)
@@ -277,8 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the contract: a failure inside the program is exit 1
         if args.debug:
             raise
-        print(f"training.run: failed: {type(e).__name__}: {_first_line(e)} (--debug shows the traceback)",
-              file=sys.stderr)
+        print(
+            f"training.run: failed: {type(e).__name__}: {_first_line(e)} (--debug shows the traceback)", file=sys.stderr
+        )
         return 1
     return 0
 

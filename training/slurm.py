@@ -4,6 +4,7 @@ Run inside ``srun`` (one task per node): the worker list is the step's nodes
 (``SLURM_STEP_NODELIST``, else ``SLURM_JOB_NODELIST``, in Slurm's compressed form such as
 ``gpu[01-03,07],login1``), this task's index is ``SLURM_PROCID``. See training/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def slurm_tf_config(env=os.environ, port: int = 12345) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.slurm", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.slurm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--port", type=int, default=12345, help="the port every worker listens on")
     args = p.parse_args(argv)
     try:

@@ -12,6 +12,7 @@ or the new state, never a mix: a resumed run restarts the interrupted epoch from
 with the optimizer step and learning rate of that point, and reads the data stream from the
 sample where that epoch began (the training pipeline is keyed by the sample index).
 """
+
 from __future__ import annotations
 
 import glob
@@ -27,10 +28,10 @@ from tga_keras.io_utils import atomic_path
 
 @dataclass
 class Progress:
-    epoch: int = 0              # finished epochs
-    step: int = 0               # optimizer steps taken (= epoch * steps_per_epoch)
+    epoch: int = 0  # finished epochs
+    step: int = 0  # optimizer steps taken (= epoch * steps_per_epoch)
     checkpoint: str | None = None
-    best: float = -math.inf     # best validation PSNR-Y so far
+    best: float = -math.inf  # best validation PSNR-Y so far
     best_epoch: int = 0
 
     def to_json(self) -> str:

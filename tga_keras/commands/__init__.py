@@ -4,10 +4,12 @@
 def add_precision_argument(parser) -> None:
     """``--precision float32|bfloat16`` (see :func:`tga_keras.inference.with_precision`)."""
     parser.add_argument(
-        "--precision", choices=["float32", "bfloat16"], default="float32",
+        "--precision",
+        choices=["float32", "bfloat16"],
+        default="float32",
         help="compute precision: float32 is exact to the official release; bfloat16 is several times "
-             "faster on CPUs with AMX/AVX512-BF16 and on GPUs, with outputs within about 1e-2 "
-             "(the input and bicubic base stay float32)",
+        "faster on CPUs with AMX/AVX512-BF16 and on GPUs, with outputs within about 1e-2 "
+        "(the input and bicubic base stay float32)",
     )
 
 
@@ -15,13 +17,17 @@ def weights_not_found(path: str, what: str = "weights file") -> FileNotFoundErro
     """The error for a ``--weights`` path that does not exist; shipped models get a hint (they are not in the wheel)."""
     hint = ""
     if "saved_models" in str(path).replace("\\", "/").split("/"):
-        hint = (" (the shipped models are in saved_models/ of the project's git checkout, not in the pip package: "
-                "run from the checkout or give the model's full path)")
+        hint = (
+            " (the shipped models are in saved_models/ of the project's git checkout, not in the pip package: "
+            "run from the checkout or give the model's full path)"
+        )
     return FileNotFoundError(f"{what} not found: {path}{hint}")
 
 
-MODEL_HELP = ("model: .keras (from `tga convert` or training), .weights.h5, an official .pth (needs torch), "
-              "or an artifact of `python -m export` (SavedModel folder, .tflite, .onnx, TensorRT .engine)")
+MODEL_HELP = (
+    "model: .keras (from `tga convert` or training), .weights.h5, an official .pth (needs torch), "
+    "or an artifact of `python -m export` (SavedModel folder, .tflite, .onnx, TensorRT .engine)"
+)
 
 
 def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") -> None:
@@ -29,8 +35,9 @@ def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") ->
     from tga_keras.backends import BACKENDS
 
     parser.add_argument(
-        "--backend", choices=("auto",) + BACKENDS + tuple(extra), default="auto",
+        "--backend",
+        choices=("auto",) + BACKENDS + tuple(extra),
+        default="auto",
         help="runtime for --weights; auto picks it from the path (.keras/.pth/.h5 keras, a folder savedmodel, "
-             ".tflite, .onnx, .engine tensorrt)" + note,
+        ".tflite, .onnx, .engine tensorrt)" + note,
     )
-

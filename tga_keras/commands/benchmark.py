@@ -9,6 +9,7 @@ clip, BD x4). The peer is the official network exported to ONNX, run by onnxrunt
 input size and thread count in the same run, so the ratio is comparable across machines; absolute
 times are not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,29 +34,44 @@ def add_parser(sub):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--preset", default="official", choices=["official", "paper", "small"])
-    p.add_argument("--config", metavar="JSON", help='TGAConfig fields overriding the preset, e.g. \'{"nf": 48}\'')
+    p.add_argument("--config", metavar="JSON", help="TGAConfig fields overriding the preset, e.g. '{\"nf\": 48}'")
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + " (default: random weights; speed is the same)")
     add_backend_argument(p, extra=("peer",), note="; peer: --weights is the official network as ONNX, timed alone")
-    p.add_argument("--artifacts", metavar="OUTDIR",
-                   help="time every artifact listed in OUTDIR/manifest.json and its source Keras model (fp32, bf16), "
-                        "one process each; with --peer, the peer is a row of the same run")
+    p.add_argument(
+        "--artifacts",
+        metavar="OUTDIR",
+        help="time every artifact listed in OUTDIR/manifest.json and its source Keras model (fp32, bf16), "
+        "one process each; with --peer, the peer is a row of the same run",
+    )
     p.add_argument("--json", metavar="FILE", help="write the results as JSON (atomic): config, size, threads, results")
     p.add_argument("--overwrite", action="store_true", help="replace --json FILE if it exists")
     p.add_argument("--size", default="144x180", help="LR frame size HxW")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: whole frame)")
-    p.add_argument("--overlap", type=int, default=None, metavar="N",
-                   help="LR pixels of context around each tile (default: half the model's receptive radius)")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="LR pixels of context around each tile (default: half the model's receptive radius)",
+    )
     add_precision_argument(p)
-    p.add_argument("--train", action="store_true",
-                   help="instead of inference: samples/s of the training input pipeline alone (bundled clip, BD) "
-                        "vs training steps of the preset, same batch size and crop")
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="instead of inference: samples/s of the training input pipeline alone (bundled clip, BD) "
+        "vs training steps of the preset, same batch size and crop",
+    )
     p.add_argument("--batch", type=int, default=8, help="batch size for --train")
     p.add_argument("--data", metavar="VIDEO", help="video for --train (default: the bundled 176x144 clip)")
     p.add_argument("--hr-crop", type=int, default=128, help="HR crop for --train (LR = crop / 4)")
-    p.add_argument("--peer", default=None, metavar="ONNX",
-                   help=f"ONNX file of the official network to time with onnxruntime (e.g. {DEFAULT_PEER})")
+    p.add_argument(
+        "--peer",
+        default=None,
+        metavar="ONNX",
+        help=f"ONNX file of the official network to time with onnxruntime (e.g. {DEFAULT_PEER})",
+    )
     return p
 
 
@@ -123,8 +139,10 @@ def time_peer(onnx_path: str, h: int, w: int, threads: int, runs: int) -> float:
 
     sess = onnx_session(onnx_path, threads)
     rng = np.random.default_rng(0)
-    feed = {"x": rng.random((1, 3, 9, h, w), dtype=np.float32),
-            "hr": rng.random((1, 3, 4 * h, 4 * w), dtype=np.float32)}
+    feed = {
+        "x": rng.random((1, 3, 9, h, w), dtype=np.float32),
+        "hr": rng.random((1, 3, 4 * h, 4 * w), dtype=np.float32),
+    }
     return _median_ms(lambda: sess.run(None, feed), runs)
 
 
@@ -156,12 +174,16 @@ def run_train(args) -> int:
         times.append(time.perf_counter() - t)
     step = statistics.median(times)
     print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads")
-    print(f"input pipeline ({os.path.basename(video)}, BD x4, HR crop {args.hr_crop}, batch {args.batch}, "
-          f"augmentations): "
-          f"{pipe:.1f} samples/s")
+    print(
+        f"input pipeline ({os.path.basename(video)}, BD x4, HR crop {args.hr_crop}, batch {args.batch}, "
+        f"augmentations): "
+        f"{pipe:.1f} samples/s"
+    )
     n = sum(int(v.numpy().size) for v in model.trainable_weights)
-    print(f"training step, {_label(args)} ({n:,} params, Adam, L1, {policy}): {step * 1000:.0f} ms/batch = "
-          f"{args.batch / step:.1f} samples/s (median of {args.runs})")
+    print(
+        f"training step, {_label(args)} ({n:,} params, Adam, L1, {policy}): {step * 1000:.0f} ms/batch = "
+        f"{args.batch / step:.1f} samples/s (median of {args.runs})"
+    )
     print(f"the pipeline is {pipe * step / args.batch:.1f}x faster than training consumes it")
     return 0
 
@@ -193,10 +215,15 @@ def measure(args, h: int, w: int) -> dict:
     from tga_keras.parity import compare, real_windows, sr_of
 
     if args.backend == "peer":  # before TensorFlow is imported: the peer's memory is its own
-        return {"backend": "peer", "precision": "fp32", "ms_per_frame": time_peer(args.weights, h, w, args.threads,
-                                                                                  args.runs),
-                "psnr_vs_fp32": None, "peak_rss_mb": _peak_rss_mb(), "path": args.weights,
-                "bytes": os.path.getsize(args.weights)}
+        return {
+            "backend": "peer",
+            "precision": "fp32",
+            "ms_per_frame": time_peer(args.weights, h, w, args.threads, args.runs),
+            "psnr_vs_fp32": None,
+            "peak_rss_mb": _peak_rss_mb(),
+            "path": args.weights,
+            "bytes": os.path.getsize(args.weights),
+        }
     _set_threads(args.threads)
     if args.weights is None:
         from tga_keras.model import build_tga
@@ -205,8 +232,7 @@ def measure(args, h: int, w: int) -> dict:
         backend = KerasBackend(with_precision(model, args.precision))
         fp32 = None if backend.precision == "fp32" else model
     else:
-        backend = load_backend(args.weights, args.backend, precision=args.precision,
-                               threads=args.threads)
+        backend = load_backend(args.weights, args.backend, precision=args.precision, threads=args.threads)
         fp32 = _reference_model(args, backend)
     ups = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
     x = np.random.default_rng(0).random((backend.frames, h, w, 3), dtype=np.float32)
@@ -219,9 +245,16 @@ def measure(args, h: int, w: int) -> dict:
         diff = figures["max_abs_diff"]
         psnr = None if figures["psnr_db"] == float("inf") else figures["psnr_db"]  # null + diff 0: bit-equal
     config = backend.config if backend.config is not None else getattr(fp32, "config", None)
-    row = {"backend": backend.name, "precision": backend.precision, "ms_per_frame": ms, "psnr_vs_fp32": psnr,
-           "peak_rss_mb": _peak_rss_mb(), "max_abs_diff_vs_fp32": diff, "path": args.weights or _label(args),
-           "config": None if config is None else config.to_dict()}
+    row = {
+        "backend": backend.name,
+        "precision": backend.precision,
+        "ms_per_frame": ms,
+        "psnr_vs_fp32": psnr,
+        "peak_rss_mb": _peak_rss_mb(),
+        "max_abs_diff_vs_fp32": diff,
+        "path": args.weights or _label(args),
+        "config": None if config is None else config.to_dict(),
+    }
     if backend.name == "keras":
         row["params"] = sum(int(np.prod(v.shape)) for v in backend.model.trainable_weights)
     row["scale"] = backend.scale
@@ -257,8 +290,12 @@ def _suite_rows(args) -> list[tuple[str, list[str]]]:
             except ImportError:
                 print(f"skipping {a['path']}: TensorRT is not installed here", file=sys.stderr)
                 continue
-        rows.append((f"{a['format']} {a['precision']}",
-                     ["--weights", os.path.join(args.artifacts, a["path"]), "--backend", a["format"]]))
+        rows.append(
+            (
+                f"{a['format']} {a['precision']}",
+                ["--weights", os.path.join(args.artifacts, a["path"]), "--backend", a["format"]],
+            )
+        )
     if args.peer:
         rows.append(("peer", ["--weights", args.peer, "--backend", "peer"]))
     return rows
@@ -287,8 +324,7 @@ def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[di
             if done.returncode != 0:
                 tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
                 print(f"    failed ({done.returncode}): {tail}", file=sys.stderr)
-                results.append({"backend": label.split()[0], "precision": (label.split() + ["fp32"])[1],
-                                "error": tail})
+                results.append({"backend": label.split()[0], "precision": (label.split() + ["fp32"])[1], "error": tail})
                 continue
             with open(out) as f:
                 results.extend(json.load(f)["results"])
@@ -297,8 +333,10 @@ def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[di
 
 def _print_table(results: list[dict]) -> None:
     peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
-    print(f"{'backend':<11} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'PSNR vs fp32':>13} "
-          f"{'peak RSS MB':>12} {'MB on disk':>11}")
+    print(
+        f"{'backend':<11} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'PSNR vs fp32':>13} "
+        f"{'peak RSS MB':>12} {'MB on disk':>11}"
+    )
     for r in results:
         if "error" in r:
             print(f"{r['backend']:<11} {r['precision']:<13} FAILED: {r['error']}")
@@ -306,13 +344,20 @@ def _print_table(results: list[dict]) -> None:
         speed = f"{peer / r['ms_per_frame']:.2f}x" if peer else "-"
         psnr = r.get("psnr_vs_fp32")
         if psnr is None:
-            psnr = ("reference" if r["backend"] == "keras" and r["precision"] == "fp32" else
-                    "identical" if r.get("max_abs_diff_vs_fp32") == 0 else "-")
+            psnr = (
+                "reference"
+                if r["backend"] == "keras" and r["precision"] == "fp32"
+                else "identical"
+                if r.get("max_abs_diff_vs_fp32") == 0
+                else "-"
+            )
         else:
             psnr = f"{psnr:.2f} dB"
         size = f"{r['bytes'] / 1e6:.1f}" if r.get("bytes") else "-"
-        print(f"{r['backend']:<11} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {psnr:>13} "
-              f"{r['peak_rss_mb']:>12.0f} {size:>11}")
+        print(
+            f"{r['backend']:<11} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {psnr:>13} "
+            f"{r['peak_rss_mb']:>12.0f} {size:>11}"
+        )
 
 
 def run(args) -> int:
@@ -348,14 +393,18 @@ def run(args) -> int:
             results += run_rows(args, h, w, [("peer", ["--weights", args.peer, "--backend", "peer"])])
     import tensorflow as tf
 
-    print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
-          f"median of {args.runs} runs")
+    print(
+        f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
+        f"median of {args.runs} runs"
+    )
     first = next((r for r in results if r.get("scale")), None)
     if first is not None:
         s = first["scale"]
         params = f" ({first['params']:,} params)" if first.get("params") else ""
-        print(f"model: {first.get('path')}{params}, {h}x{w} -> {s * h}x{s * w}"
-              + (f", tile {first['tile']} (overlap {first['tile_overlap']})" if first.get("tile") else ""))
+        print(
+            f"model: {first.get('path')}{params}, {h}x{w} -> {s * h}x{s * w}"
+            + (f", tile {first['tile']} (overlap {first['tile_overlap']})" if first.get("tile") else "")
+        )
     _print_table(results)
     peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
     if peer and len(results) == 2 and "error" not in results[0]:
@@ -363,10 +412,17 @@ def run(args) -> int:
     if args.json:
         from tga_keras.io_utils import atomic_path
 
-        report = {"config": config, "size": [h, w], "threads": args.threads, "runs": args.runs,
-                  "results": [{k: r.get(k) for k in ROW_FIELDS} | {k: v for k, v in r.items()
-                                                                   if k not in ROW_FIELDS and k != "config"}
-                              for r in results]}
+        report = {
+            "config": config,
+            "size": [h, w],
+            "threads": args.threads,
+            "runs": args.runs,
+            "results": [
+                {k: r.get(k) for k in ROW_FIELDS}
+                | {k: v for k, v in r.items() if k not in ROW_FIELDS and k != "config"}
+                for r in results
+            ],
+        }
         for r in report["results"]:
             if peer and r.get("ms_per_frame"):
                 r["speedup_vs_peer"] = peer / r["ms_per_frame"]

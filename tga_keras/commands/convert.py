@@ -1,4 +1,5 @@
 """``tga convert OFFICIAL.pth OUT.keras``: load an official PyTorch checkpoint, save a Keras model."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,12 @@ def add_parser(sub):
     )
     p.add_argument("checkpoint", help="official PyTorch state_dict (.pth); a DataParallel 'module.' prefix is fine")
     p.add_argument("output", help="Keras model file to write (.keras)")
-    p.add_argument("--preset", default="official", choices=["official", "paper"],
-                   help="architecture the checkpoint was trained with")
+    p.add_argument(
+        "--preset",
+        default="official",
+        choices=["official", "paper"],
+        help="architecture the checkpoint was trained with",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     return p
 

@@ -4,6 +4,7 @@ HR frames -> official BD degradation (Gaussian blur, x4 subsampling) -> TGA with
 7-frame window -> PSNR-Y / SSIM-Y against HR, next to the bicubic baseline (MATLAB imresize).
 Writes the SR frames and a side-by-side comparison (bicubic | TGA | HR) of the middle frame.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,13 +41,22 @@ def add_parser(sub):
     )
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="folder for the PNGs (files are replaced)")
     p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, metavar="N", help="frames of the clip to upscale")
-    p.add_argument("--preset", choices=PRESETS, default=None,
-                   help=f"architecture (default: {DEFAULT_PRESET}; a .keras file carries its own)")
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help=f"architecture (default: {DEFAULT_PRESET}; a .keras file carries its own)",
+    )
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
     add_backend_argument(p)
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
-    p.add_argument("--overlap", type=int, default=None, metavar="N",
-                   help="LR pixels of context around each tile (default: half the model's receptive radius)")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="LR pixels of context around each tile (default: half the model's receptive radius)",
+    )
     add_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -141,21 +151,27 @@ def run(args) -> int:
             _write_png(comp_path, figure)
 
     name = os.path.basename(args.weights) if trained else f"{args.preset or DEFAULT_PRESET} preset, UNTRAINED"
-    print(f"TGA x{s} on carphone ({hr.shape[2]}x{hr.shape[1]} HR, BD degradation -> "
-          f"{lr.shape[2]}x{lr.shape[1]} LR), {backend.frames}-frame windows, "
-          f"model: {name} ({backend.name} {backend.precision})")
+    print(
+        f"TGA x{s} on carphone ({hr.shape[2]}x{hr.shape[1]} HR, BD degradation -> "
+        f"{lr.shape[2]}x{lr.shape[1]} LR), {backend.frames}-frame windows, "
+        f"model: {name} ({backend.name} {backend.precision})"
+    )
     print(f"PSNR-Y (dB) / SSIM-Y against HR, {8} px border cropped")
     print(f"{'frame':>5}  {'bicubic':>16}  {'TGA':>16}")
     for i, pb, sb, pt, st in rows:
         print(f"{i:>5}  {pb:>7.2f} / {sb:.4f}  {pt:>7.2f} / {st:.4f}")
     mean = np.mean([row[1:] for row in rows], axis=0)
     print(f"{'mean':>5}  {mean[0]:>7.2f} / {mean[1]:.4f}  {mean[2]:>7.2f} / {mean[3]:.4f}")
-    print(f"model: {1000 * t_model / len(sr):.0f} ms/frame (first includes tracing); "
-          f"total {time.perf_counter() - t_start:.1f} s")
+    print(
+        f"model: {1000 * t_model / len(sr):.0f} ms/frame (first includes tracing); "
+        f"total {time.perf_counter() - t_start:.1f} s"
+    )
     print(f"wrote {comp_path} (bicubic | TGA | HR, frame {mid})")
     print(f"wrote {len(sr)} SR frames to {os.path.join(args.output, 'tga_###.png')}")
     if not trained:
-        print("NOTE: the network is untrained (random weights): these numbers show that the pipeline runs, "
-              "not the quality of TGA. Its residual branch is ~0 at initialisation, so TGA ~= bicubic here. "
-              "Pass --weights with a trained model (e.g. `tga convert` of the official checkpoint).")
+        print(
+            "NOTE: the network is untrained (random weights): these numbers show that the pipeline runs, "
+            "not the quality of TGA. Its residual branch is ~0 at initialisation, so TGA ~= bicubic here. "
+            "Pass --weights with a trained model (e.g. `tga convert` of the official checkpoint)."
+        )
     return 0

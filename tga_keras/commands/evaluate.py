@@ -13,6 +13,7 @@ sequences (as the official test.py), with the bicubic baseline beside them.
 window's reference LR frame (a static input): the difference between the two PSNR-Y figures, the
 temporal gain, is what the neighbouring frames add. ``--plot`` draws the PSNR-Y of every frame.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,31 +28,49 @@ from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_a
 def add_parser(sub):
     from tga_keras.config import PRESETS
 
-    p = sub.add_parser("evaluate", help="PSNR-Y/SSIM-Y of a model on sequences (official protocol)",
-                       description=__doc__.split("\n", 2)[2].strip(),
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "evaluate",
+        help="PSNR-Y/SSIM-Y of a model on sequences (official protocol)",
+        description=__doc__.split("\n", 2)[2].strip(),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("data", help="video, folder of videos, folder of frame folders, frame folder or Vimeo-90K root")
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
     add_backend_argument(p)
     p.add_argument("--preset", choices=PRESETS, default=None, help="architecture (a .keras file carries its own)")
     p.add_argument("--protocol", choices=["official", "plain"], default="official")
     p.add_argument("--degradation", choices=["bd", "bi"], default="bd")
-    p.add_argument("--crop-border", type=int, default=None,
-                   help="pixels cropped before the metrics (default: 0 for official, whose SR crop already "
-                        "removes the padding; 8 for plain)")
+    p.add_argument(
+        "--crop-border",
+        type=int,
+        default=None,
+        help="pixels cropped before the metrics (default: 0 for official, whose SR crop already "
+        "removes the padding; 8 for plain)",
+    )
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
-    p.add_argument("--overlap", type=int, default=None, metavar="N",
-                   help="LR pixels of context around each tile (default: half the model's receptive radius)")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="LR pixels of context around each tile (default: half the model's receptive radius)",
+    )
     add_precision_argument(p)
-    p.add_argument("--temporal-ablation", action="store_true",
-                   help="also run the model (twice the work) on seven copies of each reference LR frame, same tiling, "
-                        "and report that static input's PSNR-Y/SSIM-Y and the temporal gain (model minus static "
-                        "PSNR-Y, dB)")
+    p.add_argument(
+        "--temporal-ablation",
+        action="store_true",
+        help="also run the model (twice the work) on seven copies of each reference LR frame, same tiling, "
+        "and report that static input's PSNR-Y/SSIM-Y and the temporal gain (model minus static "
+        "PSNR-Y, dB)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON (atomic)")
-    p.add_argument("--plot", metavar="PNG",
-                   help="also draw PSNR-Y per frame (model, bicubic, static with --temporal-ablation) into this "
-                        "image (.png, .pdf or .svg; atomic; needs matplotlib)")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also draw PSNR-Y per frame (model, bicubic, static with --temporal-ablation) into this "
+        "image (.png, .pdf or .svg; atomic; needs matplotlib)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --json / --plot FILE if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -115,12 +134,23 @@ def run(args) -> int:
     sources, centre_only = open_sources(args.data)
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    backend = load_backend(args.weights, args.backend, precision=args.precision,
-                           preset=args.preset if args.preset or args.weights else "official")
+    backend = load_backend(
+        args.weights,
+        args.backend,
+        precision=args.precision,
+        preset=args.preset if args.preset or args.weights else "official",
+    )
     crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
-    ds = make_eval_dataset(sources, frames=backend.frames, scale=backend.scale, degradation=args.degradation,
-                           protocol=args.protocol, batch_size=None,
-                           references="center" if centre_only else "all", max_references=args.max_frames)
+    ds = make_eval_dataset(
+        sources,
+        frames=backend.frames,
+        scale=backend.scale,
+        degradation=args.degradation,
+        protocol=args.protocol,
+        batch_size=None,
+        references="center" if centre_only else "all",
+        max_references=args.max_frames,
+    )
     up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
     ablate = args.temporal_ablation
     keys = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim") + (("static_psnr", "static_ssim") if ablate else ())
@@ -150,42 +180,58 @@ def run(args) -> int:
         raise UsageError(f"{args.data}: no frames to evaluate")
     seconds = time.perf_counter() - t0
 
-    rows = {name: {k: float(np.mean(v)) for k, v in f.items()} | {"frames": len(f["psnr"])}
-            for name, f in per_seq.items()}
+    rows = {
+        name: {k: float(np.mean(v)) for k, v in f.items()} | {"frames": len(f["psnr"])} for name, f in per_seq.items()
+    }
     overall = {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}
     if ablate:
         for r in (*rows.values(), overall):
             r["temporal_gain_db"] = r["psnr"] - r["static_psnr"]
     width = max(8, max(len(n) for n in rows))
-    print(f"TGA x{backend.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
-          f"{backend.name} {backend.precision}), "
-          f"{args.degradation.upper()}, protocol {args.protocol}, Y channel, crop {crop} px")
+    print(
+        f"TGA x{backend.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
+        f"{backend.name} {backend.precision}), "
+        f"{args.degradation.upper()}, protocol {args.protocol}, Y channel, crop {crop} px"
+    )
     if ablate:
-        print(f"static: the same model on {backend.frames} copies of the reference LR frame; "
-              "gain: PSNR-Y minus static PSNR-Y (what the neighbouring frames add)")
-    print(f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM"
-          + ("   static PSNR / SSIM   gain dB" if ablate else ""))
+        print(
+            f"static: the same model on {backend.frames} copies of the reference LR frame; "
+            "gain: PSNR-Y minus static PSNR-Y (what the neighbouring frames add)"
+        )
+    print(
+        f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM"
+        + ("   static PSNR / SSIM   gain dB" if ablate else "")
+    )
     total = sum(r["frames"] for r in rows.values())
     for name, r in [*rows.items(), ("average", overall | {"frames": total})]:
-        line = (f"{name:<{width}}  {r['frames']:6d}  {r['psnr']:7.3f}  {r['ssim']:.4f}   "
-                f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}")
+        line = (
+            f"{name:<{width}}  {r['frames']:6d}  {r['psnr']:7.3f}  {r['ssim']:.4f}   "
+            f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}"
+        )
         if ablate:
             line += f"   {r['static_psnr']:7.3f} / {r['static_ssim']:.4f}  {r['temporal_gain_db']:+8.3f}"
         print(line)
     print(f"{seconds:.1f} s")
     if args.json:
         config = None if backend.config is None else backend.config.to_dict()
-        report = {"data": args.data, "weights": args.weights, "backend": backend.name,
-                  "precision": backend.precision, "config": config, "protocol": args.protocol,
-                  "degradation": args.degradation, "crop_border": crop, "temporal_ablation": ablate,
-                  "sequences": rows, "average": overall}
+        report = {
+            "data": args.data,
+            "weights": args.weights,
+            "backend": backend.name,
+            "precision": backend.precision,
+            "config": config,
+            "protocol": args.protocol,
+            "degradation": args.degradation,
+            "crop_border": crop,
+            "temporal_ablation": ablate,
+            "sequences": rows,
+            "average": overall,
+        }
         with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
             json.dump(report, f, indent=2)
     if args.plot:
-        model = (f"untrained {args.preset or 'official'} preset" if args.weights is None
-                 else model_label(args.weights))
-        title = (f"TGA x{backend.scale} {model}: PSNR-Y per frame "
-                 f"({args.degradation.upper()}, protocol {args.protocol})")
+        model = f"untrained {args.preset or 'official'} preset" if args.weights is None else model_label(args.weights)
+        title = f"TGA x{backend.scale} {model}: PSNR-Y per frame ({args.degradation.upper()}, protocol {args.protocol})"
         with atomic_path(args.plot, overwrite=args.overwrite) as tmp:
             write_psnr_plot(tmp, per_seq, frame_ids, title)
     return 0
@@ -193,8 +239,11 @@ def run(args) -> int:
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")
 MAX_PLOT_SEQUENCES = 6  # more sequences (or one frame each, as Vimeo test): one plot of per-sequence means
-_LINES = (("psnr", "TGA", "tab:blue", "-"), ("static_psnr", "TGA, static input", "tab:orange", "--"),
-          ("bicubic_psnr", "bicubic", "tab:gray", ":"))
+_LINES = (
+    ("psnr", "TGA", "tab:blue", "-"),
+    ("static_psnr", "TGA, static input", "tab:orange", "--"),
+    ("bicubic_psnr", "bicubic", "tab:gray", ":"),
+)
 
 
 def model_label(weights: str) -> str:
@@ -205,8 +254,9 @@ def model_label(weights: str) -> str:
     return f"{parent}/{os.path.basename(path)}" if parent else os.path.basename(path)
 
 
-def write_psnr_plot(path: str, per_seq: dict[str, dict[str, list[float]]], frame_ids: dict[str, list[int]],
-                    title: str) -> None:
+def write_psnr_plot(
+    path: str, per_seq: dict[str, dict[str, list[float]]], frame_ids: dict[str, list[int]], title: str
+) -> None:
     """Draw PSNR-Y (dB) per frame into ``path`` (format from its extension), matplotlib's Agg canvas, no pyplot.
 
     ``per_seq[name][key]``: per-frame figures in evaluation order for ``key`` in ``'psnr'``,
@@ -233,11 +283,15 @@ def write_psnr_plot(path: str, per_seq: dict[str, dict[str, list[float]]], frame
             marker = "o" if len(x) <= 30 else None
             for key, label, color, style in lines:
                 y = np.asarray(per_seq[name][key], np.float64)
-                ax.plot(x, y, style, color=color, marker=marker, markersize=3,
-                        label=f"{label} (mean {np.mean(y):.2f} dB)")
+                ax.plot(
+                    x, y, style, color=color, marker=marker, markersize=3, label=f"{label} (mean {np.mean(y):.2f} dB)"
+                )
             figs = per_seq[name]
-            gain = (f"; temporal gain {np.mean(figs['psnr']) - np.mean(figs['static_psnr']):+.3f} dB"
-                    if "static_psnr" in figs else "")
+            gain = (
+                f"; temporal gain {np.mean(figs['psnr']) - np.mean(figs['static_psnr']):+.3f} dB"
+                if "static_psnr" in figs
+                else ""
+            )
             ax.set_title(f"{name} ({len(x)} frames{gain})", fontsize=10)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("frame")
@@ -249,8 +303,15 @@ def write_psnr_plot(path: str, per_seq: dict[str, dict[str, list[float]]], frame
         seq_x = np.arange(len(names))
         for key, label, color, style in lines:
             y = np.array([np.mean(per_seq[n][key]) for n in names])
-            ax.plot(seq_x, y, style, color=color, marker="o" if len(names) <= 60 else None, markersize=3,
-                    label=f"{label} (mean {np.mean(y):.2f} dB)")
+            ax.plot(
+                seq_x,
+                y,
+                style,
+                color=color,
+                marker="o" if len(names) <= 60 else None,
+                markersize=3,
+                label=f"{label} (mean {np.mean(y):.2f} dB)",
+            )
         if len(names) <= 30:
             ax.set_xticks(seq_x, names, rotation=45, ha="right", fontsize=8)
             ax.set_xlabel("sequence")

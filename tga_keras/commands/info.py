@@ -1,10 +1,14 @@
 """``tga info``: versions, presets with their parameter counts, and the machine TensorFlow sees."""
+
 from __future__ import annotations
 
 
 def add_parser(sub):
-    p = sub.add_parser("info", help="show versions, presets and devices",
-                       description="Print library versions, the model presets with parameter counts, and devices.")
+    p = sub.add_parser(
+        "info",
+        help="show versions, presets and devices",
+        description="Print library versions, the model presets with parameter counts, and devices.",
+    )
     p.add_argument("--summary", metavar="PRESET", help="also print model.summary() of a preset")
     return p
 

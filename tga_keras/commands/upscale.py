@@ -6,6 +6,7 @@ or an existing folder). The output is written to a temporary sibling and renamed
 failed or interrupted run leaves nothing behind. Frames are streamed: only one temporal window of
 frames is in memory, whatever the length of the video.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,21 +44,39 @@ def add_parser(sub):
     p.add_argument("output", help="output video (.mp4 or .avi) or folder for PNG frames")
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + "; without it the network is untrained")
     add_backend_argument(p)
-    p.add_argument("--preset", choices=PRESETS, default=None,
-                   help="architecture for .pth/.weights.h5 weights or an untrained model (default: official; "
-                        "a .keras file carries its own)")
-    p.add_argument("--tile", type=int, default=None, metavar="N",
-                   help="run in N x N LR tiles to bound memory (not bit-exact: see --overlap)")
-    p.add_argument("--overlap", type=int, default=None, metavar="N",
-                   help="LR pixels of context around each tile (default: half the model's receptive radius, "
-                        "25 for the official network, 11 for small, 16 for an artifact without a manifest; "
-                        "the small model's default stays within 1e-3 of whole frames)")
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="architecture for .pth/.weights.h5 weights or an untrained model (default: official; "
+        "a .keras file carries its own)",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run in N x N LR tiles to bound memory (not bit-exact: see --overlap)",
+    )
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="LR pixels of context around each tile (default: half the model's receptive radius, "
+        "25 for the official network, 11 for small, 16 for an artifact without a manifest; "
+        "the small model's default stays within 1e-3 of whole frames)",
+    )
     add_precision_argument(p)
     p.add_argument("--start", type=int, default=0, metavar="N", help="first frame to upscale (0-based)")
     p.add_argument("--frames-limit", type=int, default=None, metavar="N", help="upscale at most N frames")
     p.add_argument("--batch-size", type=int, default=1, metavar="N", help="windows (or tiles) per model call")
-    p.add_argument("--fps", type=float, default=None,
-                   help="frame rate of an output video (default: the input's, or 25 for a folder)")
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frame rate of an output video (default: the input's, or 25 for a folder)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -75,16 +94,21 @@ def output_kind(path: str) -> str:
         return "folder"
     if ext in VIDEO_CODECS:
         return ext
-    raise UsageError(f"unsupported output {path!r}: write a .mp4 or .avi video, "
-                     "or a folder (no extension) of PNG frames")
+    raise UsageError(
+        f"unsupported output {path!r}: write a .mp4 or .avi video, or a folder (no extension) of PNG frames"
+    )
 
 
 def _check_args(args) -> None:
     from tga_keras.cli import UsageError
 
-    for name, value, low in (("--start", args.start, 0), ("--frames-limit", args.frames_limit, 1),
-                             ("--overlap", args.overlap, 0), ("--batch-size", args.batch_size, 1),
-                             ("--tile", args.tile, 3)):
+    for name, value, low in (
+        ("--start", args.start, 0),
+        ("--frames-limit", args.frames_limit, 1),
+        ("--overlap", args.overlap, 0),
+        ("--batch-size", args.batch_size, 1),
+        ("--tile", args.tile, 3),
+    ):
         if value is not None and value < low:
             raise UsageError(f"{name} must be >= {low}, got {value}")
     if args.tile is not None and args.overlap is not None and args.tile <= 2 * args.overlap:
@@ -126,12 +150,18 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
         if len(sizes) > 1:
             (s0, f0), (s1, f1) = list(sizes.items())[:2]
             raise ValueError(f"frames differ in size: {f0} is {s0[1]}x{s0[0]}, {f1} is {s1[1]}x{s1[0]}")
-        selected = files[start - lo:][:limit]
+        selected = files[start - lo :][:limit]
         stems = [os.path.splitext(os.path.basename(f))[0] for f in selected]
         names = stems if len(set(stems)) == len(stems) else [f"{start + k:06d}" for k in range(len(selected))]
-        (h, w), = sizes
-        return _Source((read_image(f) for f in files), start - lo, len(selected), names, 25.0,
-                       f"{len(selected)} frames of {w}x{h} from {path}")
+        ((h, w),) = sizes
+        return _Source(
+            (read_image(f) for f in files),
+            start - lo,
+            len(selected),
+            names,
+            25.0,
+            f"{len(selected)} frames of {w}x{h} from {path}",
+        )
     if not os.path.exists(path):
         raise FileNotFoundError(f"input not found: {path}")
     info = probe_video(path)  # DatasetError (a ValueError) for zero-byte, corrupt or unsupported files
@@ -216,8 +246,10 @@ def run(args) -> int:
         source = _open_source(args.input, args.start, args.frames_limit, backend.frames // 2)
     up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size)
     fps = args.fps or source.fps
-    print(f"upscaling {source.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision})",
-          file=sys.stderr)
+    print(
+        f"upscaling {source.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision})",
+        file=sys.stderr,
+    )
 
     t0 = time.perf_counter()
     try:
@@ -228,8 +260,14 @@ def run(args) -> int:
             else:
                 writer = _VideoWriter(tmp, VIDEO_CODECS[kind], fps)
             try:
-                for sr in up.upscale_frames(source.frames, dtype="uint8", progress=not args.no_progress,
-                                            total=source.total, first=source.first, count=args.frames_limit):
+                for sr in up.upscale_frames(
+                    source.frames,
+                    dtype="uint8",
+                    progress=not args.no_progress,
+                    total=source.total,
+                    first=source.first,
+                    count=args.frames_limit,
+                ):
                     writer.write(sr)
             finally:
                 writer.close()

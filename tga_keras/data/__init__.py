@@ -3,6 +3,7 @@
 Frames everywhere are float32 RGB in [0, 1], ``(..., H, W, 3)``. See :mod:`tga_keras.data.io` for
 the image conversions, :mod:`.train_pipeline` / :mod:`.eval_pipeline` for element layouts.
 """
+
 from __future__ import annotations
 
 from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
@@ -23,9 +24,31 @@ from tga_keras.data.throughput import measure_pipeline_throughput
 from tga_keras.data.train_pipeline import degrade, make_train_dataset
 
 __all__ = [
-    "ArraySequence", "DatasetError", "DatasetFileNotFoundError", "FrameFolders", "FrameSequence", "MotionRange",
-    "Sequence", "SyntheticMotion", "SyntheticSequence", "VideoFiles", "VideoSequence", "VimeoSeptuplets",
-    "collect_sequences", "crop_sr_output", "degrade", "image_size", "list_images", "make_eval_dataset",
-    "make_train_dataset", "measure_pipeline_throughput", "modcrop", "natural_key", "probe_video", "read_image",
-    "read_video", "sr_border", "window_indices",
+    "ArraySequence",
+    "DatasetError",
+    "DatasetFileNotFoundError",
+    "FrameFolders",
+    "FrameSequence",
+    "MotionRange",
+    "Sequence",
+    "SyntheticMotion",
+    "SyntheticSequence",
+    "VideoFiles",
+    "VideoSequence",
+    "VimeoSeptuplets",
+    "collect_sequences",
+    "crop_sr_output",
+    "degrade",
+    "image_size",
+    "list_images",
+    "make_eval_dataset",
+    "make_train_dataset",
+    "measure_pipeline_throughput",
+    "modcrop",
+    "natural_key",
+    "probe_video",
+    "read_image",
+    "read_video",
+    "sr_border",
+    "window_indices",
 ]

@@ -1,11 +1,13 @@
 """In-graph augmentation of a frame stack, one random draw applied identically to every frame."""
+
 from __future__ import annotations
 
 import tensorflow as tf
 
 
-def augment_frames(frames: tf.Tensor, seed: tf.Tensor, *, flips: bool = True, transpose: bool = True,
-                   temporal_reverse: bool = True) -> tf.Tensor:
+def augment_frames(
+    frames: tf.Tensor, seed: tf.Tensor, *, flips: bool = True, transpose: bool = True, temporal_reverse: bool = True
+) -> tf.Tensor:
     """Random horizontal flip, vertical flip, H/W transposition and temporal reversal.
 
     Args:

@@ -1,4 +1,5 @@
 """Exceptions raised by the data sources and pipelines (each names the offending file)."""
+
 from __future__ import annotations
 
 

@@ -13,6 +13,7 @@ Protocols (BD only):
   :func:`sr_border` ``= 2 * s`` pixels on every side before comparing with HR
   (:func:`crop_sr_output` does it; ``info['border']`` carries the same number).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,10 +50,20 @@ def modcrop(hr: np.ndarray, scale: int) -> np.ndarray:
     return hr[..., :h, :w, :]
 
 
-def make_eval_dataset(sources, *, frames: int = 7, scale: int = 4, degradation: str = "bd",
-                      protocol: str = "plain", batch_size: int | None = 1, references: str = "all",
-                      allow_short: bool = False, key: int = 0, with_info: bool = True,
-                      max_references: int | None = None) -> tf.data.Dataset:
+def make_eval_dataset(
+    sources,
+    *,
+    frames: int = 7,
+    scale: int = 4,
+    degradation: str = "bd",
+    protocol: str = "plain",
+    batch_size: int | None = 1,
+    references: str = "all",
+    allow_short: bool = False,
+    key: int = 0,
+    with_info: bool = True,
+    max_references: int | None = None,
+) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(lr, hr, info)`` per reference frame (``(lr, hr)`` if ``with_info=False``).
 
     Shapes (batched; ``batch_size=None`` drops the leading axis): ``lr`` float32
@@ -82,11 +93,14 @@ def make_eval_dataset(sources, *, frames: int = 7, scale: int = 4, degradation: 
     sequences = collect_sequences(sources)
     for seq in sequences:
         if seq.num_frames < frames and not allow_short:
-            raise DatasetError(f"sequence {seq.describe()} has {seq.num_frames} frames; evaluation with "
-                               f"{frames}-frame windows needs at least {frames} (or allow_short=True)")
+            raise DatasetError(
+                f"sequence {seq.describe()} has {seq.num_frames} frames; evaluation with "
+                f"{frames}-frame windows needs at least {frames} (or allow_short=True)"
+            )
         if min(seq.size) < scale:
-            raise DatasetError(f"frames of {seq.describe(0)} ({seq.size[0]}x{seq.size[1]}) "
-                               f"are smaller than scale {scale}")
+            raise DatasetError(
+                f"frames of {seq.describe(0)} ({seq.size[0]}x{seq.size[1]}) are smaller than scale {scale}"
+            )
 
     def windows(seq):
         n = seq.num_frames
@@ -148,8 +162,11 @@ def _stack(batch, name: bytes, border: int):
     lr = np.stack([b[0] for b in batch])
     hr = np.stack([b[1] for b in batch])
     k = len(batch)
-    info = {"sequence": np.array([name] * k, dtype=object), "frame": np.array([b[2] for b in batch], np.int32),
-            "border": np.full(k, border, np.int32)}
+    info = {
+        "sequence": np.array([name] * k, dtype=object),
+        "frame": np.array([b[2] for b in batch], np.int32),
+        "border": np.full(k, border, np.int32),
+    }
     return lr, hr, info
 
 

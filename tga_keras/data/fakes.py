@@ -3,6 +3,7 @@
 Frames are smooth random uint8 RGB images (a low-resolution noise field upsampled plus a moving
 gradient), so degradations and motion behave like real content.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ def random_frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width]
     out = []
     for t in range(n):
-        f = big[t:t + height, 2 * t:2 * t + width] * 0.8 + 0.2 * 255 * ((xx + yy + 3 * t) % 64)[..., None] / 64
+        f = big[t : t + height, 2 * t : 2 * t + width] * 0.8 + 0.2 * 255 * ((xx + yy + 3 * t) % 64)[..., None] / 64
         out.append(np.clip(f + rng.normal(0, 4, f.shape), 0, 255).astype(np.uint8))
     return np.stack(out)
 
@@ -37,8 +38,14 @@ def write_frames(folder: str, frames: np.ndarray, pattern: str = "{:d}.png", sta
     return paths
 
 
-def write_vimeo_tree(root: str, entries=("00001/0001", "00001/0002", "00002/0001"), height: int = 48,
-                     width: int = 64, test_entries=None, seed: int = 0) -> dict[str, np.ndarray]:
+def write_vimeo_tree(
+    root: str,
+    entries=("00001/0001", "00001/0002", "00002/0001"),
+    height: int = 48,
+    width: int = 64,
+    test_entries=None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """A Vimeo-90K septuplet tree: ``sequences/<entry>/im1..im7.png`` plus both list files.
 
     ``test_entries`` (default: the last entry) go to ``sep_testlist.txt``, the rest to

@@ -10,6 +10,7 @@ Image conversions (``cv2.imread(..., IMREAD_UNCHANGED)``, no EXIF rotation):
 Videos are read with ``cv2.VideoCapture`` (any container/codec the installed OpenCV reads) and
 converted BGR -> RGB.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -208,7 +209,8 @@ def read_video(path: str | os.PathLike, start: int = 0, count: int | None = None
         cap.release()
     if count is not None and len(frames) < count:
         raise DatasetError(
-            f"video {path}: needed frames {start}..{start + count - 1} but only {len(frames)} decoded from {start}")
+            f"video {path}: needed frames {start}..{start + count - 1} but only {len(frames)} decoded from {start}"
+        )
     if not frames:
         raise DatasetError(f"video {path} has no decodable frame from index {start}")
     shapes = {f.shape for f in frames}
@@ -239,6 +241,17 @@ def u8_to_float(frames: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "VideoInfo", "find_files", "image_size", "iter_video", "list_images",
-    "natural_key", "probe_video", "read_image", "read_video", "to_float_rgb", "u8_to_float",
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "VideoInfo",
+    "find_files",
+    "image_size",
+    "iter_video",
+    "list_images",
+    "natural_key",
+    "probe_video",
+    "read_image",
+    "read_video",
+    "to_float_rgb",
+    "u8_to_float",
 ]

@@ -29,6 +29,7 @@ Command line: ``python -m tga_keras.data.pans IMAGES_DIR OUT_DIR [--frames N] [-
 temporary folder beside ``OUT_DIR`` and renamed into place; an existing non-empty ``OUT_DIR`` is
 refused unless ``--overwrite``. Exit codes: 0 done, 2 bad arguments or unusable input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,8 +87,12 @@ def pan_frames(image: np.ndarray, velocity, frames: int, box: tuple[int, int]) -
     c = frames // 2
     vx, vy = float(velocity[0]), float(velocity[1])
     rx, ry = abs(vx) * c, abs(vy) * c
-    if (top - ry < MARGIN or top + h - 1 + ry > H - 1 - MARGIN
-            or left - rx < MARGIN or left + w - 1 + rx > W - 1 - MARGIN):
+    if (
+        top - ry < MARGIN
+        or top + h - 1 + ry > H - 1 - MARGIN
+        or left - rx < MARGIN
+        or left + w - 1 + rx > W - 1 - MARGIN
+    ):
         raise ValueError(f"a {h}x{w} pan of {frames} frames at ({vx:.2f}, {vy:.2f}) px/frame leaves a {H}x{W} image")
     out = np.empty((frames, h, w, 3), np.uint8)
     for t in range(frames):
@@ -113,10 +118,18 @@ def _image_list(images) -> list[str]:
     return files
 
 
-def write_pans(images: str | os.PathLike | Iterable[str | os.PathLike], out_dir: str | os.PathLike, *,
-               frames: int = 15, speed: tuple[float, float] = (1.0, 6.0), seed: int = 0,
-               size: tuple[int, int] = (256, 256), scale: int = 4, overwrite: bool = False,
-               log: TextIO | None = None) -> dict:
+def write_pans(
+    images: str | os.PathLike | Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    frames: int = 15,
+    speed: tuple[float, float] = (1.0, 6.0),
+    seed: int = 0,
+    size: tuple[int, int] = (256, 256),
+    scale: int = 4,
+    overwrite: bool = False,
+    log: TextIO | None = None,
+) -> dict:
     """Write one folder of pan frames per still image into ``out_dir`` (module docstring); returns the manifest.
 
     Args:
@@ -171,10 +184,15 @@ def write_pans(images: str | os.PathLike | Iterable[str | os.PathLike], out_dir:
     for item in skipped:
         print(f"pans: skipped {item}: {why}", file=log)
     manifest: dict[str, Any] = {
-        "frames": int(frames), "size": [h, w], "scale": int(scale), "speed_range": [lo, hi], "seed": int(seed),
-        "reference_frame": int(frames) // 2, "skipped": skipped,
+        "frames": int(frames),
+        "size": [h, w],
+        "scale": int(scale),
+        "speed_range": [lo, hi],
+        "seed": int(seed),
+        "reference_frame": int(frames) // 2,
+        "skipped": skipped,
         "convention": "frame_t(y, x) = image(top + y + (t - c) * vy, left + x + (t - c) * vx), c = frames // 2; "
-                      "frame t+1 is frame t moved by -velocity (bicubic, 8-bit PNG)",
+        "frame t+1 is frame t moved by -velocity (bicubic, 8-bit PNG)",
         "sequences": {},
     }
     with atomic_path(out_dir, overwrite=True) as tmp:
@@ -188,9 +206,12 @@ def write_pans(images: str | os.PathLike | Iterable[str | os.PathLike], out_dir:
                 if not cv2.imwrite(target, np.ascontiguousarray(frame[..., ::-1])):
                     raise OSError(f"cannot write {target}")
             manifest["sequences"][name] = {
-                "source": os.path.abspath(path), "velocity": [float(v[0]), float(v[1])],
-                "lr_velocity": [float(v[0]) / scale, float(v[1]) / scale], "speed": float(np.hypot(*v)),
-                "box": [int(b) for b in box]}
+                "source": os.path.abspath(path),
+                "velocity": [float(v[0]), float(v[1])],
+                "lr_velocity": [float(v[0]) / scale, float(v[1]) / scale],
+                "speed": float(np.hypot(*v)),
+                "box": [int(b) for b in box],
+            }
         with open(os.path.join(tmp, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
     return manifest
@@ -200,14 +221,20 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tga_keras.data.pans",
         description="Turn still photographs into sub-pixel camera pans (one folder of HR PNG frames per image, "
-                    "readable by `tga evaluate OUT_DIR`) and a pans.json of the velocities.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "readable by `tga evaluate OUT_DIR`) and a pans.json of the velocities.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("images", metavar="IMAGES_DIR", help="folder of still images (or one image)")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (must not exist or be empty, or --overwrite)")
     p.add_argument("--frames", type=int, default=15, metavar="N", help="frames per sequence")
     p.add_argument("--min-speed", type=float, default=1.0, metavar="PX", help="smallest pan speed, HR px/frame")
-    p.add_argument("--max-speed", type=float, default=6.0, metavar="PX",
-                   help="largest pan speed, HR px/frame (6 = 1.5 LR px at x4)")
+    p.add_argument(
+        "--max-speed",
+        type=float,
+        default=6.0,
+        metavar="PX",
+        help="largest pan speed, HR px/frame (6 = 1.5 LR px at x4)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the velocities")
     p.add_argument("--size", default="256x256", metavar="HxW", help="HR frame size, the centre box of each image")
     p.add_argument("--scale", type=int, default=4, help="SR scale the motion is made sub-pixel for")
@@ -226,8 +253,16 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--frames must be >= 2, got {args.frames}")
         if not 0 < args.min_speed <= args.max_speed:
             raise ValueError(f"need 0 < --min-speed <= --max-speed, got {args.min_speed:g} and {args.max_speed:g}")
-        manifest = write_pans(args.images, args.out_dir, frames=args.frames, speed=(args.min_speed, args.max_speed),
-                              seed=args.seed, size=size, scale=args.scale, overwrite=args.overwrite)
+        manifest = write_pans(
+            args.images,
+            args.out_dir,
+            frames=args.frames,
+            speed=(args.min_speed, args.max_speed),
+            seed=args.seed,
+            size=size,
+            scale=args.scale,
+            overwrite=args.overwrite,
+        )
     except (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as e:
         print(f"pans: error: {e}", file=sys.stderr)  # DatasetError is a ValueError
         return 2

@@ -8,6 +8,7 @@ frames of ``size = (height, width)``, read as float32 RGB ``(n, h, w, 3)`` in [0
 truncated PNG, a frame of another size when size checks were skipped) raise the same errors from
 ``read``, which tf.data re-raises as an ``OpError`` carrying the message.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,7 +62,8 @@ class Sequence:
             if top < 0 or left < 0 or top + h > self.size[0] or left + w > self.size[1]:
                 raise DatasetError(
                     f"crop {h}x{w} at ({top}, {left}) does not fit frames of {self.size[0]}x{self.size[1]} "
-                    f"in {self.path}")
+                    f"in {self.path}"
+                )
             box = (top, left, h, w)
         out = self._read(indices, key=int(key), box=box)
         return np.ascontiguousarray(out, dtype=np.float32)
@@ -82,7 +84,7 @@ def _crop(frames: np.ndarray, box: Box | None) -> np.ndarray:
     if box is None:
         return frames
     top, left, h, w = box
-    return frames[..., top:top + h, left:left + w, :]
+    return frames[..., top : top + h, left : left + w, :]
 
 
 class FrameSequence(Sequence):
@@ -93,8 +95,7 @@ class FrameSequence(Sequence):
     is probed and a mismatch surfaces when that frame is read.
     """
 
-    def __init__(self, name: str, files: _Seq[str], *, check_sizes: bool = True,
-                 size: tuple[int, int] | None = None):
+    def __init__(self, name: str, files: _Seq[str], *, check_sizes: bool = True, size: tuple[int, int] | None = None):
         if not files:
             raise DatasetError(f"sequence {name!r} has no frames")
         self.name = name
@@ -108,7 +109,8 @@ class FrameSequence(Sequence):
                 if s != self.size:
                     raise DatasetError(
                         f"frame {f} is {s[0]}x{s[1]} but the sequence's first frame {self.files[0]} is "
-                        f"{self.size[0]}x{self.size[1]}; all frames of a sequence must be the same size")
+                        f"{self.size[0]}x{self.size[1]}; all frames of a sequence must be the same size"
+                    )
 
     def describe(self, index: int | None = None) -> str:
         return self.files[index] if index is not None else self.path
@@ -122,7 +124,8 @@ class FrameSequence(Sequence):
                 if img.shape[:2] != self.size:
                     raise DatasetError(
                         f"frame {self.files[i]} is {img.shape[0]}x{img.shape[1]}, expected "
-                        f"{self.size[0]}x{self.size[1]} like {self.files[0]}")
+                        f"{self.size[0]}x{self.size[1]} like {self.files[0]}"
+                    )
                 cache[i] = _crop(img, box)
             out.append(cache[i])
         return np.stack(out)
@@ -157,8 +160,9 @@ class VideoSequence(Sequence):
     codecs seek inexactly); a window that cannot be decoded raises :class:`DatasetError`.
     """
 
-    def __init__(self, path: str | os.PathLike, *, name: str | None = None, in_memory: bool = True,
-                 max_frames: int | None = None):
+    def __init__(
+        self, path: str | os.PathLike, *, name: str | None = None, in_memory: bool = True, max_frames: int | None = None
+    ):
         self.path = os.fspath(path)
         self.name = name or os.path.splitext(os.path.basename(self.path))[0]
         self.in_memory = in_memory
@@ -218,8 +222,15 @@ class VimeoSeptuplets:
     LIST_FILES = {"train": "sep_trainlist.txt", "test": "sep_testlist.txt"}
     FRAMES = 7
 
-    def __init__(self, root: str | os.PathLike, split: str = "train", *, list_file: str | os.PathLike | None = None,
-                 check_sizes: bool = True, limit: int | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        *,
+        list_file: str | os.PathLike | None = None,
+        check_sizes: bool = True,
+        limit: int | None = None,
+    ):
         self.root = os.fspath(root)
         if list_file is None:
             if split not in self.LIST_FILES:
@@ -240,16 +251,15 @@ class VimeoSeptuplets:
         for entry in entries:
             folder = os.path.join(seq_root, *entry.split("/"))
             if not os.path.isdir(folder):
-                raise DatasetFileNotFoundError(
-                    f"septuplet {entry!r} listed in {self.list_file} has no folder {folder}")
+                raise DatasetFileNotFoundError(f"septuplet {entry!r} listed in {self.list_file} has no folder {folder}")
             files = [os.path.join(folder, f"im{k}.png") for k in range(1, self.FRAMES + 1)]
             missing = [os.path.basename(p) for p in files if not os.path.isfile(p)]
             if missing:
                 present = len(files) - len(missing)
-                raise DatasetError(
-                    f"septuplet {folder} has {present} of 7 frames; missing {', '.join(missing)}")
-            seq = FrameSequence(entry, files, check_sizes=check_sizes,
-                                size=None if (check_sizes or first_size is None) else first_size)
+                raise DatasetError(f"septuplet {folder} has {present} of 7 frames; missing {', '.join(missing)}")
+            seq = FrameSequence(
+                entry, files, check_sizes=check_sizes, size=None if (check_sizes or first_size is None) else first_size
+            )
             first_size = first_size or seq.size
             self.sequences.append(seq)
 
@@ -273,8 +283,9 @@ class FrameFolders:
         if own:
             folders = [(os.path.basename(os.path.normpath(self.root)), self.root, own)]
         else:
-            subs = sorted((d for d in os.listdir(self.root) if os.path.isdir(os.path.join(self.root, d))),
-                          key=natural_key)
+            subs = sorted(
+                (d for d in os.listdir(self.root) if os.path.isdir(os.path.join(self.root, d))), key=natural_key
+            )
             folders = []
             for d in subs:
                 files = list_images(os.path.join(self.root, d))
@@ -302,8 +313,13 @@ class VideoFiles:
     zero-byte or truncated videos raise :class:`DatasetError` naming the file immediately.
     """
 
-    def __init__(self, paths: str | os.PathLike | Iterable[str | os.PathLike], *, in_memory: bool = True,
-                 max_frames: int | None = None):
+    def __init__(
+        self,
+        paths: str | os.PathLike | Iterable[str | os.PathLike],
+        *,
+        in_memory: bool = True,
+        max_frames: int | None = None,
+    ):
         if isinstance(paths, (str, os.PathLike)):
             p = os.fspath(paths)
             if os.path.isdir(p):
@@ -337,6 +353,12 @@ def collect_sequences(sources) -> list[Sequence]:
 
 
 __all__ = [
-    "ArraySequence", "FrameFolders", "FrameSequence", "Sequence", "VideoFiles", "VideoSequence",
-    "VimeoSeptuplets", "collect_sequences",
+    "ArraySequence",
+    "FrameFolders",
+    "FrameSequence",
+    "Sequence",
+    "VideoFiles",
+    "VideoSequence",
+    "VimeoSeptuplets",
+    "collect_sequences",
 ]

@@ -11,6 +11,7 @@ Randomness: the trajectory of sequence ``i`` read with key ``k`` comes from
 ``numpy.random.default_rng([seed, i, k])``: deterministic under ``seed``; the training pipeline
 passes a fresh key per sample, evaluation key 0.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,11 +31,11 @@ from tga_keras.data.sources import Sequence
 class MotionRange:
     """Largest magnitudes drawn (uniform in ``[-max, max]``), per frame of time, HR pixels/degrees."""
 
-    velocity: float = 3.0         # px / frame
-    acceleration: float = 0.5     # px / frame^2
-    rotation: float = 0.5         # degrees / frame
+    velocity: float = 3.0  # px / frame
+    acceleration: float = 0.5  # px / frame^2
+    rotation: float = 0.5  # degrees / frame
     angular_acceleration: float = 0.1  # degrees / frame^2
-    zoom: float = 0.01            # log-scale / frame (1 % per frame)
+    zoom: float = 0.01  # log-scale / frame (1 % per frame)
 
 
 def random_trajectory(rng: np.random.Generator, length: int, motion: MotionRange = MotionRange()):
@@ -60,8 +61,9 @@ def _reflect101(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(m < n, m, period - m)
 
 
-def warp_frame(image: np.ndarray, shift, angle_deg: float, zoom: float, box=None,
-               interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+def warp_frame(
+    image: np.ndarray, shift, angle_deg: float, zoom: float, box=None, interpolation: int = cv2.INTER_CUBIC
+) -> np.ndarray:
     """One frame of the motion model (module docstring), float32 ``(h, w, 3)``.
 
     ``image``: float32 ``(H, W, 3)``. ``box = (top, left, h, w)`` returns only that part of the
@@ -71,7 +73,7 @@ def warp_frame(image: np.ndarray, shift, angle_deg: float, zoom: float, box=None
     H, W = image.shape[:2]
     top, left, h, w = box if box is not None else (0, 0, H, W)
     if shift[0] == 0 and shift[1] == 0 and angle_deg == 0 and zoom == 1:
-        return image[top:top + h, left:left + w].copy()
+        return image[top : top + h, left : left + w].copy()
     c = np.array([(W - 1) / 2.0, (H - 1) / 2.0])
     th = math.radians(angle_deg)
     A = zoom * np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
@@ -88,17 +90,27 @@ def warp_frame(image: np.ndarray, shift, angle_deg: float, zoom: float, box=None
     o_out = np.array([left, top], float)
     o_in = np.array([x0, y0], float)
     M = np.concatenate([A, (A @ (o_out - c) + c + d - o_in)[:, None]], axis=1)
-    out = cv2.warpAffine(region, M, (w, h), flags=interpolation | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_REFLECT_101)
+    out = cv2.warpAffine(
+        region, M, (w, h), flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101
+    )
     return np.clip(out, 0.0, 1.0, out=out)
 
 
 class SyntheticSequence(Sequence):
     """``length`` frames of smooth random motion over one still image (see module docstring)."""
 
-    def __init__(self, name: str, image, *, length: int = 7, seed: int = 0, index: int = 0,
-                 motion: MotionRange = MotionRange(), interpolation: int = cv2.INTER_CUBIC,
-                 size: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        name: str,
+        image,
+        *,
+        length: int = 7,
+        seed: int = 0,
+        index: int = 0,
+        motion: MotionRange = MotionRange(),
+        interpolation: int = cv2.INTER_CUBIC,
+        size: tuple[int, int] | None = None,
+    ):
         self.name = name
         self._image = image  # path (read lazily) or uint8/float array (h, w, 3)
         if isinstance(image, (str, os.PathLike)):
@@ -150,21 +162,37 @@ class SyntheticMotion:
     frames evenly spaced in each video).
     """
 
-    def __init__(self, images: Iterable, *, length: int = 7, seed: int = 0, motion: MotionRange = MotionRange(),
-                 interpolation: int = cv2.INTER_CUBIC, names: Iterable[str] | None = None):
+    def __init__(
+        self,
+        images: Iterable,
+        *,
+        length: int = 7,
+        seed: int = 0,
+        motion: MotionRange = MotionRange(),
+        interpolation: int = cv2.INTER_CUBIC,
+        names: Iterable[str] | None = None,
+    ):
         images = list(images)
         if not images:
             raise DatasetError("SyntheticMotion needs at least one still image")
         if length < 1:
             raise ValueError(f"length must be >= 1, got {length}")
-        names = list(names) if names is not None else [
-            os.path.splitext(os.path.basename(os.fspath(im)))[0] if isinstance(im, (str, os.PathLike)) else f"still{i}"
-            for i, im in enumerate(images)]
+        names = (
+            list(names)
+            if names is not None
+            else [
+                os.path.splitext(os.path.basename(os.fspath(im)))[0]
+                if isinstance(im, (str, os.PathLike))
+                else f"still{i}"
+                for i, im in enumerate(images)
+            ]
+        )
         if len(names) != len(images):
             raise DatasetError(f"SyntheticMotion: {len(names)} names for {len(images)} images")
         self.sequences = [
             SyntheticSequence(n, im, length=length, seed=seed, index=i, motion=motion, interpolation=interpolation)
-            for i, (n, im) in enumerate(zip(names, images, strict=True))]
+            for i, (n, im) in enumerate(zip(names, images, strict=True))
+        ]
 
     @classmethod
     def from_folder(cls, folder, **kwargs) -> "SyntheticMotion":

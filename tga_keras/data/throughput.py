@@ -1,4 +1,5 @@
 """Input-pipeline throughput (samples per second), for README numbers and tuning."""
+
 from __future__ import annotations
 
 import time

@@ -8,6 +8,7 @@ windows per epoch. All randomness (permutation, crop, augmentation, synthetic mo
 stateless ops keyed by ``seed`` and the element's running index, so the same seed gives identical
 batches regardless of parallelism.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,11 +48,11 @@ def training_windows(sequences: list[Sequence], frames: int, hr_crop: int):
     for i, seq in enumerate(sequences):
         if seq.num_frames < frames:
             raise DatasetError(
-                f"sequence {seq.describe()} has {seq.num_frames} frames; training needs at least {frames}")
+                f"sequence {seq.describe()} has {seq.num_frames} frames; training needs at least {frames}"
+            )
         h, w = seq.size
         if h < hr_crop or w < hr_crop:
-            raise DatasetError(
-                f"frames of {seq.describe(0)} are {h}x{w}, smaller than the HR crop {hr_crop}x{hr_crop}")
+            raise DatasetError(f"frames of {seq.describe(0)} are {h}x{w}, smaller than the HR crop {hr_crop}x{hr_crop}")
         n = seq.num_frames - frames + 1
         seq_idx.append(np.full(n, i, np.int32))
         starts.append(np.arange(n, dtype=np.int32))
@@ -71,11 +72,23 @@ def _window_order(n: int, seed: int, shuffle: bool, epochs: int | None) -> tf.da
     return ep.flat_map(perm)
 
 
-def make_train_dataset(sources, *, batch_size: int = 16, frames: int = 7, scale: int = 4, hr_crop: int = 256,
-                       degradation: str = "bd", augment: bool = True, seed: int = 0, shuffle: bool = True,
-                       epochs: int | None = None, drop_remainder: bool = True, start: int = 0,
-                       shard: tuple[int, int] | None = None,
-                       num_parallel_calls: int = tf.data.AUTOTUNE) -> tf.data.Dataset:
+def make_train_dataset(
+    sources,
+    *,
+    batch_size: int = 16,
+    frames: int = 7,
+    scale: int = 4,
+    hr_crop: int = 256,
+    degradation: str = "bd",
+    augment: bool = True,
+    seed: int = 0,
+    shuffle: bool = True,
+    epochs: int | None = None,
+    drop_remainder: bool = True,
+    start: int = 0,
+    shard: tuple[int, int] | None = None,
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(lr (B, frames, hr_crop/scale, hr_crop/scale, 3), hr (B, hr_crop, hr_crop, 3))``.
 
     Args:
@@ -113,8 +126,9 @@ def make_train_dataset(sources, *, batch_size: int = 16, frames: int = 7, scale:
 
     def load(si, start, key, top, left):
         seq = sequences[int(si)]
-        return seq.read(range(int(start), int(start) + frames), key=int(key),
-                        box=(int(top), int(left), hr_crop, hr_crop))
+        return seq.read(
+            range(int(start), int(start) + frames), key=int(key), box=(int(top), int(left), hr_crop, hr_crop)
+        )
 
     t_seq, t_start = tf.constant(seq_idx), tf.constant(starts)
     t_h, t_w = tf.constant(heights), tf.constant(widths)
@@ -127,15 +141,22 @@ def make_train_dataset(sources, *, batch_size: int = 16, frames: int = 7, scale:
         top = tf.random.stateless_uniform([], keys[0], minval=0, maxval=h_max, dtype=tf.int32)
         left = tf.random.stateless_uniform([], keys[1], minval=0, maxval=w_max, dtype=tf.int32)
         src_key = tf.random.stateless_uniform([], keys[2], minval=0, maxval=2**62, dtype=tf.int64)
-        hr = tf.numpy_function(load, [tf.gather(t_seq, w), tf.gather(t_start, w), src_key, top, left],
-                               tf.float32, stateful=False, name="read_hr_window")
+        hr = tf.numpy_function(
+            load,
+            [tf.gather(t_seq, w), tf.gather(t_start, w), src_key, top, left],
+            tf.float32,
+            stateful=False,
+            name="read_hr_window",
+        )
         hr.set_shape([frames, hr_crop, hr_crop, 3])
         if augment:
             hr = augment_frames(hr, keys[3])
         lr = degrade(hr, scale, degradation)
         if lr.shape.as_list() != [frames, lr_side, lr_side, 3]:
-            raise ValueError(f"{degradation} x{scale} turns a {hr_crop} HR crop into LR {lr.shape.as_list()[1:3]}, "
-                             f"not {lr_side}; choose another hr_crop")
+            raise ValueError(
+                f"{degradation} x{scale} turns a {hr_crop} HR crop into LR {lr.shape.as_list()[1:3]}, "
+                f"not {lr_side}; choose another hr_crop"
+            )
         return lr, hr[frames // 2]
 
     if start < 0:

@@ -1,4 +1,5 @@
 """Keras layers of the TGA network (all registered under the ``tga_keras`` package)."""
+
 from tga_keras.layers.bicubic import BicubicUpsample
 from tga_keras.layers.modules import (
     InterGroupModule,

@@ -3,6 +3,7 @@
 Written as a fixed polyphase convolution + ``depth_to_space`` (edges mirrored by slicing), so that
 SavedModel, TFLite, ONNX and TensorRT need no resize op and give the official bicubic reference.
 """
+
 from __future__ import annotations
 
 import keras
@@ -23,7 +24,7 @@ def bicubic_kernel(scale: int, channels: int = 3):
     k = 2 * pad + 1
     # taps are on offsets[0]..offsets[-1]; place them on -pad..pad.
     full = np.zeros((scale, k))
-    full[:, offsets[0] + pad: offsets[-1] + pad + 1] = taps
+    full[:, offsets[0] + pad : offsets[-1] + pad + 1] = taps
     kernel = np.zeros((k, k, channels, scale * scale * channels), dtype=np.float64)
     for dy in range(scale):
         for dx in range(scale):
@@ -78,4 +79,3 @@ class BicubicUpsample(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "channels": self.channels}
-

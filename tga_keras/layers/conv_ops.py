@@ -6,6 +6,7 @@ either a single 2-D conv over the ``kt`` frames stacked on channels (when it yie
 one 2-D conv with ``kt`` stacked outputs followed by a shifted sum over time. Both give exactly the
 Conv3D result with the same weights, at the speed of the CPU's 2-D convolution kernels.
 """
+
 from __future__ import annotations
 
 from keras import ops
@@ -64,7 +65,7 @@ def temporal_conv(x, kernel, bias=None, temporal_padding: int = 0, temporal_stri
             for j in range(kt):
                 t = o * temporal_stride + j - temporal_padding
                 if 0 <= t < steps:
-                    term = z[:, t, :, :, j * cout:(j + 1) * cout]
+                    term = z[:, t, :, :, j * cout : (j + 1) * cout]
                     acc = term if acc is None else acc + term
             outs.append(acc)
         y = ops.stack(outs, axis=1)

@@ -5,6 +5,7 @@ distance and turns every group into features with one set of weights; ``Temporal
 weights the groups; ``InterGroupModule`` fuses them into one feature map; ``UpsampleHead`` turns it
 into the high-resolution residual.
 """
+
 from __future__ import annotations
 
 import keras
@@ -156,17 +157,28 @@ class InterGroupModule(_ConvWeights, layers.Layer):
         skip = c.group_distances.index(1) if 1 in c.group_distances else 0
         head, rest = c.fusion3d_units
         self.fusion = [
-            TemporalDenseUnit(c.ng, 3, epsilon=c.bn_epsilon, momentum=_MOMENTUM, input_bn=i > 0,
-                              name=f"fusion_{i + 1}")
+            TemporalDenseUnit(c.ng, 3, epsilon=c.bn_epsilon, momentum=_MOMENTUM, input_bn=i > 0, name=f"fusion_{i + 1}")
             for i in range(head)
         ]
-        self.fusion.append(TemporalDenseUnit(c.ng, groups, reduce=True, skip_index=skip, epsilon=c.bn_epsilon,
-                                             momentum=_MOMENTUM, name=f"fusion_{head + 1}"))
-        self.fusion_2d = [DenseUnit(c.ng, c.bn_epsilon, _MOMENTUM, name=f"fusion_{head + 2 + i}")
-                          for i in range(rest - 1)]
+        self.fusion.append(
+            TemporalDenseUnit(
+                c.ng,
+                groups,
+                reduce=True,
+                skip_index=skip,
+                epsilon=c.bn_epsilon,
+                momentum=_MOMENTUM,
+                name=f"fusion_{head + 1}",
+            )
+        )
+        self.fusion_2d = [
+            DenseUnit(c.ng, c.bn_epsilon, _MOMENTUM, name=f"fusion_{head + 2 + i}") for i in range(rest - 1)
+        ]
         self.compress_act = PreActivation(c.bn_epsilon, _MOMENTUM, name="compress_act")
-        self.units = [DenseUnit(c.ng, c.bn_epsilon, m_in, m_mid, name=f"unit_{i + 1:02d}")
-                      for i, (m_in, m_mid) in enumerate(_block_momenta(c.inter_units))]
+        self.units = [
+            DenseUnit(c.ng, c.bn_epsilon, m_in, m_mid, name=f"unit_{i + 1:02d}")
+            for i, (m_in, m_mid) in enumerate(_block_momenta(c.inter_units))
+        ]
         self.out_act = PreActivation(c.bn_epsilon, _MOMENTUM, name="out_act")
 
     def build(self, input_shape):

@@ -4,6 +4,7 @@ Shapes: 2-D units take ``(N, H, W, C)`` (frames or groups folded into ``N``); te
 ``(B, T, H, W, C)``. Every unit keeps the official weight layout: 2-D kernels ``(kh, kw, Cin, Cout)``,
 temporal kernels ``(kt, kh, kw, Cin, Cout)`` (Keras Conv3D layout), BatchNorm over the last axis.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -51,8 +52,12 @@ class PreActivation(layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon, "momentum": self.momentum,
-                "batch_norm": self.batch_norm}
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "momentum": self.momentum,
+            "batch_norm": self.batch_norm,
+        }
 
 
 _FUSED = keras.backend.backend() == "tensorflow"
@@ -69,8 +74,14 @@ def _fused_inference_bn(x, bn):
     shape = tf.shape(x)
     x4 = x if x.shape.rank == 4 else tf.reshape(x, tf.concat([[-1], shape[-3:]], 0))
     y = tf.raw_ops.FusedBatchNormV3(
-        x=x4, scale=bn.gamma, offset=bn.beta, mean=bn.moving_mean, variance=bn.moving_variance,
-        epsilon=bn.epsilon, is_training=False)[0]
+        x=x4,
+        scale=bn.gamma,
+        offset=bn.beta,
+        mean=bn.moving_mean,
+        variance=bn.moving_variance,
+        epsilon=bn.epsilon,
+        is_training=False,
+    )[0]
     return y if x.shape.rank == 4 else tf.reshape(y, shape)
 
 
@@ -129,8 +140,7 @@ class ConvBNReLU(_ConvWeights, layers.Layer):
         return tuple(input_shape[:-1]) + (self.filters,)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "epsilon": self.epsilon,
-                "momentum": self.momentum}
+        return {**super().get_config(), "filters": self.filters, "epsilon": self.epsilon, "momentum": self.momentum}
 
 
 @keras.saving.register_keras_serializable(package=_PKG)
@@ -174,9 +184,14 @@ class DenseUnit(_ConvWeights, layers.Layer):
         return tuple(input_shape[:-1]) + (None if c is None else c + self.growth,)
 
     def get_config(self):
-        return {**super().get_config(), "growth": self.growth, "epsilon": self.epsilon,
-                "momentum": self.momentum, "momentum_mid": self.momentum_mid,
-                "input_bn": self.input_bn}
+        return {
+            **super().get_config(),
+            "growth": self.growth,
+            "epsilon": self.epsilon,
+            "momentum": self.momentum,
+            "momentum_mid": self.momentum_mid,
+            "input_bn": self.input_bn,
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PKG)
@@ -189,8 +204,17 @@ class TemporalDenseUnit(_ConvWeights, layers.Layer):
     ``skip_index``: the output is ``(B, H, W, C + growth)``.
     """
 
-    def __init__(self, growth, temporal_kernel=3, reduce=False, skip_index=0, epsilon=1e-3,
-                 momentum=0.999, input_bn=True, **kwargs):
+    def __init__(
+        self,
+        growth,
+        temporal_kernel=3,
+        reduce=False,
+        skip_index=0,
+        epsilon=1e-3,
+        momentum=0.999,
+        input_bn=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.growth = int(growth)
         self.temporal_kernel = int(temporal_kernel)
@@ -220,8 +244,9 @@ class TemporalDenseUnit(_ConvWeights, layers.Layer):
             kernel, bias = fold_bn(self.kernel_in, self.bias_in, self.act_mid.bn)
             y = conv_ops.unfold_time(ops.relu(conv_ops.conv2d(y, kernel, bias)), steps)
         else:
-            y = self.act_mid(conv_ops.unfold_time(conv_ops.conv2d(y, self.kernel_in, self.bias_in), steps),
-                             training=training)
+            y = self.act_mid(
+                conv_ops.unfold_time(conv_ops.conv2d(y, self.kernel_in, self.bias_in), steps), training=training
+            )
         pad = 0 if self.reduce else (self.temporal_kernel - 1) // 2
         y = conv_ops.temporal_conv(y, self.kernel_out, self.bias_out, temporal_padding=pad)
         if self.reduce:
@@ -236,6 +261,13 @@ class TemporalDenseUnit(_ConvWeights, layers.Layer):
         return tuple(input_shape[:-1]) + (c_out,)
 
     def get_config(self):
-        return {**super().get_config(), "growth": self.growth, "temporal_kernel": self.temporal_kernel,
-                "reduce": self.reduce, "skip_index": self.skip_index, "epsilon": self.epsilon,
-                "momentum": self.momentum, "input_bn": self.input_bn}
+        return {
+            **super().get_config(),
+            "growth": self.growth,
+            "temporal_kernel": self.temporal_kernel,
+            "reduce": self.reduce,
+            "skip_index": self.skip_index,
+            "epsilon": self.epsilon,
+            "momentum": self.momentum,
+            "input_bn": self.input_bn,
+        }

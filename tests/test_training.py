@@ -276,6 +276,8 @@ def test_tensorboard_scalars_and_pictures(tiny_config, tmp_path):
     picture = tf.make_ndarray(tags["bicubic | TGA | ground truth"].tensor)
     width, height = (int(v) for v in picture[:2])
     assert (height, width) == (40, 3 * 48)  # three panels of a whole 40x48 validation frame, side by side
+    attention = tf.make_ndarray(tags["attention per group"].tensor)
+    assert [int(v) for v in attention[:2]] == [3 * 48, 40]  # three groups' maps, enlarged x4 to the SR size
 
 
 def test_state_survives_a_crash_between_checkpoint_and_commit(tiny_config, tmp_path, monkeypatch):

@@ -112,11 +112,13 @@ def comparison_strip(lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, scale: int)
     return np.concatenate([bic, np.clip(sr, 0, 1), hr], axis=1).astype(np.float32)
 
 
-def attention_strip(attention: np.ndarray) -> np.ndarray:
-    """The groups' attention maps ``(G, h, w)`` in [0, 1] side by side as a heat map ``(h, G*w, 3)``."""
+def attention_strip(attention: np.ndarray, enlarge: int = 1) -> np.ndarray:
+    """The groups' attention maps ``(G, h, w)`` in [0, 1] side by side as a heat map
+    ``(h * enlarge, G * w * enlarge, 3)`` (enlarged without smoothing, to the SR crop's size)."""
     import cv2
 
     tiles = np.concatenate(list(np.clip(attention, 0, 1)), axis=1)
+    tiles = np.repeat(np.repeat(tiles, enlarge, axis=0), enlarge, axis=1)
     heat = cv2.applyColorMap((tiles * 255 + 0.5).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
     return heat[..., ::-1].astype(np.float32) / 255.0
 
@@ -152,7 +154,7 @@ class TensorBoardPictures(keras.callbacks.Callback):
             sr, att = self._probe(lr[None], training=False)
             sr, att = np.asarray(sr[0], np.float32), np.asarray(att[0], np.float32)
             strips.append(comparison_strip(lr, sr, hr, self.scale))
-            maps.append(attention_strip(att.reshape(att.shape[0], lr.shape[1], lr.shape[2])))
+            maps.append(attention_strip(att.reshape(att.shape[0], lr.shape[1], lr.shape[2]), enlarge=self.scale))
         with self._writer.as_default():
             tf.summary.image("bicubic | TGA | ground truth", np.stack(strips), step=epoch + 1, max_outputs=len(strips))
             tf.summary.image("attention per group", np.stack(maps), step=epoch + 1, max_outputs=len(maps))

@@ -138,6 +138,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(data_dir, reference_
     assert sorted(os.listdir(out / "state")) == ["ckpt-00004.weights.h5", "progress.json"]
 
 
+@pytest.mark.slow
 def test_stop_with_epochs_then_continue_from_a_copied_folder(data_dir, reference_run, tmp_path):
     """--epochs 2 stops early; the run folder, config and data moved elsewhere continue there."""
     cfg = write_config(data_dir)

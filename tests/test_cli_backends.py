@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from random_weights import he_normal_weights
 
 from tga_keras import TGAConfig, build_tga
 from tga_keras.cli import main
@@ -27,14 +28,7 @@ def exported(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("backends")
     model = build_tga(TINY)
-    rng = np.random.default_rng(3)
-    for w in model.weights:
-        if w.path.endswith("kernel"):
-            w.assign((rng.standard_normal(w.shape) * np.sqrt(2.0 / np.prod(w.shape[:-1]))).astype("float32"))
-        elif "moving_variance" in w.path:
-            w.assign(rng.uniform(0.5, 2.0, w.shape).astype("float32"))
-        elif "moving_mean" in w.path:
-            w.assign((0.1 * rng.standard_normal(w.shape)).astype("float32"))
+    he_normal_weights(model, seed=3)
     path = str(root / "tiny.keras")
     model.save(path)
     out = str(root / "out")

@@ -22,6 +22,7 @@ import types
 
 import numpy as np
 import pytest
+from random_weights import he_normal_weights
 
 from tga_keras import TGAConfig, build_tga
 
@@ -95,17 +96,7 @@ def tiny(tmp_path_factory):
     from tga_keras.parity import real_windows
 
     model = build_tga(CFG)
-    rng = np.random.default_rng(0)
-    changed = 0
-    for w in model.weights:
-        if "moving_variance" in w.path:
-            w.assign(rng.uniform(0.5, 2.0, w.shape).astype("float32"))
-            changed += 1
-        elif "moving_mean" in w.path:
-            w.assign((rng.normal(size=w.shape) * 0.1).astype("float32"))
-            changed += 1
-        elif w.path.endswith("kernel"):
-            w.assign((rng.standard_normal(w.shape) * np.sqrt(2.0 / np.prod(w.shape[:-1]))).astype("float32"))
+    changed = he_normal_weights(model, seed=0)
     assert changed > 0, "the tiny model has no BatchNorm moving statistics to set"
     x = real_windows(7, 4, count=1, start=30).astype(np.float32) / 255.0
     residual = np.abs(np.asarray(model(x)) - np.asarray(model.get_layer("bicubic")(x[:, 3]))).max()

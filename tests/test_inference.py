@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from random_weights import he_normal_weights
 
 from tga_keras.config import TGAConfig
 from tga_keras.inference import (
@@ -295,10 +296,7 @@ def test_receptive_radius_is_the_networks_reach():
 
     cfg = TGAConfig.preset("small")
     model = build_tga(cfg)
-    rng = np.random.default_rng(0)
-    for w in model.weights:
-        if w.path.endswith("kernel"):
-            w.assign((rng.standard_normal(w.shape) * np.sqrt(2.0 / np.prod(w.shape[:-1]))).astype("float32"))
+    he_normal_weights(model, seed=0, batch_norm_statistics=False)
     residual = keras.Model(model.input, model.get_layer("upsample").output)
     n = 2 * cfg.receptive_radius + 24
     x = np.random.default_rng(0).random((1, 7, n, n, 3), dtype=np.float32)

@@ -24,6 +24,17 @@ def weights_not_found(path: str, what: str = "weights file") -> FileNotFoundErro
     return FileNotFoundError(f"{what} not found: {path}{hint}")
 
 
+def add_overlap_argument(parser) -> None:
+    """``--overlap N``: LR context around each tile (shared by upscale's tiling users)."""
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="LR pixels of context around each tile (default: half the model's receptive radius)",
+    )
+
+
 MODEL_HELP = (
     "model: .keras (from `tga convert` or training), .weights.h5, an official .pth (needs torch), "
     "or an artifact of `python -m export` (SavedModel folder, .tflite, .onnx, TensorRT .engine)"

@@ -21,7 +21,13 @@ import sys
 import time
 
 from tga_keras.cli import UsageError
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
+from tga_keras.commands import (
+    MODEL_HELP,
+    add_backend_argument,
+    add_overlap_argument,
+    add_precision_argument,
+    weights_not_found,
+)
 
 DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_seed0.onnx")
 
@@ -49,13 +55,7 @@ def add_parser(sub):
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: whole frame)")
-    p.add_argument(
-        "--overlap",
-        type=int,
-        default=None,
-        metavar="N",
-        help="LR pixels of context around each tile (default: half the model's receptive radius)",
-    )
+    add_overlap_argument(p)
     add_precision_argument(p)
     p.add_argument(
         "--train",

@@ -13,7 +13,13 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
+from tga_keras.commands import (
+    MODEL_HELP,
+    add_backend_argument,
+    add_overlap_argument,
+    add_precision_argument,
+    weights_not_found,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,13 +56,7 @@ def add_parser(sub):
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
     add_backend_argument(p)
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
-    p.add_argument(
-        "--overlap",
-        type=int,
-        default=None,
-        metavar="N",
-        help="LR pixels of context around each tile (default: half the model's receptive radius)",
-    )
+    add_overlap_argument(p)
     add_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p

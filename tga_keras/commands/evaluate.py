@@ -22,7 +22,13 @@ import os
 import sys
 import time
 
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
+from tga_keras.commands import (
+    MODEL_HELP,
+    add_backend_argument,
+    add_overlap_argument,
+    add_precision_argument,
+    weights_not_found,
+)
 
 
 def add_parser(sub):
@@ -49,13 +55,7 @@ def add_parser(sub):
     )
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
-    p.add_argument(
-        "--overlap",
-        type=int,
-        default=None,
-        metavar="N",
-        help="LR pixels of context around each tile (default: half the model's receptive radius)",
-    )
+    add_overlap_argument(p)
     add_precision_argument(p)
     p.add_argument(
         "--temporal-ablation",

@@ -100,7 +100,7 @@ def test_dilation_variant_dilates_each_groups_stem_by_its_distance():
     """Same weights, dilation on: each group's stem is dilated by that group's temporal distance.
 
     Measured with these weights: one changed pixel reaches 10 px in every group without dilation,
-    16 / 13 px (distance 3 / 2) with it, exactly the receptive fields; the distance-1 group is
+    18 / 14 px (distance 3 / 2) with it (stem and 3x3x3 fusion dilated), exactly the receptive fields; the distance-1 group is
     bit-identical (|diff| 0.0) while the others move by ~1.
     """
     cfg = TGAConfig.small()
@@ -118,19 +118,19 @@ def test_dilation_variant_dilates_each_groups_stem_by_its_distance():
     assert np.abs(b[:, 0] - a[:, 0]).max() > 0.1 and np.abs(b[:, 2] - a[:, 2]).max() > 0.1
 
     # One LR pixel changed in frame 0 (group 0 only) and frame 1 (group 2 only): how far it reaches
-    # in each group's output is the receptive field, stem_units * distance + temporal conv + units.
+    # in each group's output is the receptive field, (stem_units + temporal conv) * distance + units.
     n = 48
     c = n // 2
     x = np.random.default_rng(0).random((1, 7, n, n, 3), dtype=np.float32)
     moved = x.copy()
     moved[0, 0, c, c] += 0.5
     moved[0, 1, c, c] += 0.5
-    rest = 1 + sum(cfg.intra_units)
+    rest = sum(cfg.intra_units)
     for model, distances in ((plain, (1, 0, 1)), (dilated, (3, 0, 2))):
         intra = model.get_layer("intra_group")
         diff = np.abs(np.asarray(intra(moved)) - np.asarray(intra(x)))[0].max(-1)
         got = [_reach(diff[g], c) for g in range(3)]
-        assert got == [cfg.stem_units * d + rest if d else 0 for d in distances], got
+        assert got == [(cfg.stem_units + 1) * d + rest if d else 0 for d in distances], got
 
     # the taps of a dilated stem are d pixels apart: on every d-th pixel it is the plain stem of that sub-grid
     frames = np.random.default_rng(2).random((7, 12, 12, 3), dtype=np.float32)

@@ -8,8 +8,8 @@ from tga_keras import TGAConfig, build_tga
 from tga_keras.convert import weight_map
 
 
-def _official_keys(fixtures_dir):
-    rows = (fixtures_dir / "official_state_dict_keys.tsv").read_text().splitlines()[1:]
+def _official_keys(fixtures_dir, name="official_state_dict_keys.tsv"):
+    rows = (fixtures_dir / name).read_text().splitlines()[1:]
     out = {}
     for row in rows:
         key, shape, _ = row.split("\t")
@@ -31,3 +31,19 @@ def test_every_official_tensor_is_mapped_with_its_shape(fixtures_dir):
     targets = [id(var) for var, _ in wmap.values()]
     assert len(targets) == len(set(targets)) == len(model.weights)
     assert sum(int(np.prod(s)) for k, s in weights.items() if "running_" not in k) == 7_057_853
+
+
+def test_every_tensor_of_the_dilated_network_is_mapped_with_its_shape(fixtures_dir):
+    """The first-published dilated TGA (TGA.pth): 638 keys, bare stem kernels weight1..weight4."""
+    official = _official_keys(fixtures_dir, "official_dilated_state_dict_keys.tsv")
+    assert len(official) == 638
+    model = build_tga(TGAConfig.paper())
+    wmap = weight_map(model)
+    weights = {k: v for k, v in official.items() if not k.endswith("num_batches_tracked")}
+    assert set(wmap) == set(weights)
+    for key, (var, transform) in wmap.items():
+        assert tuple(transform(np.zeros(weights[key], np.float32)).shape) == tuple(var.shape), key
+    targets = [id(var) for var, _ in wmap.values()]
+    assert len(targets) == len(set(targets)) == len(model.weights)
+    assert sum(int(np.prod(s)) for k, s in weights.items() if "running_" not in k) == 7_057_597
+    assert sum(int(np.prod(v.shape)) for v in model.trainable_weights) == 7_057_597

@@ -1,8 +1,10 @@
 """An independent PyTorch model of the official TGA network, for parity tests only.
 
 Written from the architecture's description (state_dict keys and shapes in
-``fixtures/official_state_dict_keys.tsv``; semantics in the reference README) and checked against
-the official fixture output; it then produces expected outputs for other seeds, sizes and batches.
+``fixtures/official_state_dict_keys.tsv`` and ``fixtures/official_dilated_state_dict_keys.tsv``;
+semantics in the reference README) and checked against the official fixture outputs (the release
+and the first-published dilated network); it then produces expected outputs for other seeds, sizes,
+batches and training mode.
 It takes the official input layout: ``x`` ``(B, 3, 9, H, W)`` in grouped order and the bicubic
 reference ``(B, 3, 4H, 4W)``.
 """
@@ -116,10 +118,14 @@ class ReferenceTGA(nn.Module):
         self.conv3d_r4 = _conv(128, 128, (1, 1, 1))
         self.conv3d_r3 = _conv(128, 12, (1, 1, 1))
 
-    def forward(self, x, bicubic):
+    def stem(self, x):
+        """``(B, 3, 9, H, W)`` grouped frames -> ``(B, NF, 3, H, W)``, one step per group."""
         for c, b in (("conv3d_1", "bn3d_1"), ("conv3d_2", "bn3d_2"), ("conv3d_2_1", "bn3d_2_1")):
             x = F.relu(getattr(self, b)(getattr(self, c)(x)))
-        x = self.conv3d_2_2(x)
+        return self.conv3d_2_2(x)
+
+    def forward(self, x, bicubic):
+        x = self.stem(x)
         for name in ("head", "middle_1", "middle_2", "middle_3", "middle_4", "last"):
             x = getattr(self, name)(x)
         x = self.Fusion_last(self.fusion_head(x))
@@ -133,13 +139,40 @@ class ReferenceTGA(nn.Module):
         return bicubic + F.pixel_shuffle(r, 2)
 
 
+class ReferenceDilatedTGA(ReferenceTGA):
+    """The dilated TGA published first (``TGA/arch.py`` + ``TGA.pth``), from the reference README:
+    the stem is four bare kernels ``weight1`` .. ``weight4`` (no biases), run on each group of the
+    grouped input on its own with spatial dilation 3, 1, 2 (padding = dilation), the 3x3x3 fusion
+    conv included; the shared stem BatchNorms see one group per call. The rest is ReferenceTGA."""
+
+    DILATIONS = (3, 1, 2)
+
+    def __init__(self):
+        super().__init__()
+        for name in ("conv3d_1", "conv3d_2", "conv3d_2_1", "conv3d_2_2"):
+            delattr(self, name)
+        self.weight1 = nn.Parameter(torch.zeros(NF, 3, 1, 3, 3))
+        self.weight2 = nn.Parameter(torch.zeros(NF, NF, 1, 3, 3))
+        self.weight3 = nn.Parameter(torch.zeros(NF, NF, 1, 3, 3))
+        self.weight4 = nn.Parameter(torch.zeros(NF, NF, 3, 3, 3))
+
+    def stem(self, x):
+        groups = []
+        for g, d in enumerate(self.DILATIONS):
+            y = x[:, :, 3 * g : 3 * g + 3]
+            for w, bn in ((self.weight1, self.bn3d_1), (self.weight2, self.bn3d_2), (self.weight3, self.bn3d_2_1)):
+                y = F.relu(bn(F.conv3d(y, w, padding=(0, d, d), dilation=(1, d, d))))
+            groups.append(F.conv3d(y, self.weight4, stride=(3, 1, 1), padding=(0, d, d), dilation=(1, d, d)))
+        return torch.cat(groups, dim=2)
+
+
 GROUPED_ORDER = (0, 3, 6, 2, 3, 4, 1, 3, 5)
 
 
-def random_reference(seed: int) -> ReferenceTGA:
-    """A ReferenceTGA with random weights and random BatchNorm statistics, in eval mode."""
+def random_reference(seed: int, dilated: bool = False) -> ReferenceTGA:
+    """A ReferenceTGA (or ReferenceDilatedTGA) with random weights and BatchNorm statistics, in eval mode."""
     g = torch.Generator().manual_seed(seed)
-    net = ReferenceTGA()
+    net = ReferenceDilatedTGA() if dilated else ReferenceTGA()
     with torch.no_grad():
         for name, p in net.state_dict().items():
             if name.endswith("num_batches_tracked"):
@@ -157,7 +190,10 @@ def random_reference(seed: int) -> ReferenceTGA:
 
 
 def run_reference(net: ReferenceTGA, lr_nthwc, bicubic_nhwc):
-    """``lr`` ``(B, 7, H, W, 3)`` natural order and bicubic ``(B, 4H, 4W, 3)`` numpy -> ``(B, 4H, 4W, 3)``."""
+    """``lr`` ``(B, 7, H, W, 3)`` natural order and bicubic ``(B, 4H, 4W, 3)`` numpy -> ``(B, 4H, 4W, 3)``.
+
+    Runs in the net's mode: ``net.train()`` normalises with batch statistics and updates the
+    running averages, as the official training does."""
     x = torch.from_numpy(np.array(lr_nthwc)).permute(0, 4, 1, 2, 3)[:, :, list(GROUPED_ORDER)]
     hr = torch.from_numpy(np.array(bicubic_nhwc)).permute(0, 3, 1, 2)
     with torch.no_grad():

@@ -28,8 +28,13 @@ class TGAConfig:
         reconstruction_width: channels of the conv before upsampling (official: 256).
         upsample_width: channels after the first depth-to-space (official: 128).
         bn_epsilon: BatchNorm epsilon (official: 1e-3).
-        dilation: the paper's per-group dilation: the stem's 3x3 convs use a dilation rate equal to
-            the group's temporal distance (1, 2, 3 for 7 frames). Off in the official release.
+        dilation: the paper's per-group dilation: every group runs the stem's 3x3 convs and the 3x3x3
+            fusion conv with a spatial dilation rate equal to its temporal distance (3, 1, 2 for the
+            groups (0,3,6), (2,3,4), (1,3,5)), each group through the shared stem BatchNorms on its
+            own, as the dilated TGA that the official repository published first (``TGA/arch.py``
+            with ``TGA.pth``). Off in the later release (``code/arch.py``).
+        stem_bias: biases on the stem convs and the 3x3x3 fusion conv (the later release: yes; the
+            first-published dilated network: no).
     """
 
     frames: int = 7
@@ -44,6 +49,7 @@ class TGAConfig:
     upsample_width: int = 128
     bn_epsilon: float = 1e-3
     dilation: bool = False
+    stem_bias: bool = True
 
     def __post_init__(self) -> None:
         # JSON gives lists: normalise to tuples so equality and hashing hold.
@@ -70,6 +76,9 @@ class TGAConfig:
             raise ValueError(f"inter_units must be a non-empty tuple of positive ints, got {self.inter_units!r}")
         if len(self.fusion3d_units) != 2 or min(self.fusion3d_units) < 1:
             raise ValueError(f"fusion3d_units must be two positive ints, got {self.fusion3d_units!r}")
+        for name in ("dilation", "stem_bias"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not self.bn_epsilon > 0:
             raise ValueError(f"bn_epsilon must be > 0, got {self.bn_epsilon!r}")
 
@@ -104,10 +113,11 @@ class TGAConfig:
     def receptive_radius(self) -> int:
         """LR pixels on each side that can influence one output pixel: one per 3x3 convolution on the
         path (stem, 3x3x3 fusion, every dense unit's 3x3, compression, output and upsampling
-        convs), times the largest dilation in the stem. Official: 50; small: 21."""
-        stem = self.stem_units * (max(self.group_distances) if self.dilation else 1)
+        convs); the stem and the fusion conv count the largest dilation. Official: 50; paper: 58;
+        small: 21."""
+        stem = (self.stem_units + 1) * (max(self.group_distances) if self.dilation else 1)
         head, rest = self.fusion3d_units
-        convs = 1 + sum(self.intra_units) + head + rest + 1 + sum(self.inter_units) + 1 + 1
+        convs = sum(self.intra_units) + head + rest + 1 + sum(self.inter_units) + 1 + 1
         return stem + convs
 
     @property
@@ -154,8 +164,9 @@ class TGAConfig:
 
     @classmethod
     def paper(cls) -> "TGAConfig":
-        """The paper's variant with per-group dilation (no homography alignment)."""
-        return cls(dilation=True)
+        """The dilated TGA the official repository published first, with the ``TGA.pth`` checkpoint
+        (``TGA/arch.py``, commit 4c5c102): per-group dilation, no stem biases (7,057,597 parameters)."""
+        return cls(dilation=True, stem_bias=False)
 
     @classmethod
     def small(cls) -> "TGAConfig":

@@ -123,9 +123,15 @@ def weight_map(model: keras.Model) -> dict[str, tuple[keras.Variable, Transform]
 
     for i, unit in enumerate(intra.stem):
         c_name, b_name = _stem_names(i)
-        conv(c_name, unit.kernel, unit.bias)
+        if config.stem_bias:
+            conv(c_name, unit.kernel, unit.bias)
+        else:  # the first-published dilated network: bare tensors weight1, weight2, ... without biases
+            out[f"weight{i + 1}"] = (unit.kernel, _conv2d)
         bn(b_name, unit.bn)
-    conv("conv3d_2_2", intra.fusion_kernel, intra.fusion_bias, _conv3d)
+    if config.stem_bias:
+        conv("conv3d_2_2", intra.fusion_kernel, intra.fusion_bias, _conv3d)
+    else:
+        out[f"weight{len(intra.stem) + 1}"] = (intra.fusion_kernel, _conv3d)
 
     intra_names, inter_names = _official_block_names(len(config.intra_units), len(config.inter_units))
     units = iter(intra.units)
@@ -257,21 +263,54 @@ def _few(items: Iterable[str], n: int = 8) -> str:
     return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
+def detect_preset(state_dict: Mapping[str, Any]) -> str:
+    """Which official network a state_dict belongs to, from its keys.
+
+    ``'paper'``: the dilated TGA published first (``TGA/arch.py`` with ``TGA.pth``), whose stem
+    convolutions are bare tensors ``weight1`` .. ``weight4``. ``'official'``: the later release
+    (``code/arch.py``, e.g. ``TGA-without-align-dla.pth``), with ``conv3d_1`` .. ``conv3d_2_2``.
+    Anything else is reported as ``'official'`` (loading then names the keys that do not fit).
+    """
+    keys = {k[len("module.") :] if k.startswith("module.") else k for k in state_dict}
+    return "paper" if "weight1" in keys and "conv3d_1.weight" not in keys else "official"
+
+
 def from_torch(
     path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any],
     config: TGAConfig | None = None,
     return_attention: bool = False,
 ) -> TGAModel:
-    """Build a Keras TGA model and load an official checkpoint (a ``.pth`` path or a state_dict)."""
+    """Build a Keras TGA model and load an official checkpoint (a ``.pth`` path or a state_dict).
+
+    ``config`` None: the network is recognised from the checkpoint's keys (:func:`detect_preset`):
+    the dilated ``TGA.pth`` gives ``TGAConfig.paper()``, the later release ``TGAConfig.official()``.
+    A config that does not fit fails with a :class:`CheckpointError` naming the keys (and the
+    preset the checkpoint belongs to).
+    """
     from tga_keras.model import build_tga
 
-    config = TGAConfig.official() if config is None else config
     sd: Mapping[str, Any]
     if isinstance(path_or_state_dict, (str, os.PathLike)):
         origin = os.fspath(path_or_state_dict)
         sd = read_state_dict(origin)
     else:
-        origin, sd = "state_dict", path_or_state_dict
+        origin, sd = "state_dict", _as_numpy_state_dict(path_or_state_dict)
+    detected = detect_preset(sd)
+    config = TGAConfig.preset(detected) if config is None else config
     model = build_tga(config, return_attention=return_attention)
-    load_state_dict(model, sd, origin)
+    try:
+        load_state_dict(model, sd, origin)
+    except CheckpointError as e:
+        if config != TGAConfig.preset(detected):
+            raise CheckpointError(
+                f"{e} — the checkpoint's keys are those of the {detected!r} network ({_PRESET_NAMES[detected]}): "
+                f"use preset {detected!r}, or leave the preset out to have it recognised"
+            ) from None
+        raise
     return model
+
+
+_PRESET_NAMES = {
+    "paper": "the dilated TGA.pth published first",
+    "official": "the released TGA-without-align-dla",
+}

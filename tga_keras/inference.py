@@ -244,8 +244,9 @@ def load_tga(
     ``precision``: ``'float32'`` (exact) or ``'bfloat16'`` (see :func:`with_precision`).
 
     ``.keras``: a saved Keras model (its own config; ``preset``, if given, must match).
-    ``.pth``: an official PyTorch checkpoint via :func:`tga_keras.convert.from_torch` (``preset``
-    defaults to ``'official'``). ``.weights.h5``: Keras weights for ``preset`` (default official).
+    ``.pth``: an official PyTorch checkpoint via :func:`tga_keras.convert.from_torch` (the network,
+    ``official`` or the dilated ``paper``, is recognised from its keys; ``preset``, if given, must
+    match). ``.weights.h5``: Keras weights for ``preset`` (default official).
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is not a TGA model.
     """
     if precision not in PRECISIONS:
@@ -271,7 +272,7 @@ def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) ->
     if lower.endswith(".pth") or lower.endswith(".pt"):
         from tga_keras.convert import from_torch
 
-        return from_torch(path, config or TGAConfig.official())
+        return from_torch(path, config)
     if lower.endswith(".weights.h5"):
         model = build_tga(config or TGAConfig.official())
         try:

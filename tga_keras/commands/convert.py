@@ -11,8 +11,9 @@ def add_parser(sub):
         "convert",
         help="convert an official PyTorch checkpoint (.pth) to a Keras model (.keras)",
         description=(
-            "Load an official TGA checkpoint (github junpan19/VSR_TGA, e.g. TGA-without-align-dla.pth), "
-            "map every tensor into the Keras model and save it as a .keras file. Fails with the names of "
+            "Load an official TGA checkpoint (github junpan19/VSR_TGA: TGA-without-align-dla.pth of the release, "
+            "or the dilated TGA.pth published first), map every tensor into the Keras model and save it as a "
+            ".keras file. The network is recognised from the checkpoint's keys. Fails with the names of "
             "missing, unexpected or mis-shaped keys if the checkpoint does not fit. Needs torch "
             "(pip install 'tga-keras[torch]')."
         ),
@@ -22,9 +23,10 @@ def add_parser(sub):
     p.add_argument("output", help="Keras model file to write (.keras)")
     p.add_argument(
         "--preset",
-        default="official",
+        default=None,
         choices=["official", "paper"],
-        help="architecture the checkpoint was trained with",
+        help="architecture the checkpoint was trained with (default: recognised from its keys; "
+        "'paper' is the dilated TGA.pth, 'official' the later release)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     return p
@@ -45,9 +47,10 @@ def run(args) -> int:
     from tga_keras.convert import from_torch
     from tga_keras.io_utils import atomic_path
 
-    model = from_torch(args.checkpoint, config=TGAConfig.preset(args.preset))
+    model = from_torch(args.checkpoint, config=None if args.preset is None else TGAConfig.preset(args.preset))
     with atomic_path(args.output, overwrite=args.overwrite) as tmp:
         model.save(tmp)
     n = sum(int(w.numpy().size) for w in model.trainable_weights)
-    print(f"wrote {args.output} ({args.preset} config, {n:,} trainable parameters)", file=sys.stderr)
+    preset = next((p for p in ("official", "paper") if model.config == TGAConfig.preset(p)), "custom")
+    print(f"wrote {args.output} ({preset} config, {n:,} trainable parameters)", file=sys.stderr)
     return 0

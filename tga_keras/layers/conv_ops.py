@@ -32,10 +32,11 @@ def conv2d(x, kernel, bias=None, dilation: int = 1):
     return y
 
 
-def temporal_conv(x, kernel, bias=None, temporal_padding: int = 0, temporal_stride: int = 1):
+def temporal_conv(x, kernel, bias=None, temporal_padding: int = 0, temporal_stride: int = 1, dilation: int = 1):
     """Conv3D with 'same' spatial padding on ``(B, T, H, W, C)``; ``kernel``: ``(kt, kh, kw, Cin, Cout)``.
 
-    Temporal padding is with zeros (as PyTorch's Conv3d). ``T`` must be static.
+    Temporal padding is with zeros (as PyTorch's Conv3d); ``dilation`` is spatial only (PyTorch's
+    ``dilation=(1, d, d)`` with ``padding=(p, d, d)``). ``T`` must be static.
     Returns ``(B, T_out, H, W, Cout)`` with ``T_out = (T + 2*pad - kt) // stride + 1``.
     """
     steps = x.shape[1]
@@ -46,19 +47,19 @@ def temporal_conv(x, kernel, bias=None, temporal_padding: int = 0, temporal_stri
     if t_out < 1:
         raise ValueError(f"a temporal kernel of {kt} does not fit {steps} steps with padding {temporal_padding}")
     if kt == 1 and temporal_padding == 0 and temporal_stride == 1:
-        y = unfold_time(conv2d(fold_time(x), kernel[0]), steps)
+        y = unfold_time(conv2d(fold_time(x), kernel[0], dilation=dilation), steps)
     elif t_out == 1 and temporal_padding == 0:
         # One output step: stack the kt frames on channels, one 2-D conv with kt*Cin inputs.
         xs = ops.transpose(x[:, :kt], (0, 2, 3, 1, 4))  # (B, H, W, kt, C)
         s = ops.shape(xs)
         xs = ops.reshape(xs, (-1, s[1], s[2], kt * cin))
         k = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * cin, cout))
-        y = ops.expand_dims(conv2d(xs, k), 1)
+        y = ops.expand_dims(conv2d(xs, k, dilation=dilation), 1)
     else:
         # One 2-D conv with kt*Cout outputs per frame, then a shifted sum over time (tensors stay
         # 5-D at most: TFLite and TensorRT slice no higher rank).
         k = ops.reshape(ops.transpose(kernel, (1, 2, 3, 0, 4)), (kh, kw, cin, kt * cout))
-        z = unfold_time(conv2d(fold_time(x), k), steps)  # (B, T, H, W, kt*Cout)
+        z = unfold_time(conv2d(fold_time(x), k, dilation=dilation), steps)  # (B, T, H, W, kt*Cout)
         outs = []
         for o in range(t_out):
             acc = None

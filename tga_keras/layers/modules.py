@@ -41,9 +41,12 @@ class IntraGroupModule(_ConvWeights, layers.Layer):
 
     ``(B, F, H, W, 3)`` frames in natural order -> ``(B, G, H, W, nf + n*ng + ng + 1)``: for every
     group, the dense-block features, the last unit's ``ng`` new features and (last channel) the
-    attention logit. Stages: ``stem_units`` spatial 3x3 conv-BN-ReLU units per frame (with the
-    paper's per-group dilation when ``config.dilation``), a 3x3x3 temporal conv over the group's 3
-    frames (temporal stride 3, one step per group), then a 2-D dense block.
+    attention logit. Stages: ``stem_units`` spatial 3x3 conv-BN-ReLU units per frame, a 3x3x3
+    temporal conv over the group's 3 frames (temporal stride 3, one step per group), then a 2-D
+    dense block. With ``config.dilation`` each group runs the stem and the 3x3x3 conv on its own,
+    spatially dilated by its temporal distance, so in training each group's stem BatchNorms see
+    that group's batch statistics only (and update their moving averages once per group, in
+    group order), as the first-published official dilated network.
 
     Without dilation and at inference, the stem runs on the ``F`` distinct frames once and is
     gathered into groups afterwards (the official code runs it on 3 copies of the reference);
@@ -54,7 +57,10 @@ class IntraGroupModule(_ConvWeights, layers.Layer):
         super().__init__(**kwargs)
         self.config = _config_of(config)
         c = self.config
-        self.stem = [ConvBNReLU(c.nf, c.bn_epsilon, _MOMENTUM, name=f"stem_{i + 1}") for i in range(c.stem_units)]
+        self.stem = [
+            ConvBNReLU(c.nf, c.bn_epsilon, _MOMENTUM, use_bias=c.stem_bias, name=f"stem_{i + 1}")
+            for i in range(c.stem_units)
+        ]
         momenta = _block_momenta(c.intra_units)
         n = len(momenta)
         self.units = [
@@ -69,7 +75,7 @@ class IntraGroupModule(_ConvWeights, layers.Layer):
         for unit in self.stem:
             unit.build(shape)
             shape = unit.compute_output_shape(shape)
-        self.fusion_kernel, self.fusion_bias = self._add_conv("fusion", (3, 3, 3, c.nf, c.nf))
+        self.fusion_kernel, self.fusion_bias = self._add_conv("fusion", (3, 3, 3, c.nf, c.nf), c.stem_bias)
         shape = (None, None, None, c.nf)
         for unit in self.units:
             unit.build(shape)
@@ -80,26 +86,32 @@ class IntraGroupModule(_ConvWeights, layers.Layer):
             x = unit(x, dilation=dilation, training=training)
         return x
 
+    def _fuse(self, x, dilation):
+        """The 3x3x3 fusion conv: ``(N, 3, H, W, nf)`` -> ``(N, H, W, nf)``."""
+        return conv_ops.temporal_conv(x, self.fusion_kernel, self.fusion_bias, dilation=dilation)[:, 0]
+
     def call(self, frames, training=None):
         c = self.config
         g = len(c.groups)
-        # Frames of every group, groups folded into the batch: (B*G, 3, H, W, nf). Tensors stay
+        # One feature map per group, groups folded into the batch: (B*G, H, W, nf). Tensors stay
         # 5-D at most (TFLite and TensorRT handle no higher rank).
         if c.dilation:
             per_group = []
             for gi, d in enumerate(c.group_distances):
-                xg = conv_ops.fold_time(ops.take(frames, list(c.groups[gi]), axis=1))
-                per_group.append(conv_ops.unfold_time(self._run_stem(xg, d, training), 3))
-            x = ops.concatenate(per_group, axis=1)  # (B, G*3, H, W, nf), group-major
-        elif training:
-            x = conv_ops.fold_time(ops.take(frames, self._gather, axis=1))
-            x = conv_ops.unfold_time(self._run_stem(x, 1, training), g * 3)
+                xg = conv_ops.fold_time(ops.take(frames, list(c.groups[gi]), axis=1))  # (B*3, H, W, 3)
+                per_group.append(self._fuse(conv_ops.unfold_time(self._run_stem(xg, d, training), 3), d))
+            x = ops.stack(per_group, axis=1)  # (B, G, H, W, nf)
+            s = ops.shape(x)
+            x = ops.reshape(x, (-1, s[2], s[3], c.nf))
         else:
-            x = conv_ops.unfold_time(self._run_stem(conv_ops.fold_time(frames), 1, training), c.frames)
-            x = ops.take(x, self._gather, axis=1)  # (B, G*3, H, W, nf)
-        s = ops.shape(x)
-        x = ops.reshape(x, (-1, 3, s[2], s[3], c.nf))
-        x = conv_ops.temporal_conv(x, self.fusion_kernel, self.fusion_bias)[:, 0]  # (B*G, H, W, nf)
+            if training:
+                x = conv_ops.fold_time(ops.take(frames, self._gather, axis=1))
+                x = conv_ops.unfold_time(self._run_stem(x, 1, training), g * 3)
+            else:
+                x = conv_ops.unfold_time(self._run_stem(conv_ops.fold_time(frames), 1, training), c.frames)
+                x = ops.take(x, self._gather, axis=1)  # (B, G*3, H, W, nf), group-major
+            s = ops.shape(x)
+            x = self._fuse(ops.reshape(x, (-1, 3, s[2], s[3], c.nf)), 1)
         for unit in self.units:
             x = unit(x, training=training)
         s = ops.shape(x)

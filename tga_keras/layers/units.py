@@ -93,10 +93,12 @@ def _inference_bn(bn, training) -> bool:
 def fold_bn(kernel, bias, bn):
     """Kernel and bias of ``conv`` such that ``conv(x) == bn(conv_orig(x))`` in inference mode.
 
-    ``kernel``: ``(..., Cin, Cout)``; BatchNorm over ``Cout``. Exact up to float rounding.
+    ``kernel``: ``(..., Cin, Cout)``; BatchNorm over ``Cout``; ``bias`` may be None (a conv without
+    bias). Exact up to float rounding.
     """
     s = bn.gamma * ops.rsqrt(bn.moving_variance + bn.epsilon)
-    return kernel * s, (bias - bn.moving_mean) * s + bn.beta
+    shift = -bn.moving_mean if bias is None else bias - bn.moving_mean
+    return kernel * s, shift * s + bn.beta
 
 
 class _ConvWeights:
@@ -104,9 +106,10 @@ class _ConvWeights:
 
     add_weight: Callable[..., Any]  # keras.layers.Layer's, the other base of every class using this mixin
 
-    def _add_conv(self, name, shape):
+    def _add_conv(self, name, shape, use_bias=True):
+        """``(kernel, bias)``; ``bias`` is None when ``use_bias`` is False."""
         kernel = self.add_weight(name=f"{name}_kernel", shape=shape, initializer=conv_initializer())
-        bias = self.add_weight(name=f"{name}_bias", shape=(shape[-1],), initializer="zeros")
+        bias = self.add_weight(name=f"{name}_bias", shape=(shape[-1],), initializer="zeros") if use_bias else None
         return kernel, bias
 
 
@@ -115,18 +118,20 @@ class ConvBNReLU(_ConvWeights, layers.Layer):
     """3x3 conv -> BatchNorm -> ReLU on ``(N, H, W, Cin)``; the dilation may change per call.
 
     The per-call dilation lets the paper's variant share one set of weights between groups that
-    use different dilation rates.
+    use different dilation rates. ``use_bias=False``: a conv without bias (the first-published
+    dilated network's stem).
     """
 
-    def __init__(self, filters, epsilon=1e-3, momentum=0.999, **kwargs):
+    def __init__(self, filters, epsilon=1e-3, momentum=0.999, use_bias=True, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.epsilon = float(epsilon)
         self.momentum = float(momentum)
+        self.use_bias = bool(use_bias)
         self.bn = layers.BatchNormalization(epsilon=self.epsilon, momentum=self.momentum, name="bn")
 
     def build(self, input_shape):
-        self.kernel, self.bias = self._add_conv("conv", (3, 3, input_shape[-1], self.filters))
+        self.kernel, self.bias = self._add_conv("conv", (3, 3, input_shape[-1], self.filters), self.use_bias)
         self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
 
     def call(self, x, dilation=1, training=None):
@@ -140,7 +145,13 @@ class ConvBNReLU(_ConvWeights, layers.Layer):
         return tuple(input_shape[:-1]) + (self.filters,)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "epsilon": self.epsilon, "momentum": self.momentum}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "epsilon": self.epsilon,
+            "momentum": self.momentum,
+            "use_bias": self.use_bias,
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PKG)

@@ -100,8 +100,8 @@ def test_dilation_variant_dilates_each_groups_stem_by_its_distance():
     """Same weights, dilation on: each group's stem is dilated by that group's temporal distance.
 
     Measured with these weights: one changed pixel reaches 10 px in every group without dilation,
-    18 / 14 px (distance 3 / 2) with it (stem and 3x3x3 fusion dilated), exactly the receptive fields; the distance-1 group is
-    bit-identical (|diff| 0.0) while the others move by ~1.
+    18 / 14 px (distance 3 / 2) with it (stem and 3x3x3 fusion dilated), exactly the receptive
+    fields; the distance-1 group is bit-identical (|diff| 0.0) while the others move by ~1.
     """
     cfg = TGAConfig.small()
     assert cfg.groups == ((0, 3, 6), (2, 3, 4), (1, 3, 5)) and cfg.group_distances == (3, 1, 2)

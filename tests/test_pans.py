@@ -136,3 +136,33 @@ def test_missing_input_exit_2(tmp_path, capsys):
     (tmp_path / "none").mkdir()
     assert main([str(tmp_path / "none"), str(tmp_path / "o")]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_zooming_pans(stills, tmp_path):
+    """--max-zoom: frame t samples the image at centre + (p - centre) * z ** (t - c), then shifts by (t - c) * v."""
+    manifest = _pans(stills, tmp_path / "z", max_zoom=1.05)
+    assert manifest["max_zoom"] == 1.05
+    for name, seq in manifest["sequences"].items():
+        z, v = seq["zoom"], np.array(seq["velocity"])
+        assert 1 / 1.05 <= z <= 1.05 and abs(np.log(z)) > 1e-4
+        image = read_image(str(stills / f"{name}.png"))
+        H, W = image.shape[:2]
+        top, left, h, w = seq["box"]
+        cx, cy = (W - 1) / 2, (H - 1) / 2
+        for t in (0, FRAMES - 1):
+            k = z ** (t - FRAMES // 2)
+            d = (t - FRAMES // 2) * v
+            # inverse map: output pixel q (image coords) <- centre + (q - centre) * k + d
+            M = np.array([[k, 0, cx * (1 - k) + d[0]], [0, k, cy * (1 - k) + d[1]]])
+            want = cv2.warpAffine(image, M, (W, H), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+            want = want[top : top + h, left : left + w]
+            got = read_image(str(tmp_path / "z" / name / f"{t:05d}.png"))
+            assert np.abs(got - want).mean() < 4e-3, (name, t)  # 8-bit rounding; measured ~1e-3
+            if t == 0:  # the zoom is really there: the same pan without it is far off
+                M0 = np.array([[1.0, 0, d[0]], [0, 1.0, d[1]]])
+                plain = cv2.warpAffine(image, M0, (W, H), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+                assert np.abs(got - plain[top : top + h, left : left + w]).mean() > 5 * np.abs(got - want).mean()
+    # the image must hold the zoomed box too: 48x64 at 1.05 ** 2 grows to 53x71
+    assert required_size(BOX, FRAMES, 6.0, 1.05) == (53 + 2 * 15, 71 + 2 * 15)
+    with pytest.raises(ValueError, match="max_zoom"):
+        _pans(stills, tmp_path / "bad", max_zoom=0.9)

@@ -7,7 +7,10 @@ image (default 256x256). With ``c = frames // 2`` and ``(top, left)`` the box's 
     frame_t(y, x) = image(top + y + (t - c) * vy, left + x + (t - c) * vx)
 
 so frame ``c`` is the crop itself (not resampled), frame ``t + 1`` is frame ``t`` moved by ``-v``
-(``frame_{t+1}(p) = frame_t(p + v)``), and the scene content drifts by ``-v`` per frame. Frames are
+(``frame_{t+1}(p) = frame_t(p + v)``), and the scene content drifts by ``-v`` per frame. With a
+zoom (``--max-zoom Z > 1``: a per-frame factor ``z`` drawn log-uniformly in ``[1/Z, Z]``), frame
+``t`` also scales the image about its centre by ``z ** (t - c)`` (sampled at
+``centre + (p - centre) * z ** (t - c)``, then shifted as above): a camera zooming while it pans. Frames are
 sampled bicubically (:func:`tga_keras.data.synthetic.warp_frame`); the box stays at least
 ``|v| * c + 3`` pixels inside the image, so no border rule is ever used. Frames are 8-bit.
 
@@ -69,24 +72,29 @@ def draw_velocity(rng: np.random.Generator, speed: tuple[float, float] = (1.0, 6
     raise ValueError(f"cannot draw a sub-pixel velocity with speed in [{lo}, {hi}] at scale {scale}")
 
 
-def required_size(box: tuple[int, int], frames: int, max_speed: float) -> tuple[int, int]:
-    """The smallest image ``(H, W)`` that holds a centred ``(h, w)`` pan of ``frames`` frames up to ``max_speed``."""
+def required_size(box: tuple[int, int], frames: int, max_speed: float, max_zoom: float = 1.0) -> tuple[int, int]:
+    """The smallest image ``(H, W)`` that holds a centred ``(h, w)`` pan of ``frames`` frames up to
+    ``max_speed`` (HR px/frame) and a per-frame zoom up to ``max_zoom``."""
     reach = math.ceil(max_speed * (frames // 2)) + MARGIN
-    return box[0] + 2 * reach, box[1] + 2 * reach
+    grow = float(max_zoom) ** (frames // 2)
+    return math.ceil(box[0] * grow) + 2 * reach, math.ceil(box[1] * grow) + 2 * reach
 
 
-def pan_frames(image: np.ndarray, velocity, frames: int, box: tuple[int, int]) -> np.ndarray:
+def pan_frames(image: np.ndarray, velocity, frames: int, box: tuple[int, int], zoom: float = 1.0) -> np.ndarray:
     """The frames of one pan (module docstring), uint8 RGB ``(frames, h, w, 3)``.
 
     ``image``: float32 RGB ``(H, W, 3)`` in [0, 1]; ``velocity``: ``(vx, vy)`` HR px/frame; ``box``:
-    ``(h, w)``, centred. Raises ``ValueError`` if the pan would leave the image.
+    ``(h, w)``, centred; ``zoom``: per-frame zoom factor (1: none). Raises ``ValueError`` if the
+    pan would leave the image.
     """
     H, W = image.shape[:2]
     h, w = box
     top, left = (H - h) // 2, (W - w) // 2
     c = frames // 2
     vx, vy = float(velocity[0]), float(velocity[1])
-    rx, ry = abs(vx) * c, abs(vy) * c
+    grow = max(float(zoom), 1.0 / float(zoom)) ** c
+    rx = abs(vx) * c + (w - 1) / 2.0 * (grow - 1.0)
+    ry = abs(vy) * c + (h - 1) / 2.0 * (grow - 1.0)
     if (
         top - ry < MARGIN
         or top + h - 1 + ry > H - 1 - MARGIN
@@ -96,7 +104,8 @@ def pan_frames(image: np.ndarray, velocity, frames: int, box: tuple[int, int]) -
         raise ValueError(f"a {h}x{w} pan of {frames} frames at ({vx:.2f}, {vy:.2f}) px/frame leaves a {H}x{W} image")
     out = np.empty((frames, h, w, 3), np.uint8)
     for t in range(frames):
-        f = warp_frame(image, ((t - c) * vx, (t - c) * vy), 0.0, 1.0, (top, left, h, w), cv2.INTER_CUBIC)
+        z = float(zoom) ** (t - c)
+        f = warp_frame(image, ((t - c) * vx, (t - c) * vy), 0.0, z, (top, left, h, w), cv2.INTER_CUBIC)
         out[t] = (np.clip(f, 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
     return out
 
@@ -127,6 +136,7 @@ def write_pans(
     seed: int = 0,
     size: tuple[int, int] = (256, 256),
     scale: int = 4,
+    max_zoom: float = 1.0,
     overwrite: bool = False,
     log: TextIO | None = None,
 ) -> dict:
@@ -138,6 +148,8 @@ def write_pans(
         speed: ``(min, max)`` HR px/frame, ``0 < min <= max``.
         size: ``(h, w)`` of the HR frames, the centre box of each image.
         scale: the SR scale the motion is made sub-pixel for (LR px = ``scale`` HR px).
+        max_zoom: ``>= 1``; above 1 each sequence also zooms by a per-frame factor drawn
+            log-uniformly in ``[1/max_zoom, max_zoom]`` (module docstring).
         overwrite: replace a non-empty ``out_dir`` (an empty one is always replaced).
         log: a file for one note per skipped image (images too small for the pan); default stderr.
 
@@ -146,7 +158,7 @@ def write_pans(
     and ``FileExistsError`` for a non-empty ``out_dir`` without ``overwrite``. The manifest
     (``pans.json``): the settings, the skipped images and, per sequence, ``source``, ``velocity``
     ``[vx, vy]`` (HR px/frame), ``lr_velocity`` (``velocity / scale``), ``speed`` and ``box``
-    ``[top, left, h, w]``.
+    ``[top, left, h, w]`` (and ``zoom``, the per-frame factor, when ``max_zoom > 1``).
     """
     from tga_keras.io_utils import atomic_path
 
@@ -158,6 +170,9 @@ def write_pans(
         raise ValueError(f"speed must be 0 < min <= max (HR px/frame), got min {lo}, max {hi}")
     if isinstance(scale, bool) or int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
+    max_zoom = float(max_zoom)
+    if not (math.isfinite(max_zoom) and 1.0 <= max_zoom <= 1.5):
+        raise ValueError(f"max_zoom must be between 1 (no zoom) and 1.5 per frame, got {max_zoom:g}")
     h, w = (int(v) for v in size)
     if h < 1 or w < 1:
         raise ValueError(f"size must be positive, got {size!r}")
@@ -169,16 +184,20 @@ def write_pans(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ValueError(f"images with the same name (one sequence folder each): {', '.join(dup)}")
-    need = required_size((h, w), int(frames), hi)
+    need = required_size((h, w), int(frames), hi, max_zoom)
     plan, skipped = [], []
     for i, (name, path) in enumerate(zip(names, files, strict=True)):
         H, W = image_size(path)
         if H < need[0] or W < need[1]:
             skipped.append(f"{path} ({H}x{W})")
             continue
-        v = draw_velocity(np.random.default_rng([int(seed) & 0xFFFFFFFF, i]), (lo, hi), int(scale))
-        plan.append((name, path, v, ((H - h) // 2, (W - w) // 2, h, w)))
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, i])
+        v = draw_velocity(rng, (lo, hi), int(scale))
+        z = math.exp(rng.uniform(-math.log(max_zoom), math.log(max_zoom))) if max_zoom > 1 else 1.0
+        plan.append((name, path, v, z, ((H - h) // 2, (W - w) // 2, h, w)))
     why = f"a {h}x{w} pan of {frames} frames at up to {hi:g} px/frame needs {need[0]}x{need[1]} pixels"
+    if max_zoom > 1:
+        why = why.replace(" needs", f" and zoom up to {max_zoom:g} per frame needs")
     if not plan:
         raise ValueError(f"no image is large enough: {why} (use a smaller --size or --max-speed)")
     for item in skipped:
@@ -189,16 +208,18 @@ def write_pans(
         "scale": int(scale),
         "speed_range": [lo, hi],
         "seed": int(seed),
+        "max_zoom": max_zoom,
         "reference_frame": int(frames) // 2,
         "skipped": skipped,
         "convention": "frame_t(y, x) = image(top + y + (t - c) * vy, left + x + (t - c) * vx), c = frames // 2; "
-        "frame t+1 is frame t moved by -velocity (bicubic, 8-bit PNG)",
+        "frame t+1 is frame t moved by -velocity (bicubic, 8-bit PNG); with a zoom z, frame t first samples "
+        "the image at centre + (p - centre) * z ** (t - c)",
         "sequences": {},
     }
     with atomic_path(out_dir, overwrite=True) as tmp:
         os.makedirs(tmp)
-        for name, path, v, box in plan:
-            clip = pan_frames(read_image(path), v, int(frames), (h, w))
+        for name, path, v, z, box in plan:
+            clip = pan_frames(read_image(path), v, int(frames), (h, w), z)
             folder = os.path.join(tmp, name)
             os.makedirs(folder)
             for t, frame in enumerate(clip):
@@ -212,6 +233,8 @@ def write_pans(
                 "speed": float(np.hypot(*v)),
                 "box": [int(b) for b in box],
             }
+            if max_zoom > 1:
+                manifest["sequences"][name]["zoom"] = z
         with open(os.path.join(tmp, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
     return manifest
@@ -235,7 +258,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PX",
         help="largest pan speed, HR px/frame (6 = 1.5 LR px at x4)",
     )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the velocities")
+    p.add_argument(
+        "--max-zoom",
+        type=float,
+        default=1.0,
+        metavar="Z",
+        help="also zoom by a per-frame factor drawn in [1/Z, Z] (1 = pans only; 1.02 moves the edge of a 256 box "
+        "by about 2.6 HR px per frame)",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the velocities and zooms")
     p.add_argument("--size", default="256x256", metavar="HxW", help="HR frame size, the centre box of each image")
     p.add_argument("--scale", type=int, default=4, help="SR scale the motion is made sub-pixel for")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT_DIR")
@@ -261,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             size=size,
             scale=args.scale,
+            max_zoom=args.max_zoom,
             overwrite=args.overwrite,
         )
     except (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as e:

@@ -27,7 +27,7 @@ def test_named_blocks_and_summary():
     assert "intra_group" in text and "inter_group" in text
 
 
-@pytest.mark.parametrize("preset", ["official", "paper", "small"])
+@pytest.mark.parametrize("preset", ["official", "paper", "paper_full", "small"])
 def test_config_json_round_trip(preset):
     cfg = TGAConfig.preset(preset)
     again = TGAConfig.from_json(cfg.to_json())

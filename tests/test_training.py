@@ -138,6 +138,10 @@ def _cfg_file(tmp_path, tiny_config, **changes):
         ({"mixed_precision": "int8"}, "mixed_precision"),
         ({"model": {"preset": "huge"}}, "unknown preset"),
         ({"model": {"preset": "small", "width": 3}}, "width"),
+        ({"stills_motion": {"speed": 3}}, "stills_motion: unknown field 'speed'"),
+        ({"stills_motion": {"velocity": -1}}, "stills_motion: velocity must be a number >= 0"),
+        ({"stills_motion": [3]}, "'stills_motion' must be an object"),
+        ({"model": {"preset": "small", "align": "yes"}}, "align must be true or false"),
     ],
 )
 def test_bad_config_is_a_clear_error_before_training(tiny_config, tmp_path, capsys, changes, message):
@@ -312,3 +316,13 @@ def test_slurm_tf_config():
         slurm_tf_config({"SLURM_JOB_NODELIST": "n1", "SLURM_PROCID": "1"})
     with pytest.raises(ValueError, match="srun"):
         slurm_tf_config({})
+
+
+def test_stills_motion_sets_the_motion_range():
+    from tga_keras.data.synthetic import MotionRange
+
+    cfg = TrainConfig.from_dict(
+        {"train_videos": [], "train_stills": ".", "stills_motion": {"velocity": 12, "zoom": 0.02}}
+    )
+    assert cfg.motion_range() == MotionRange(velocity=12.0, zoom=0.02)
+    assert TrainConfig.from_dict({"train_stills": "."}).motion_range() == MotionRange()

@@ -8,11 +8,12 @@ global, and good enough for camera motion. This module does the same:
    pixels, upscaled with ``cv2.INTER_CUBIC`` so ORB/SIFT find keypoints on tiny LR frames;
 2. ORB (default) or SIFT keypoints of each neighbour are matched to the reference's (brute force, Lowe
    ratio test), their coordinates mapped back to LR pixels, and ``cv2.findHomography`` with RANSAC fits
-   the neighbour -> reference homography;
-3. optionally (``refine=True``, the default) that estimate is polished by a few ECC iterations
-   (``cv2.findTransformECC``): keypoints on tiny frames are noisy (the feature-only fit misses by ~0.5-3 LR px
-   at the frame corners; after ECC ~0.05-0.3 px, see tests/test_alignment.py);
-4. an implausible or unsupported estimate falls back to the identity (see the module constants);
+   the neighbour -> reference homography (when that 8-parameter fit is implausible, as noisy keypoints on a
+   tiny frame can make it, the 6-parameter affine RANSAC fit of the same matches is tried instead);
+3. with ``refine=True`` (the default) a few ECC iterations (``cv2.findTransformECC``) polish that estimate: the
+   feature-only fit misses the true motion by 0.2-3 px near the frame corners (ORB, 36x44 and 144x176), the
+   refined one by 0.02-0.36 px (tests/test_alignment.py), for ~1.4 ms (36x44) to ~9 ms (180x320) more per frame;
+4. too few matches or inliers, or an implausible estimate, fall back to the identity (see the module constants);
 5. the neighbour is warped with ``cv2.warpPerspective`` (bilinear, constant border) and the pixels the warp
    leaves empty are filled from the unwarped frame (mask-weighted blend).
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import cv2
 import numpy as np
@@ -356,6 +357,39 @@ def warp_frame(frame: np.ndarray, hom: np.ndarray) -> np.ndarray:
     return (warped + missing[..., None] * frame).astype(np.float32)
 
 
+@overload
+def align(
+    frames: np.ndarray | Sequence[np.ndarray],
+    reference: int | None = None,
+    *,
+    method: str = "orb",
+    refine: bool = True,
+    return_report: Literal[False] = False,
+) -> np.ndarray: ...
+
+
+@overload
+def align(
+    frames: np.ndarray | Sequence[np.ndarray],
+    reference: int | None = None,
+    *,
+    method: str = "orb",
+    refine: bool = True,
+    return_report: Literal[True],
+) -> tuple[np.ndarray, AlignmentReport]: ...
+
+
+@overload
+def align(
+    frames: np.ndarray | Sequence[np.ndarray],
+    reference: int | None = None,
+    *,
+    method: str = "orb",
+    refine: bool = True,
+    return_report: bool = False,
+) -> np.ndarray | tuple[np.ndarray, AlignmentReport]: ...
+
+
 def align(
     frames: np.ndarray | Sequence[np.ndarray],
     reference: int | None = None,
@@ -443,6 +477,39 @@ def align(
         affine=tuple(affine_init),
     )
     return out, report
+
+
+@overload
+def align_windows(
+    windows: np.ndarray | Sequence[np.ndarray],
+    reference: int | None = None,
+    *,
+    method: str = "orb",
+    refine: bool = True,
+    return_reports: Literal[False] = False,
+) -> np.ndarray: ...
+
+
+@overload
+def align_windows(
+    windows: np.ndarray | Sequence[np.ndarray],
+    reference: int | None = None,
+    *,
+    method: str = "orb",
+    refine: bool = True,
+    return_reports: Literal[True],
+) -> tuple[np.ndarray, list[AlignmentReport]]: ...
+
+
+@overload
+def align_windows(
+    windows: np.ndarray | Sequence[np.ndarray],
+    reference: int | None = None,
+    *,
+    method: str = "orb",
+    refine: bool = True,
+    return_reports: bool = False,
+) -> np.ndarray | tuple[np.ndarray, list[AlignmentReport]]: ...
 
 
 def align_windows(

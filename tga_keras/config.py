@@ -35,6 +35,11 @@ class TGAConfig:
             with ``TGA.pth``). Off in the later release (``code/arch.py``).
         stem_bias: biases on the stem convs and the 3x3x3 fusion conv (the later release: yes; the
             first-published dilated network: no).
+        align: the paper's fast spatial alignment: every window's neighbours are warped onto the
+            reference by a feature-matched homography (:func:`tga_keras.alignment.align`) before the
+            network, by the inference core (``tga upscale/evaluate/benchmark/demo``) and by the
+            training pipeline. Not part of the Keras graph (OpenCV runs it), so exported artifacts
+            expect aligned windows; their manifest records the flag, and ``tga --backend`` aligns.
     """
 
     frames: int = 7
@@ -50,6 +55,7 @@ class TGAConfig:
     bn_epsilon: float = 1e-3
     dilation: bool = False
     stem_bias: bool = True
+    align: bool = False
 
     def __post_init__(self) -> None:
         # JSON gives lists: normalise to tuples so equality and hashing hold.
@@ -76,7 +82,7 @@ class TGAConfig:
             raise ValueError(f"inter_units must be a non-empty tuple of positive ints, got {self.inter_units!r}")
         if len(self.fusion3d_units) != 2 or min(self.fusion3d_units) < 1:
             raise ValueError(f"fusion3d_units must be two positive ints, got {self.fusion3d_units!r}")
-        for name in ("dilation", "stem_bias"):
+        for name in ("dilation", "stem_bias", "align"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not self.bn_epsilon > 0:
@@ -169,6 +175,12 @@ class TGAConfig:
         return cls(dilation=True, stem_bias=False)
 
     @classmethod
+    def paper_full(cls) -> "TGAConfig":
+        """The paper's full model: the dilated network (:meth:`paper`, same weights) with the fast
+        spatial alignment before it (``align=True``)."""
+        return cls(dilation=True, stem_bias=False, align=True)
+
+    @classmethod
     def small(cls) -> "TGAConfig":
         """A narrow, shallow variant that trains on a 2-core CPU in hours (see README)."""
         return cls(
@@ -183,10 +195,10 @@ class TGAConfig:
 
     @classmethod
     def preset(cls, name: str) -> "TGAConfig":
-        presets = {"official": cls.official, "paper": cls.paper, "small": cls.small}
+        presets = {"official": cls.official, "paper": cls.paper, "paper_full": cls.paper_full, "small": cls.small}
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(sorted(presets))}")
         return presets[name]()
 
 
-PRESETS = ("official", "paper", "small")
+PRESETS = ("official", "paper", "paper_full", "small")

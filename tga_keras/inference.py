@@ -360,6 +360,10 @@ class Upscaler:
             the model's :attr:`TGAConfig.tile_overlap` (half its receptive radius: 25 official, 11 small),
             or 16 for a backend without a config.
         batch_size: windows (or tiles) per backend call.
+        align: warp every window's neighbours onto its reference (:func:`tga_keras.alignment.align_windows`)
+            before the network, on the whole frames (before tiling). None: the model config's ``align``
+            (False for a backend without a config). ``alignment_stats`` counts the neighbours aligned
+            and those that fell back to the identity.
     """
 
     def __init__(
@@ -372,6 +376,7 @@ class Upscaler:
         scale: int | None = None,
         frames: int | None = None,
         min_size: int | None = None,
+        align: bool | None = None,
     ) -> None:
         self.backend = as_backend(model, scale=scale, frames=frames, min_size=min_size)
         self.scale, self.frames, self.min_size = self.backend.scale, self.backend.frames, self.backend.min_size
@@ -393,6 +398,10 @@ class Upscaler:
         self.tile = None if tile is None else int(tile)
         self.tile_overlap = int(tile_overlap)
         self.batch_size = int(batch_size)
+        if align is None:
+            align = bool(getattr(getattr(self.backend, "config", None), "align", False))
+        self.align = bool(align)
+        self.alignment_stats = {"neighbours": 0, "fell_back": 0}
 
     # -------------------------------------------------------------------- one window
     def check_window(self, shape: Iterable[int | None]) -> None:
@@ -423,7 +432,13 @@ class Upscaler:
         return out[0] if single else out
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        """``(b, F, h, w, 3)`` float32 -> raw SR ``(b, s*h, s*w, 3)`` (not clipped), tiled if asked."""
+        """``(b, F, h, w, 3)`` float32 -> raw SR ``(b, s*h, s*w, 3)`` (not clipped), aligned and tiled if asked."""
+        if self.align:
+            from tga_keras.alignment import align_windows
+
+            x, reports = align_windows(x, self.frames // 2, return_reports=True)
+            self.alignment_stats["neighbours"] += x.shape[0] * (self.frames - 1)
+            self.alignment_stats["fell_back"] += sum(len(r.fell_back) for r in reports)
         h, w = x.shape[2], x.shape[3]
         if self.tile is None or (h <= self.tile and w <= self.tile):
             return self._call(x)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tga_keras.config import TGAConfig
+    from tga_keras.data.synthetic import MotionRange
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 MIXED_PRECISIONS = (None, "bfloat16", "float16")
@@ -34,6 +35,9 @@ class TrainConfig:
     train_frame_folders: str | None = None  # Vid4/REDS-style root (one folder per sequence)
     train_stills: str | None = None  # folder of still images -> synthetic motion
     train_stills_weight: int = 1  # each still is drawn this many times per pass over the data
+    # largest synthetic motion of train_stills and val_stills: MotionRange fields (velocity HR px/frame,
+    # acceleration, rotation deg/frame, angular_acceleration, zoom log-scale/frame); {} = MotionRange()
+    stills_motion: dict[str, float] = dataclasses.field(default_factory=dict)
     val_videos: list[str] = dataclasses.field(default_factory=list)
     val_frame_folders: str | None = None
     val_stills: str | None = None  # held-out stills -> fixed synthetic motion (key 0)
@@ -120,6 +124,7 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         self.model_config()  # a bad preset or model field is a config error too
+        self.motion_range()
         for name in _PATH_LIST_FIELDS:
             for p in getattr(self, name):
                 if not os.path.exists(p):
@@ -128,6 +133,18 @@ class TrainConfig:
             p = getattr(self, name)
             if p is not None and not os.path.exists(p):
                 raise FileNotFoundError(f"{name}: {p}: no such file or folder")
+
+    def motion_range(self) -> MotionRange:
+        """The stills' :class:`MotionRange` (``ValueError`` for an unknown field or a bad value)."""
+        from tga_keras.data.synthetic import MotionRange
+
+        known = [f.name for f in dataclasses.fields(MotionRange)]
+        for key, value in self.stills_motion.items():
+            if key not in known:
+                raise ValueError(f"stills_motion: unknown field {key!r} (known: {', '.join(known)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e3:
+                raise ValueError(f"stills_motion: {key} must be a number >= 0, got {json.dumps(value)}")
+        return MotionRange(**{k: float(v) for k, v in self.stills_motion.items()})
 
     def model_config(self) -> TGAConfig:
         from tga_keras.config import TGAConfig

@@ -66,7 +66,7 @@ def build_datasets(
         sources.append(FrameFolders(cfg.train_frame_folders))
     if cfg.train_stills:
         # Every copy is a window of its own, with its own random motion (keyed by the sample index).
-        stills = SyntheticMotion.from_folder(cfg.train_stills, length=frames, seed=cfg.seed)
+        stills = SyntheticMotion.from_folder(cfg.train_stills, length=frames, seed=cfg.seed, motion=cfg.motion_range())
         sources += [stills] * cfg.train_stills_weight
     train = make_train_dataset(
         sources,
@@ -78,6 +78,7 @@ def build_datasets(
         seed=cfg.seed,
         start=start,
         shard=shard,
+        align=cfg.model_config().align,
     )
     # Validation: the first val_frames windows of each kind of held-out data, the same every epoch.
     parts: list[tuple[VideoFiles | FrameFolders | SyntheticMotion, str]] = []
@@ -87,7 +88,10 @@ def build_datasets(
         parts.append((FrameFolders(cfg.val_frame_folders), "all"))
     if cfg.val_stills:
         # Fixed synthetic motion (key 0, a seed of its own); the still itself is the reference frame.
-        parts.append((SyntheticMotion.from_folder(cfg.val_stills, length=frames, seed=cfg.seed + 1), "center"))
+        still_motion = SyntheticMotion.from_folder(
+            cfg.val_stills, length=frames, seed=cfg.seed + 1, motion=cfg.motion_range()
+        )
+        parts.append((still_motion, "center"))
     val = None
     for source, references in parts if cfg.val_frames > 0 else []:
         ds = make_eval_dataset(
@@ -98,6 +102,7 @@ def build_datasets(
             batch_size=1,
             with_info=False,
             references=references,
+            align=cfg.model_config().align,
         ).take(cfg.val_frames)
         val = ds if val is None else val.concatenate(ds)
     return train, None if val is None else val.cache()

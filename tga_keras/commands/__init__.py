@@ -35,6 +35,34 @@ def add_overlap_argument(parser) -> None:
     )
 
 
+def add_align_argument(parser) -> None:
+    """``--align auto|on|off``: the paper's fast spatial alignment before the network."""
+    parser.add_argument(
+        "--align",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="warp every window's neighbours onto the reference frame by a feature-matched homography before "
+        "the network (the paper's fast spatial alignment; OpenCV, a few ms per frame); auto: as the model's "
+        "config says (align=true in the paper_full preset)",
+    )
+
+
+def align_choice(args) -> bool | None:
+    """``--align`` as :class:`tga_keras.inference.Upscaler` takes it (None: the model's config)."""
+    return {"auto": None, "on": True, "off": False}[args.align]
+
+
+def alignment_note(upscaler) -> str | None:
+    """One line on what the alignment did, or None when it was off."""
+    if not upscaler.align:
+        return None
+    st = upscaler.alignment_stats
+    return (
+        f"alignment: {st['neighbours']} neighbour frames warped onto their reference, "
+        f"{st['fell_back']} left unwarped (too few features or an implausible homography)"
+    )
+
+
 MODEL_HELP = (
     "model: .keras (from `tga convert` or training), .weights.h5, an official .pth (needs torch), "
     "or an artifact of `python -m export` (SavedModel folder, .tflite, .onnx, TensorRT .engine)"

@@ -33,13 +33,15 @@ DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_se
 
 
 def add_parser(sub):
+    from tga_keras.config import PRESETS
+
     p = sub.add_parser(
         "benchmark",
         help="time the model (ms/frame, peak memory), optionally against the onnxruntime peer",
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--preset", default="official", choices=["official", "paper", "small"])
+    p.add_argument("--preset", default="official", choices=PRESETS)
     p.add_argument("--config", metavar="JSON", help="TGAConfig fields overriding the preset, e.g. '{\"nf\": 48}'")
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + " (default: random weights; speed is the same)")
     add_backend_argument(p, extra=("peer",), note="; peer: --weights is the official network as ONNX, timed alone")

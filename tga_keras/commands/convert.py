@@ -24,7 +24,7 @@ def add_parser(sub):
     p.add_argument(
         "--preset",
         default=None,
-        choices=["official", "paper"],
+        choices=["official", "paper", "paper_full"],
         help="architecture the checkpoint was trained with (default: recognised from its keys; "
         "'paper' is the dilated TGA.pth, 'official' the later release)",
     )

@@ -24,9 +24,12 @@ import time
 
 from tga_keras.commands import (
     MODEL_HELP,
+    add_align_argument,
     add_backend_argument,
     add_overlap_argument,
     add_precision_argument,
+    align_choice,
+    alignment_note,
     weights_not_found,
 )
 
@@ -56,6 +59,7 @@ def add_parser(sub):
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
     add_overlap_argument(p)
+    add_align_argument(p)
     add_precision_argument(p)
     p.add_argument(
         "--temporal-ablation",
@@ -151,7 +155,7 @@ def run(args) -> int:
         references="center" if centre_only else "all",
         max_references=args.max_frames,
     )
-    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
+    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, align=align_choice(args))
     ablate = args.temporal_ablation
     keys = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim") + (("static_psnr", "static_ssim") if ablate else ())
     per_seq: dict[str, dict[str, list[float]]] = {}
@@ -212,6 +216,9 @@ def run(args) -> int:
             line += f"   {r['static_psnr']:7.3f} / {r['static_ssim']:.4f}  {r['temporal_gain_db']:+8.3f}"
         print(line)
     print(f"{seconds:.1f} s")
+    note = alignment_note(up)
+    if note:
+        print(note)
     if args.json:
         config = None if backend.config is None else backend.config.to_dict()
         report = {
@@ -224,6 +231,8 @@ def run(args) -> int:
             "degradation": args.degradation,
             "crop_border": crop,
             "temporal_ablation": ablate,
+            "aligned": up.align,
+            "alignment_fallbacks": up.alignment_stats["fell_back"] if up.align else None,
             "sequences": rows,
             "average": overall,
         }

@@ -17,7 +17,15 @@ import sys
 import time
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from tga_keras.commands import MODEL_HELP, add_backend_argument, add_precision_argument, weights_not_found
+from tga_keras.commands import (
+    MODEL_HELP,
+    add_align_argument,
+    add_backend_argument,
+    add_precision_argument,
+    align_choice,
+    alignment_note,
+    weights_not_found,
+)
 
 if TYPE_CHECKING:
     import cv2
@@ -67,6 +75,7 @@ def add_parser(sub):
         "25 for the official network, 11 for small, 16 for an artifact without a manifest; "
         "the small model's default stays within 1e-3 of whole frames)",
     )
+    add_align_argument(p)
     add_precision_argument(p)
     p.add_argument("--start", type=int, default=0, metavar="N", help="first frame to upscale (0-based)")
     p.add_argument("--frames-limit", type=int, default=None, metavar="N", help="upscale at most N frames")
@@ -244,7 +253,9 @@ def run(args) -> int:
     backend = load_backend(args.weights, args.backend, preset=args.preset, precision=args.precision)
     if backend.frames // 2 != radius:  # a model with another window length
         source = _open_source(args.input, args.start, args.frames_limit, backend.frames // 2)
-    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size)
+    up = Upscaler(
+        backend, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size, align=align_choice(args)
+    )
     fps = args.fps or source.fps
     print(
         f"upscaling {source.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision})",
@@ -281,4 +292,7 @@ def run(args) -> int:
     dt = time.perf_counter() - t0
     what = "PNG frames" if kind == "folder" else f"{fps:g} fps {VIDEO_CODECS[kind]} video"
     print(f"wrote {args.output}: {writer.count} {what}, {dt:.1f} s ({1000 * dt / writer.count:.0f} ms/frame)")
+    note = alignment_note(up)
+    if note:
+        print(note, file=sys.stderr)
     return 0

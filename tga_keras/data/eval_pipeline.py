@@ -63,6 +63,7 @@ def make_eval_dataset(
     key: int = 0,
     with_info: bool = True,
     max_references: int | None = None,
+    align: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(lr, hr, info)`` per reference frame (``(lr, hr)`` if ``with_info=False``).
 
@@ -79,6 +80,9 @@ def make_eval_dataset(
         key: random key for synthetic sources.
         max_references: evaluate at most this many reference frames per sequence (the first ones);
             frames after the last window are not read.
+        align: warp each LR window's neighbours onto its reference
+            (:func:`tga_keras.alignment.align`), for models with ``TGAConfig.align`` (the inference
+            core does this itself: leave it False when the windows go to an ``Upscaler``).
     """
     check_common(frames, scale, degradation)
     border = sr_border(scale, protocol)
@@ -126,7 +130,12 @@ def make_eval_dataset(
                     raise DatasetError(f"cannot degrade {seq.describe(read)}: {exc}") from exc
                 if read in ref_set:
                     hr_cache[read] = hr
-            yield np.stack([lr_cache[j] for j in idxs]), hr_cache.pop(i), i
+            lr = np.stack([lr_cache[j] for j in idxs])
+            if align:
+                from tga_keras.alignment import align as align_window
+
+                lr = align_window(lr, frames // 2)
+            yield lr, hr_cache.pop(i), i
             for j in [j for j in lr_cache if j < i + 1 - frames // 2]:
                 del lr_cache[j]
 

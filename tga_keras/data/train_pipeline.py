@@ -59,6 +59,12 @@ def training_windows(sequences: list[Sequence], frames: int, hr_crop: int):
     return np.concatenate(seq_idx), np.concatenate(starts)
 
 
+def _align_window(lr: np.ndarray) -> np.ndarray:
+    from tga_keras.alignment import align
+
+    return align(lr, len(lr) // 2)
+
+
 def _window_order(n: int, seed: int, shuffle: bool, epochs: int | None) -> tf.data.Dataset:
     """Window indices: a stateless permutation per epoch (or 0..n-1 repeated)."""
     ep = tf.data.Dataset.range(epochs) if epochs is not None else tf.data.Dataset.range(2**62)
@@ -88,6 +94,7 @@ def make_train_dataset(
     start: int = 0,
     shard: tuple[int, int] | None = None,
     num_parallel_calls: int = tf.data.AUTOTUNE,
+    align: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(lr (B, frames, hr_crop/scale, hr_crop/scale, 3), hr (B, hr_crop, hr_crop, 3))``.
 
@@ -108,6 +115,8 @@ def make_train_dataset(
         shard: ``(num_shards, index)`` for data-parallel workers: ``batch_size`` is the global batch,
             and this shard yields its ``batch_size // num_shards`` consecutive samples of every global
             batch (so the shards together see exactly the batches of a single process).
+        align: warp each LR window's neighbours onto its reference after the degradation
+            (:func:`tga_keras.alignment.align` in a ``tf.numpy_function``), for ``TGAConfig.align``.
 
     Raises (eagerly, naming the file): :class:`DatasetError` for a sequence shorter than
     ``frames`` or with frames smaller than ``hr_crop``; ``ValueError`` for bad arguments. A file
@@ -157,6 +166,9 @@ def make_train_dataset(
                 f"{degradation} x{scale} turns a {hr_crop} HR crop into LR {lr.shape.as_list()[1:3]}, "
                 f"not {lr_side}; choose another hr_crop"
             )
+        if align:
+            lr = tf.numpy_function(_align_window, [lr], tf.float32, stateful=False, name="align_window")
+            lr.set_shape([frames, lr_side, lr_side, 3])
         return lr, hr[frames // 2]
 
     if start < 0:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from tga_keras.errors import InputError
 from tga_keras.inference import first_line
 
 BACKENDS = ("keras", "savedmodel", "tflite", "onnx", "tensorrt")
@@ -48,7 +49,7 @@ def detect_backend(path: str | os.PathLike) -> str:
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
             return "savedmodel"
-        raise ValueError(f"{path}: a folder, but not a SavedModel (no saved_model.pb in it)")
+        raise InputError(f"{path}: a folder, but not a SavedModel (no saved_model.pb in it)")
     if lower.endswith(KERAS_SUFFIXES):
         return "keras"
     if lower.endswith(".tflite"):
@@ -57,7 +58,7 @@ def detect_backend(path: str | os.PathLike) -> str:
         return "onnx"
     if lower.endswith(ENGINE_SUFFIXES):
         return "tensorrt"
-    raise ValueError(
+    raise InputError(
         f"{path}: cannot tell the model format from the name; use .keras/.pth (Keras), "
         "a SavedModel folder, .tflite, .onnx or .engine (TensorRT)"
     )
@@ -128,7 +129,7 @@ class _ArtifactBackend:
             self.scale, self.frames, self.min_size = config.scale, config.frames, config.min_size
             return
         if frames is None:
-            raise ValueError(
+            raise InputError(
                 f"{path}: the input shape does not fix the frame count and no {MANIFEST} describes this artifact"
             )
         self.frames, self.min_size = int(frames), 3
@@ -150,13 +151,13 @@ class SavedModelBackend(_ArtifactBackend):
         try:
             self._loaded = tf.saved_model.load(path)  # keep a reference: the signature's variables live in it
         except Exception as e:  # noqa: BLE001 - TF raises many types for foreign folders
-            raise ValueError(f"{path}: not a readable SavedModel: {type(e).__name__}: {first_line(e)}") from None
+            raise InputError(f"{path}: not a readable SavedModel: {type(e).__name__}: {first_line(e)}") from None
         if signature not in self._loaded.signatures:
-            raise ValueError(f"{path}: no signature {signature!r} (has {sorted(self._loaded.signatures)})")
+            raise InputError(f"{path}: no signature {signature!r} (has {sorted(self._loaded.signatures)})")
         self._fn = self._loaded.signatures[signature]
         ((self._input, spec),) = self._fn.structured_input_signature[1].items()
         if spec.dtype != tf.float32:
-            raise ValueError(
+            raise InputError(
                 f"{path}: signature {signature!r} takes {spec.dtype.name}; "
                 "the inference core runs float32 signatures (serving_default)"
             )
@@ -185,11 +186,11 @@ class TFLiteBackend(_ArtifactBackend):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
-            raise ValueError("the tflite backend needs the LiteRT interpreter: pip install ai-edge-litert") from None
+            raise InputError("the tflite backend needs the LiteRT interpreter: pip install ai-edge-litert") from None
         try:
             self._it = Interpreter(model_path=path, num_threads=threads)
         except (ValueError, RuntimeError) as e:
-            raise ValueError(f"{path}: not a readable TFLite model: {first_line(e)}") from None
+            raise InputError(f"{path}: not a readable TFLite model: {first_line(e)}") from None
         self._in = self._it.get_input_details()[0]
         self._out = self._it.get_output_details()[0]
         self._shape: tuple[int, ...] | None = None
@@ -281,7 +282,7 @@ def onnx_session(path: str, threads: int | None = None, providers=None, profile_
     try:
         import onnxruntime as ort
     except ImportError:
-        raise ValueError("the onnx backend needs onnxruntime: pip install onnxruntime") from None
+        raise InputError("the onnx backend needs onnxruntime: pip install onnxruntime") from None
     so = ort.SessionOptions()
     if threads:
         so.intra_op_num_threads = int(threads)
@@ -293,7 +294,7 @@ def onnx_session(path: str, threads: int | None = None, providers=None, profile_
     try:
         return ort.InferenceSession(path, so, providers=providers or ["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise ValueError(f"{path}: not a readable ONNX model: {first_line(e)}") from None
+        raise InputError(f"{path}: not a readable ONNX model: {first_line(e)}") from None
 
 
 class ONNXBackend(_ArtifactBackend):
@@ -307,7 +308,7 @@ class ONNXBackend(_ArtifactBackend):
         self._sess = onnx_session(path, threads, providers)
         inputs = self._sess.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 5:
-            raise ValueError(
+            raise InputError(
                 f"{path}: expected one 5-D input (batch, frames, H, W, 3), got {[(i.name, i.shape) for i in inputs]}"
             )
         self._input = inputs[0].name
@@ -375,29 +376,29 @@ def load_backend(
     from tga_keras.inference import KerasBackend, load_tga
 
     if backend not in ("auto",) + BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
+        raise InputError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
     if path is None:
         if backend not in ("auto", "keras"):
-            raise ValueError(f"--backend {backend} needs an artifact path")
+            raise InputError(f"--backend {backend} needs an artifact path")
         return KerasBackend(load_tga(None, preset, precision=precision))
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
     kind = detect_backend(path) if backend == "auto" else backend
     if kind != "keras" and precision != "float32":
-        raise ValueError(
+        raise InputError(
             f"--precision {precision} applies to the keras backend; an exported artifact has its own precision"
         )
     if kind == "keras":
         return KerasBackend(load_tga(path, preset, precision=precision))
     if kind == "savedmodel":
         if not os.path.isdir(path):
-            raise ValueError(f"{path}: a SavedModel is a folder (with saved_model.pb)")
+            raise InputError(f"{path}: a SavedModel is a folder (with saved_model.pb)")
         return SavedModelBackend(path)
     if os.path.isdir(path):
-        raise ValueError(f"{path}: a folder; the {kind} backend takes a file")
+        raise InputError(f"{path}: a folder; the {kind} backend takes a file")
     if os.path.getsize(path) == 0:
-        raise ValueError(f"{path}: empty file (0 bytes)")
+        raise InputError(f"{path}: empty file (0 bytes)")
     if kind == "tflite":
         return TFLiteBackend(path, threads=threads)
     if kind == "onnx":

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Sequence
 
+from tga_keras.errors import InputError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # command name -> module in tga_keras.commands with `add_parser(subparsers)` and `run(args) -> int`
@@ -25,7 +27,7 @@ COMMANDS = {
 }
 
 
-class UsageError(Exception):
+class UsageError(InputError):
     """A mistake in how the command was called (exit code 2)."""
 
 

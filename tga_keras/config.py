@@ -6,6 +6,8 @@ import dataclasses
 import json
 from typing import Any
 
+from tga_keras.errors import InputError
+
 _SUPPORTED_SCALES = (2, 3, 4)
 
 
@@ -67,26 +69,26 @@ class TGAConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that is out of range."""
         if not isinstance(self.frames, int) or self.frames < 3 or self.frames % 2 == 0:
-            raise ValueError(f"frames must be an odd integer >= 3, got {self.frames!r}")
+            raise InputError(f"frames must be an odd integer >= 3, got {self.frames!r}")
         if self.scale not in _SUPPORTED_SCALES:
-            raise ValueError(f"scale must be one of {_SUPPORTED_SCALES}, got {self.scale!r}")
+            raise InputError(f"scale must be one of {_SUPPORTED_SCALES}, got {self.scale!r}")
         for name in ("nf", "ng", "reconstruction_width", "upsample_width"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
         if self.stem_units < 1:
-            raise ValueError(f"stem_units must be >= 1, got {self.stem_units!r}")
+            raise InputError(f"stem_units must be >= 1, got {self.stem_units!r}")
         if not self.intra_units or min(self.intra_units) < 1:
-            raise ValueError(f"intra_units must be a non-empty tuple of positive ints, got {self.intra_units!r}")
+            raise InputError(f"intra_units must be a non-empty tuple of positive ints, got {self.intra_units!r}")
         if not self.inter_units or min(self.inter_units) < 1:
-            raise ValueError(f"inter_units must be a non-empty tuple of positive ints, got {self.inter_units!r}")
+            raise InputError(f"inter_units must be a non-empty tuple of positive ints, got {self.inter_units!r}")
         if len(self.fusion3d_units) != 2 or min(self.fusion3d_units) < 1:
-            raise ValueError(f"fusion3d_units must be two positive ints, got {self.fusion3d_units!r}")
+            raise InputError(f"fusion3d_units must be two positive ints, got {self.fusion3d_units!r}")
         for name in ("dilation", "stem_bias", "align"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not self.bn_epsilon > 0:
-            raise ValueError(f"bn_epsilon must be > 0, got {self.bn_epsilon!r}")
+            raise InputError(f"bn_epsilon must be > 0, got {self.bn_epsilon!r}")
 
     # --------------------------------------------------------------- derived
     @property
@@ -145,11 +147,11 @@ class TGAConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TGAConfig":
         if not isinstance(d, dict):
-            raise ValueError(f"a TGAConfig needs a dict, got {type(d).__name__}")
+            raise InputError(f"a TGAConfig needs a dict, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"unknown TGAConfig fields: {', '.join(unknown)}")
+            raise InputError(f"unknown TGAConfig fields: {', '.join(unknown)}")
         return cls(**d)
 
     def to_json(self) -> str:
@@ -197,7 +199,7 @@ class TGAConfig:
     def preset(cls, name: str) -> "TGAConfig":
         presets = {"official": cls.official, "paper": cls.paper, "paper_full": cls.paper_full, "small": cls.small}
         if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(sorted(presets))}")
+            raise InputError(f"unknown preset {name!r}; choose one of {', '.join(sorted(presets))}")
         return presets[name]()
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 import numpy as np
 
 from tga_keras.config import TGAConfig
+from tga_keras.errors import InputError
 
 if TYPE_CHECKING:
     import keras
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 Transform = Callable[[np.ndarray], np.ndarray]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """The file is not a readable official TGA checkpoint, or does not fit the config."""
 
 

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, T
 import numpy as np
 import numpy.typing as npt
 
+from tga_keras.errors import InputError
+
 if TYPE_CHECKING:
     import keras
 
@@ -49,9 +51,9 @@ def window_indices(n_frames: int, frames: int = 7) -> list[list[int]]:
     ``r = frames // 2``. ``window_indices(4, 5) == [[0,0,0,1,2], [0,0,1,2,3], [0,1,2,3,3], [1,2,3,3,3]]``.
     """
     if isinstance(n_frames, bool) or int(n_frames) != n_frames or n_frames < 1:
-        raise ValueError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+        raise InputError(f"n_frames must be an integer >= 1, got {n_frames!r}")
     if isinstance(frames, bool) or int(frames) != frames or frames < 1 or frames % 2 == 0:
-        raise ValueError(f"frames must be an odd integer >= 1, got {frames!r}")
+        raise InputError(f"frames must be an odd integer >= 1, got {frames!r}")
     from tga_keras.data.eval_pipeline import window_indices as window_of
 
     n = int(n_frames)
@@ -66,7 +68,7 @@ def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int
     from every tile edge that is not an image edge (the boundary sits mid-overlap).
     """
     if tile <= 2 * overlap:
-        raise ValueError(f"tile ({tile}) must be larger than 2 * overlap ({2 * overlap})")
+        raise InputError(f"tile ({tile}) must be larger than 2 * overlap ({2 * overlap})")
     if length <= tile:
         return [(0, length, 0, length)]
     stride = tile - 2 * overlap
@@ -133,7 +135,7 @@ def inference_function(
     import tensorflow as tf
 
     if input_dtype not in OUTPUT_DTYPES:
-        raise ValueError(f"input_dtype must be one of {OUTPUT_DTYPES}, got {input_dtype!r}")
+        raise InputError(f"input_dtype must be one of {OUTPUT_DTYPES}, got {input_dtype!r}")
     spec = tf.TensorSpec([batch, model.config.frames, height, width, 3], tf.as_dtype(input_dtype), name=INPUT_NAME)
 
     def sr_of(x: Any) -> Any:
@@ -166,7 +168,7 @@ class KerasBackend:
     def __init__(self, model: keras.Model) -> None:
         config = getattr(model, "config", None)
         if config is None:
-            raise ValueError(f"{type(model).__name__} has no TGAConfig (.config); build it with tga_keras.build_tga")
+            raise InputError(f"{type(model).__name__} has no TGAConfig (.config); build it with tga_keras.build_tga")
         self.model, self.config = model, config
         self.scale, self.frames, self.min_size = config.scale, config.frames, config.min_size
         self.precision = "bf16" if "bfloat16" in str(getattr(model.dtype_policy, "name", "")) else "fp32"
@@ -199,9 +201,9 @@ def as_backend(
         return obj
     if callable(obj):
         if scale is None:
-            raise ValueError("a plain callable backend needs scale= (and frames= if not 7)")
+            raise InputError("a plain callable backend needs scale= (and frames= if not 7)")
         return CallableBackend(obj, scale, 7 if frames is None else frames, 3 if min_size is None else min_size)
-    raise ValueError(f"cannot run {type(obj).__name__}: expected a Keras model, a .keras path or a callable")
+    raise InputError(f"cannot run {type(obj).__name__}: expected a Keras model, a .keras path or a callable")
 
 
 # ------------------------------------------------------------------------------ loading
@@ -219,7 +221,7 @@ def with_precision(model: keras.Model, precision: str = "float32") -> keras.Mode
     ``tga evaluate --precision`` or ``tga benchmark``). Elsewhere it can be slower than float32.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "float32":
         return model
     import keras
@@ -250,7 +252,7 @@ def load_tga(
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is not a TGA model.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     return with_precision(_load_float32(weights, preset), precision)
 
 
@@ -265,9 +267,9 @@ def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) ->
     if not os.path.exists(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     if not os.path.isfile(path):
-        raise ValueError(f"weights must be a file, got a folder: {path}")
+        raise InputError(f"weights must be a file, got a folder: {path}")
     if os.path.getsize(path) == 0:
-        raise ValueError(f"weights file is empty (0 bytes): {path}")
+        raise InputError(f"weights file is empty (0 bytes): {path}")
     lower = path.lower()
     if lower.endswith(".pth") or lower.endswith(".pt"):
         from tga_keras.convert import from_torch
@@ -278,7 +280,7 @@ def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) ->
         try:
             model.load_weights(path)
         except Exception as e:  # h5py/keras raise many types for foreign or mismatched files
-            raise ValueError(
+            raise InputError(
                 f"{path}: cannot load these weights into the "
                 f"{preset or 'official'} TGA: {type(e).__name__}: {first_line(e)}"
             ) from None
@@ -289,20 +291,20 @@ def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) ->
         import keras
 
         if not zipfile.is_zipfile(path):
-            raise ValueError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is not)")
+            raise InputError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is not)")
         try:
             model = keras.saving.load_model(path, compile=False)  # inference needs no optimizer
         except Exception as e:  # zipfile/json/keras errors for files that are not Keras models
-            raise ValueError(f"{path}: not a readable Keras model: {type(e).__name__}: {first_line(e)}") from None
+            raise InputError(f"{path}: not a readable Keras model: {type(e).__name__}: {first_line(e)}") from None
         if not isinstance(model, TGAModel):
-            raise ValueError(f"{path}: holds a {type(model).__name__}, not a TGA model")
+            raise InputError(f"{path}: holds a {type(model).__name__}, not a TGA model")
         if config is not None and model.config != config:
-            raise ValueError(
+            raise InputError(
                 f"{path}: the saved model is not the {preset!r} preset "
                 f"(saved config {model.config.to_json()}); drop --preset"
             )
         return model
-    raise ValueError(f"{path}: unknown weights format; use .keras, .weights.h5 or an official .pth")
+    raise InputError(f"{path}: unknown weights format; use .keras, .weights.h5 or an official .pth")
 
 
 def first_line(e: BaseException) -> str:
@@ -316,9 +318,9 @@ def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
     try:
         h, w = (int(v) for v in str(text).lower().split("x"))
     except ValueError:
-        raise ValueError(f"{option} must look like 144x180 (height x width), got {text!r}") from None
+        raise InputError(f"{option} must look like 144x180 (height x width), got {text!r}") from None
     if h < 1 or w < 1:
-        raise ValueError(f"{option} must be positive, got {text!r}")
+        raise InputError(f"{option} must be positive, got {text!r}")
     return h, w
 
 
@@ -337,7 +339,7 @@ def _to_float(x: npt.ArrayLike) -> np.ndarray:
 
         return u8_to_float(x)
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"frames must be uint8 or float in [0, 1], got dtype {x.dtype}")
+        raise InputError(f"frames must be uint8 or float in [0, 1], got dtype {x.dtype}")
     return x.astype(np.float32, copy=False)
 
 
@@ -385,16 +387,16 @@ class Upscaler:
             tile_overlap = config.tile_overlap if config is not None else DEFAULT_TILE_OVERLAP
         if tile is not None:
             if isinstance(tile, bool) or int(tile) != tile or tile < self.min_size:
-                raise ValueError(f"tile must be an integer >= {self.min_size} (LR pixels), got {tile!r}")
+                raise InputError(f"tile must be an integer >= {self.min_size} (LR pixels), got {tile!r}")
             if isinstance(tile_overlap, bool) or int(tile_overlap) != tile_overlap or tile_overlap < 0:
-                raise ValueError(f"tile overlap must be an integer >= 0, got {tile_overlap!r}")
+                raise InputError(f"tile overlap must be an integer >= 0, got {tile_overlap!r}")
             if tile <= 2 * tile_overlap:
-                raise ValueError(
+                raise InputError(
                     f"tile ({tile}) must be larger than twice the overlap ({tile_overlap} LR pixels of "
                     "context per side); use a larger tile or set the overlap (--overlap)"
                 )
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+            raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.tile = None if tile is None else int(tile)
         self.tile_overlap = int(tile_overlap)
         self.batch_size = int(batch_size)
@@ -416,10 +418,10 @@ class Upscaler:
         The shape is checked before any work; uint8 input is divided by 255; output clipped to [0, 1].
         """
         if dtype not in OUTPUT_DTYPES:
-            raise ValueError(f"dtype must be one of {OUTPUT_DTYPES}, got {dtype!r}")
+            raise InputError(f"dtype must be one of {OUTPUT_DTYPES}, got {dtype!r}")
         shape = tuple(np.shape(lr_frames))
         if len(shape) not in (4, 5):
-            raise ValueError(
+            raise InputError(
                 f"expected one window ({self.frames}, height, width, 3) or a batch "
                 f"(batch, {self.frames}, height, width, 3); got an array of rank {len(shape)}: {shape}"
             )
@@ -463,7 +465,7 @@ class Upscaler:
         y = np.asarray(self.backend(x), dtype=np.float32)
         want = (x.shape[0], self.scale * x.shape[2], self.scale * x.shape[3], 3)
         if y.shape != want:
-            raise ValueError(f"backend returned shape {y.shape} for input {x.shape}; expected {want}")
+            raise RuntimeError(f"backend returned shape {y.shape} for input {x.shape}; expected {want}")
         return y
 
     # -------------------------------------------------------------------- streams
@@ -488,9 +490,9 @@ class Upscaler:
         ``progress``: a tqdm bar on stderr (``total`` defaults to ``len(frames)`` when known).
         """
         if dtype not in OUTPUT_DTYPES:
-            raise ValueError(f"dtype must be one of {OUTPUT_DTYPES}, got {dtype!r}")
+            raise InputError(f"dtype must be one of {OUTPUT_DTYPES}, got {dtype!r}")
         if first < 0 or (count is not None and count < 0):
-            raise ValueError(f"first and count must be >= 0, got first={first}, count={count}")
+            raise InputError(f"first and count must be >= 0, got first={first}, count={count}")
         if total is None:
             n = len(frames) if isinstance(frames, Sized) else None
             total = None if n is None else max(0, min(n - first, count if count is not None else n))
@@ -553,11 +555,11 @@ class Upscaler:
                 frame = _to_float(frame)
                 if state["shape"] is None:
                     if frame.ndim != 3:
-                        raise ValueError(f"frames must be (H, W, 3) images; frame {i} has shape {frame.shape}")
+                        raise InputError(f"frames must be (H, W, 3) images; frame {i} has shape {frame.shape}")
                     self.check_window((1, self.frames) + frame.shape)
                     state["shape"] = frame.shape
                 elif frame.shape != state["shape"]:
-                    raise ValueError(
+                    raise InputError(
                         f"frame {i} has shape {frame.shape}, but earlier frames {state['shape']}: "
                         "all frames of a sequence must have the same size"
                     )
@@ -569,9 +571,9 @@ class Upscaler:
             n = state["n"]
             if n is not None and i >= n:
                 if i == first and n == 0:
-                    raise ValueError("no frames to upscale: the input is empty")
+                    raise InputError("no frames to upscale: the input is empty")
                 if i == first:
-                    raise ValueError(f"no frames to upscale: the input has {n} frames, starting at frame {first}")
+                    raise InputError(f"no frames to upscale: the input has {n} frames, starting at frame {first}")
                 return
             last = (n if n is not None else state["next"]) - 1
             idx = [min(max(i + k, 0), last) for k in range(-r, r + 1)]

@@ -14,6 +14,7 @@ from keras import layers
 import tga_keras.losses  # noqa: F401  (registers the loss and metrics that trained .keras files name)
 import tga_keras.metrics  # noqa: F401
 from tga_keras.config import TGAConfig
+from tga_keras.errors import InputError
 from tga_keras.layers import (
     BicubicUpsample,
     InterGroupModule,
@@ -42,16 +43,16 @@ def check_frames_shape(shape: Iterable[int | None], config: FrameSpec) -> None:
     shape = tuple(shape)
     want = f"(batch, {config.frames}, height, width, 3) RGB frames"
     if len(shape) != 5:
-        raise ValueError(f"TGA expects {want}; got an array of rank {len(shape)} with shape {shape}")
+        raise InputError(f"TGA expects {want}; got an array of rank {len(shape)} with shape {shape}")
     _, f, h, w, ch = shape
     if f is not None and f != config.frames:
-        raise ValueError(f"TGA expects {want}; got {f} frames (shape {shape})")
+        raise InputError(f"TGA expects {want}; got {f} frames (shape {shape})")
     if ch is not None and ch != 3:
-        raise ValueError(f"TGA expects {want}; got {ch} channels (shape {shape}): convert to RGB first")
+        raise InputError(f"TGA expects {want}; got {ch} channels (shape {shape}): convert to RGB first")
     m = config.min_size
     for name, v in (("height", h), ("width", w)):
         if v is not None and v < m:
-            raise ValueError(f"TGA needs frames of at least {m}x{m} pixels; got {name} {v} (shape {shape})")
+            raise InputError(f"TGA needs frames of at least {m}x{m} pixels; got {name} {v} (shape {shape})")
 
 
 @keras.saving.register_keras_serializable(package="tga_keras")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from tga_keras.errors import InputError
 
-class DatasetError(ValueError):
+
+class DatasetError(InputError):
     """Bad or inconsistent training/evaluation data; the message names the file or folder."""
 
 

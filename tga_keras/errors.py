@@ -1,0 +1,17 @@
+"""The exception that separates a user's mistake from a failure inside the program.
+
+``InputError`` (a ``ValueError``) means the input cannot be used: bad arguments, a file that is not
+what it should be, data of the wrong shape. The ``tga`` command line turns it (and its subclasses
+:class:`tga_keras.data.DatasetError`, :class:`tga_keras.convert.CheckpointError` and the command
+line's ``UsageError``) into a one-line message and exit code 2. Any other exception is a failure
+inside the program: exit code 1, the message, and the traceback under ``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """The user's input (arguments, files, frames, configs) cannot be used; the message says why."""
+
+
+__all__ = ["InputError"]

@@ -30,6 +30,8 @@ from typing import Any, Literal, overload
 import cv2
 import numpy as np
 
+from tga_keras.errors import InputError
+
 METHODS = ("orb", "sift")
 
 # Detection. LR frames are tiny (24x28 to ~270x480): ORB with its default 31-pixel patch finds nothing on
@@ -115,32 +117,32 @@ def _as_window(frames: Any) -> np.ndarray:
     """Validate ``frames`` and return a new ``(T, H, W, 3)`` float32 array."""
     if isinstance(frames, (list, tuple)):
         if len(frames) == 0:
-            raise ValueError("frames is empty: expected T >= 1 frames of shape (H, W, 3)")
+            raise InputError("frames is empty: expected T >= 1 frames of shape (H, W, 3)")
         items = [np.asarray(f) for f in frames]
         shapes = [f.shape for f in items]
         if len(set(shapes)) > 1:
             sizes = ", ".join(f"frame {i}: {'x'.join(map(str, s))}" for i, s in enumerate(shapes))
-            raise ValueError(f"frames have different sizes ({sizes}); all frames of a window must share one size")
+            raise InputError(f"frames have different sizes ({sizes}); all frames of a window must share one size")
         arr = np.stack(items)
     elif isinstance(frames, np.ndarray):
         arr = frames
     else:
-        raise ValueError(f"frames must be a numpy array or a list/tuple of arrays, got {type(frames).__name__}")
+        raise InputError(f"frames must be a numpy array or a list/tuple of arrays, got {type(frames).__name__}")
     if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"frames must have shape (T, H, W, 3) (RGB), got shape {arr.shape}")
+        raise InputError(f"frames must have shape (T, H, W, 3) (RGB), got shape {arr.shape}")
     t, h, w, _ = arr.shape
     if t == 0 or h == 0 or w == 0:
-        raise ValueError(f"frames must be non-empty, got shape {arr.shape}")
+        raise InputError(f"frames must be non-empty, got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"frames must be floating point in [0, 1], got dtype {arr.dtype} (convert, e.g. x / 255)")
+        raise InputError(f"frames must be floating point in [0, 1], got dtype {arr.dtype} (convert, e.g. x / 255)")
     finite = np.isfinite(arr)
     if not finite.all():
         n_nan = int(np.isnan(arr).sum())
         n_inf = int(arr.size - finite.sum()) - n_nan
-        raise ValueError(f"frames contain {n_nan} NaN and {n_inf} infinite values (of {arr.size})")
+        raise InputError(f"frames contain {n_nan} NaN and {n_inf} infinite values (of {arr.size})")
     lo, hi = float(arr.min()), float(arr.max())
     if lo < VALUE_RANGE[0] or hi > VALUE_RANGE[1]:
-        raise ValueError(f"frames must be in [0, 1] (a little outside is accepted), got values in [{lo:g}, {hi:g}]")
+        raise InputError(f"frames must be in [0, 1] (a little outside is accepted), got values in [{lo:g}, {hi:g}]")
     return np.array(arr, dtype=np.float32, copy=True)
 
 
@@ -149,19 +151,19 @@ def _check_reference(reference: Any, t: int) -> int:
     if reference is None:
         return t // 2
     if isinstance(reference, bool):
-        raise ValueError(f"reference must be an integer frame index, got {reference!r}")
+        raise InputError(f"reference must be an integer frame index, got {reference!r}")
     try:
         ref = operator.index(reference)
     except TypeError:
-        raise ValueError(f"reference must be an integer frame index, got {reference!r}") from None
+        raise InputError(f"reference must be an integer frame index, got {reference!r}") from None
     if not -t <= ref < t:
-        raise ValueError(f"reference {ref} is out of range for a window of {t} frames (valid: {-t} to {t - 1})")
+        raise InputError(f"reference {ref} is out of range for a window of {t} frames (valid: {-t} to {t - 1})")
     return ref % t
 
 
 def _check_method(method: Any) -> str:
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
     return str(method)
 
 
@@ -415,8 +417,8 @@ def align(
         or inliers, no texture, an implausible homography); with ``return_report``, ``(aligned, report)``.
 
     Raises:
-        ValueError: wrong rank or channel count, frames of different sizes, a non-float dtype, NaN/inf values,
-            values far outside [0, 1], a reference out of range, or an unknown method.
+        InputError (a ValueError): wrong rank or channel count, frames of different sizes, a non-float dtype,
+            NaN/inf values, values far outside [0, 1], a reference out of range, or an unknown method.
     """
     window = _as_window(frames)
     method = _check_method(method)
@@ -527,7 +529,7 @@ def align_windows(
     """
     batch = np.asarray(windows)
     if batch.ndim != 5 or batch.shape[-1] != 3:
-        raise ValueError(f"windows must have shape (B, T, H, W, 3) (RGB), got shape {batch.shape}")
+        raise InputError(f"windows must have shape (B, T, H, W, 3) (RGB), got shape {batch.shape}")
     method = _check_method(method)
     if batch.shape[1] > 0:
         _check_reference(reference, batch.shape[1])  # fail before the loop

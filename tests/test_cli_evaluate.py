@@ -138,7 +138,7 @@ def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, ca
 
 
 def test_plot_many_sequences_shows_means(tmp_path):
-    from tga_keras.commands.evaluate import write_psnr_plot
+    from tga_keras.pictures import write_psnr_plot
 
     rng = np.random.default_rng(0)
     per_seq = {

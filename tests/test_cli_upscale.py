@@ -188,8 +188,21 @@ def test_demo_small(tmp_path, capsys):
     assert main(["demo", "--output", str(out), "--preset", "small", "--frames", "2", "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "mean" in text and "untrained" in text and "bicubic" in text
-    assert sorted(os.listdir(out)) == ["comparison_001.png", "tga_000.png", "tga_001.png"]
-    assert read_image(out / "comparison_001.png").shape == (144, 3 * 176 + 2 * 4, 3)
+    from tga_keras.pictures import have_matplotlib
+
+    plot = ["psnr.png"] if have_matplotlib() else []
+    assert sorted(os.listdir(out)) == sorted(
+        ["attention_001.png", "bicubic_vs_tga.mp4", "comparison_001.png", "tga.mp4", "tga_000.png", "tga_001.png"]
+        + plot
+    )
+    # the whole HR frame (x2) | LR nearest | bicubic | TGA | HR: a 72x72 crop enlarged x4
+    assert read_image(out / "comparison_001.png").shape == (288, 352 + 4 * 288 + 4 * 4, 3)
+    assert read_image(out / "attention_001.png").shape[1] == 3 * 352 + 2 * 4
+    for video, size in (("tga.mp4", (144, 176)), ("bicubic_vs_tga.mp4", (288, 2 * 352 + 4))):
+        info = probe_video(out / video)
+        assert (info.num_frames, info.height, info.width) == (2, *size)
+    for name in ("tga.mp4", "bicubic_vs_tga.mp4", "comparison_001.png", "attention_001.png", *plot):
+        assert name in text
 
 
 def test_tile_smaller_than_the_default_margins_is_a_usage_error(tmp_path, capsys):

@@ -204,7 +204,7 @@ def test_bad_streams_and_options():
             Upscaler(nearest_backend(), **kwargs)
     with pytest.raises(ValueError, match="scale"):
         Upscaler(lambda x: x)
-    with pytest.raises(ValueError, match="backend returned shape"):
+    with pytest.raises(RuntimeError, match="backend returned shape"):
         Upscaler(CallableBackend(lambda x: x[:, 0], scale=2)).upscale_window(np.zeros((7, 4, 4, 3), np.float32))
 
 

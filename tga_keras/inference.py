@@ -537,6 +537,8 @@ class Upscaler:
 
     def _windows(self, it: Iterator[npt.ArrayLike], first: int, count: int | None) -> Iterator[np.ndarray]:
         """``(F, H, W, 3)`` float32 windows for references ``first ..`` of the stream ``it``."""
+        from tga_keras.data.eval_pipeline import window_indices as window_of
+
         r = self.frames // 2
         cache: dict[int, np.ndarray] = {}
         state: _StreamState = {"next": 0, "n": None, "shape": None}
@@ -576,7 +578,7 @@ class Upscaler:
                     raise InputError(f"no frames to upscale: the input has {n} frames, starting at frame {first}")
                 return
             last = (n if n is not None else state["next"]) - 1
-            idx = [min(max(i + k, 0), last) for k in range(-r, r + 1)]
+            idx = window_of(i, last + 1, self.frames)  # the one boundary rule (replication)
             yield np.stack([cache[j] for j in idx])
             for j in [j for j in cache if j < i + 1 - r]:  # no later window needs them
                 del cache[j]

@@ -2,7 +2,10 @@
 
 HR frames -> official BD degradation (Gaussian blur, x4 subsampling) -> TGA with a sliding
 7-frame window -> PSNR-Y / SSIM-Y against HR, next to the bicubic baseline (MATLAB imresize).
-Writes the SR frames and a side-by-side comparison (bicubic | TGA | HR) of the middle frame.
+Writes into the output folder: the SR frames (tga_###.png), the SR clip (tga.mp4), bicubic and
+TGA side by side (bicubic_vs_tga.mp4), a zoomed comparison of the middle frame
+(comparison_###.png: LR nearest | bicubic | TGA | HR), the temporal group attention of the
+middle frame (attention_###.png, Keras models) and PSNR-Y per frame (psnr.png, needs matplotlib).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_OUTPUT = "demo_output"
 DEFAULT_FRAMES = 12
 DEFAULT_PRESET = "official"
+CROP_BORDER = 8  # pixels left out of PSNR/SSIM on every side (psnr_y/ssim_y default)
 
 
 def clip_path() -> str:
@@ -45,7 +49,12 @@ def add_parser(sub):
         description=__doc__.split("\n", 2)[2].strip(),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="folder for the PNGs (files are replaced)")
+    p.add_argument(
+        "--output",
+        default=DEFAULT_OUTPUT,
+        metavar="DIR",
+        help="folder for the pictures and videos (files are replaced)",
+    )
     p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, metavar="N", help="frames of the clip to upscale")
     p.add_argument(
         "--preset",
@@ -62,38 +71,43 @@ def add_parser(sub):
     return p
 
 
-def _label(image_u8, text: str):
-    """Write ``text`` in the top-left corner (white on a dark outline)."""
+def _write_png(path: str, rgb_u8: np.ndarray) -> None:
+    from tga_keras.io_utils import atomic_path
+    from tga_keras.pictures import write_png
+
+    with atomic_path(path, overwrite=True) as tmp:
+        write_png(tmp, rgb_u8)
+
+
+def _write_video(path: str, frames_u8: list[np.ndarray], fps: float) -> None:
+    """An mp4v video of RGB uint8 frames, atomically.
+
+    OpenCV's 'mp4v' (MPEG-4 part 2) for now: tga_keras.video (PyAV, H.264) may replace it.
+    """
     import cv2
-
-    out = image_u8.copy()
-    for color, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-        cv2.putText(out, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, thick, cv2.LINE_AA)
-    return out
-
-
-def comparison(panels: list[tuple[str, np.ndarray]], gap: int = 4) -> np.ndarray:
-    """Side-by-side uint8 RGB image of ``(label, (H, W, 3) float [0, 1])`` panels, ``gap`` white pixels apart."""
     import numpy as np
-
-    from tga_keras.inference import to_output
-
-    h = panels[0][1].shape[0]
-    spacer = np.full((h, gap, 3), 255, np.uint8)
-    parts = []
-    for k, (name, img) in enumerate(panels):
-        parts += ([spacer] if k else []) + [_label(to_output(img, "uint8"), name)]
-    return np.concatenate(parts, axis=1)
-
-
-def _write_png(path: str, rgb_u8) -> None:
-    import cv2
 
     from tga_keras.io_utils import atomic_path
 
+    h, w = frames_u8[0].shape[:2]
     with atomic_path(path, overwrite=True) as tmp:
-        if not cv2.imwrite(tmp, rgb_u8[:, :, ::-1]):
-            raise OSError(f"cannot write {path}")
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
+        if not writer.isOpened():
+            raise OSError(f"OpenCV cannot open an 'mp4v' video writer for {path}")
+        try:
+            for frame in frames_u8:
+                writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+        finally:
+            writer.release()
+
+
+def _side_by_side(bicubic: np.ndarray, sr: np.ndarray, sr_name: str, zoom: int) -> np.ndarray:
+    """bicubic | TGA, each enlarged ``zoom`` times without smoothing and labelled (even sizes, for video codecs)."""
+    from tga_keras.pictures import enlarge, hstack, label
+
+    frame = hstack([label(enlarge(bicubic, zoom), "bicubic"), label(enlarge(sr, zoom), sr_name)])
+    h, w = frame.shape[:2]
+    return frame[: h - h % 2, : w - w % 2]
 
 
 def run(args) -> int:
@@ -109,12 +123,23 @@ def run(args) -> int:
     import numpy as np
 
     from tga_keras.backends import load_backend
+    from tga_keras.commands.evaluate import model_label
     from tga_keras.commands.upscale import UNTRAINED_WARNING
     from tga_keras.data.eval_pipeline import modcrop
     from tga_keras.data.io import probe_video, read_video, u8_to_float
     from tga_keras.degradation import bd_degrade
-    from tga_keras.inference import Upscaler, to_output
+    from tga_keras.inference import Upscaler, to_output, window_indices
+    from tga_keras.io_utils import atomic_path
     from tga_keras.metrics import psnr_y, ssim_y
+    from tga_keras.pictures import (
+        attention_maps,
+        attention_picture,
+        comparison_strip,
+        group_labels,
+        group_order,
+        have_matplotlib,
+        write_psnr_plot,
+    )
     from tga_keras.resize import imresize
 
     t_start = time.perf_counter()
@@ -139,16 +164,70 @@ def run(args) -> int:
     t_model = time.perf_counter() - t0
 
     os.makedirs(args.output, exist_ok=True)
-    rows = []
+    rows: list[tuple[int, float, float, float, float]] = []
     mid = args.frames // 2
+    sr_name = "TGA" if trained else "TGA (untrained)"
+    tga_u8, pairs = [], []
+    zoom = 2 if hr.shape[2] < 320 else 1  # the side-by-side video of a small clip, enlarged without smoothing
     for i, out in enumerate(sr):
         bic = to_output(imresize(lr[i], s))
-        rows.append((i, psnr_y(bic, hr[i]), ssim_y(bic, hr[i]), psnr_y(out, hr[i]), ssim_y(out, hr[i])))
-        _write_png(os.path.join(args.output, f"tga_{i:03d}.png"), to_output(out, "uint8"))
+        pb, sb = psnr_y(bic, hr[i], CROP_BORDER), ssim_y(bic, hr[i], CROP_BORDER)
+        rows.append((i, pb, sb, psnr_y(out, hr[i], CROP_BORDER), ssim_y(out, hr[i], CROP_BORDER)))
+        tga_u8.append(to_output(out, "uint8"))
+        pairs.append(_side_by_side(to_output(bic, "uint8"), tga_u8[-1], sr_name, zoom))
+        _write_png(os.path.join(args.output, f"tga_{i:03d}.png"), tga_u8[-1])
         if i == mid:
-            figure = comparison([("bicubic", bic), ("TGA" if trained else "TGA (untrained)", out), ("HR", hr[i])])
-            comp_path = os.path.join(args.output, f"comparison_{i:03d}.png")
-            _write_png(comp_path, figure)
+            mid_bicubic = bic
+    written = [f"{len(sr)} SR frames to {os.path.join(args.output, 'tga_###.png')}"]
+
+    for video, frames, what in (("tga.mp4", tga_u8, "the SR clip"), ("bicubic_vs_tga.mp4", pairs, "bicubic | TGA")):
+        _write_video(os.path.join(args.output, video), frames, info.fps or 25.0)
+        written.append(f"{os.path.join(args.output, video)} ({what}, {len(frames)} frames, mp4v)")
+
+    comp_path = os.path.join(args.output, f"comparison_{mid:03d}.png")
+    figure, crop, zoom = comparison_strip(
+        lr[mid],
+        [("bicubic", mid_bicubic), (sr_name, sr[mid]), ("HR (ground truth)", hr[mid])],
+        context=(f"frame {mid} (HR)", hr[mid]),
+    )
+    _write_png(comp_path, figure)
+    written.append(
+        f"{comp_path} (frame {mid}: LR nearest | bicubic | TGA | HR, {crop.width}x{crop.height} crop "
+        f"at ({crop.left}, {crop.top}) enlarged x{zoom})"
+    )
+
+    config = getattr(backend, "config", None)
+    model = getattr(backend, "model", None)
+    if model is not None and config is not None:
+        idx = window_indices(len(lr), backend.frames)[mid]
+        window = lr[idx]
+        if up.align:
+            from tga_keras.alignment import align_windows
+
+            window = align_windows(window[None], r)[0]
+        att = attention_maps(model, window)
+        att_path = os.path.join(args.output, f"attention_{mid:03d}.png")
+        title = f"temporal group attention, frame {mid}" + ("" if trained else " (untrained: uniform)")
+        labels = group_labels(config.groups, config.center, idx)
+        picture = attention_picture(att, sr[mid], labels, order=group_order(config.groups), title=title)
+        _write_png(att_path, picture)
+        written.append(f"{att_path} (attention of the {len(config.groups)} groups over the SR frame {mid})")
+    else:
+        print(f"no attention picture: the {backend.name} backend does not expose the attention (a Keras model does)")
+
+    if have_matplotlib():
+        plot_path = os.path.join(args.output, "psnr.png")
+        with atomic_path(plot_path, overwrite=True) as tmp:
+            write_psnr_plot(
+                tmp,
+                {"carphone": {"psnr": [row[3] for row in rows], "bicubic_psnr": [row[1] for row in rows]}},
+                {"carphone": [row[0] for row in rows]},
+                f"TGA x{s} ({model_label(args.weights) if trained else 'untrained'}): PSNR-Y per frame "
+                f"against HR, BD degradation, {CROP_BORDER} px border cropped",
+            )
+        written.append(f"{plot_path} (PSNR-Y per frame, TGA and bicubic)")
+    else:
+        print("no PSNR plot: it needs matplotlib (pip install matplotlib)")
 
     name = os.path.basename(args.weights) if trained else f"{args.preset or DEFAULT_PRESET} preset, UNTRAINED"
     print(
@@ -156,7 +235,7 @@ def run(args) -> int:
         f"{lr.shape[2]}x{lr.shape[1]} LR), {backend.frames}-frame windows, "
         f"model: {name} ({backend.name} {backend.precision})"
     )
-    print(f"PSNR-Y (dB) / SSIM-Y against HR, {8} px border cropped")
+    print(f"PSNR-Y (dB) / SSIM-Y against HR, {CROP_BORDER} px border cropped")
     print(f"{'frame':>5}  {'bicubic':>16}  {'TGA':>16}")
     for i, pb, sb, pt, st in rows:
         print(f"{i:>5}  {pb:>7.2f} / {sb:.4f}  {pt:>7.2f} / {st:.4f}")
@@ -166,8 +245,8 @@ def run(args) -> int:
         f"model: {1000 * t_model / len(sr):.0f} ms/frame (first includes tracing); "
         f"total {time.perf_counter() - t_start:.1f} s"
     )
-    print(f"wrote {comp_path} (bicubic | TGA | HR, frame {mid})")
-    print(f"wrote {len(sr)} SR frames to {os.path.join(args.output, 'tga_###.png')}")
+    for line in written:
+        print(f"wrote {line}")
     if not trained:
         print(
             "NOTE: the network is untrained (random weights): these numbers show that the pipeline runs, "

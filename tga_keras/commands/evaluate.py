@@ -100,6 +100,7 @@ def open_sources(path: str):
 
 def run(args) -> int:
     from tga_keras.cli import UsageError
+    from tga_keras.pictures import PLOT_FORMATS, have_matplotlib, write_psnr_plot
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError("--max-frames must be >= 1")
@@ -117,10 +118,8 @@ def run(args) -> int:
     if args.plot:
         if os.path.splitext(args.plot)[1].lower() not in PLOT_FORMATS:
             raise UsageError(f"--plot {args.plot}: the file name must end in one of {', '.join(PLOT_FORMATS)}")
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise UsageError("--plot needs matplotlib (pip install matplotlib)") from None
+        if not have_matplotlib():
+            raise UsageError("--plot needs matplotlib (pip install matplotlib)")
     if args.weights is not None and not os.path.exists(args.weights):
         raise weights_not_found(args.weights)
 
@@ -246,88 +245,9 @@ def run(args) -> int:
     return 0
 
 
-PLOT_FORMATS = (".png", ".pdf", ".svg")
-MAX_PLOT_SEQUENCES = 6  # more sequences (or one frame each, as Vimeo test): one plot of per-sequence means
-_LINES = (
-    ("psnr", "TGA", "tab:blue", "-"),
-    ("static_psnr", "TGA, static input", "tab:orange", "--"),
-    ("bicubic_psnr", "bicubic", "tab:gray", ":"),
-)
-
-
 def model_label(weights: str) -> str:
     """A short name for a weights path, its folder and file: ``'a/tga_small_bd_x4/model.keras'`` ->
     ``'tga_small_bd_x4/model.keras'``."""
     path = os.path.normpath(weights)
     parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
     return f"{parent}/{os.path.basename(path)}" if parent else os.path.basename(path)
-
-
-def write_psnr_plot(
-    path: str, per_seq: dict[str, dict[str, list[float]]], frame_ids: dict[str, list[int]], title: str
-) -> None:
-    """Draw PSNR-Y (dB) per frame into ``path`` (format from its extension), matplotlib's Agg canvas, no pyplot.
-
-    ``per_seq[name][key]``: per-frame figures in evaluation order for ``key`` in ``'psnr'``,
-    ``'bicubic_psnr'`` and optionally ``'static_psnr'``; ``frame_ids[name]``: the reference frame
-    indices (x axis). Up to :data:`MAX_PLOT_SEQUENCES` sequences with more than one frame get one
-    panel each; otherwise one panel shows each sequence's mean. Legend labels carry the means.
-    """
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    names = list(per_seq)
-    lines = [ln for ln in _LINES if ln[0] in per_seq[names[0]]]
-    per_frame = len(names) <= MAX_PLOT_SEQUENCES and any(len(frame_ids[n]) > 1 for n in names)
-    panels = len(names) if per_frame else 1
-    fig = Figure(figsize=(10, 1.0 + 2.8 * panels), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
-    fig.suptitle(title, fontsize=11)
-    if per_frame:
-        for ax, name in zip(axes, names, strict=True):
-            x = frame_ids[name]
-            marker = "o" if len(x) <= 30 else None
-            for key, label, color, style in lines:
-                y = np.asarray(per_seq[name][key], np.float64)
-                ax.plot(
-                    x, y, style, color=color, marker=marker, markersize=3, label=f"{label} (mean {np.mean(y):.2f} dB)"
-                )
-            figs = per_seq[name]
-            gain = (
-                f"; temporal gain {np.mean(figs['psnr']) - np.mean(figs['static_psnr']):+.3f} dB"
-                if "static_psnr" in figs
-                else ""
-            )
-            ax.set_title(f"{name} ({len(x)} frames{gain})", fontsize=10)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xlabel("frame")
-            ax.set_ylabel("PSNR-Y (dB)")
-            ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=8, loc="best")
-    else:
-        ax = axes[0]
-        seq_x = np.arange(len(names))
-        for key, label, color, style in lines:
-            y = np.array([np.mean(per_seq[n][key]) for n in names])
-            ax.plot(
-                seq_x,
-                y,
-                style,
-                color=color,
-                marker="o" if len(names) <= 60 else None,
-                markersize=3,
-                label=f"{label} (mean {np.mean(y):.2f} dB)",
-            )
-        if len(names) <= 30:
-            ax.set_xticks(seq_x, names, rotation=45, ha="right", fontsize=8)
-            ax.set_xlabel("sequence")
-        else:
-            ax.set_xlabel(f"sequence (index of {len(names)})")
-        ax.set_ylabel("mean PSNR-Y (dB)")
-        ax.set_title(f"mean over the frames of each of {len(names)} sequences", fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
-    fig.savefig(path, dpi=110, format=os.path.splitext(path)[1].lstrip(".").lower() or "png")

@@ -1,15 +1,20 @@
 """``tga upscale INPUT OUTPUT``: super-resolve a video file or a folder of frames with TGA.
 
-INPUT is a video (anything OpenCV decodes) or a folder of images (natural order). OUTPUT is a
-video (``.mp4``: 'mp4v', ``.avi``: 'MJPG') or a folder of PNG frames (a path without extension,
-or an existing folder). The output is written to a temporary sibling and renamed at the end, so a
-failed or interrupted run leaves nothing behind. Frames are streamed: only one temporal window of
-frames is in memory, whatever the length of the video.
+INPUT is a video (anything FFmpeg decodes, read with PyAV; OpenCV without it) or a folder of
+images (natural order). OUTPUT is a video (``.mp4``, ``.mkv``, ``.mov``: H.264; ``.avi``: Motion
+JPEG; ``--codec``, ``--crf``, ``--lossless`` for others) or a folder of PNG frames (a path without
+extension, or an existing folder). A video keeps the source's frame timestamps (variable frame
+rates too), colour tags and audio track (copied, not re-encoded) where the container allows; a
+source of more than 8 bits per component is read at full precision (the output is 8-bit). The
+output is written to a temporary sibling and renamed at the end, so a failed or interrupted run
+leaves nothing behind. Frames are streamed: only one temporal window of frames is in memory,
+whatever the length of the video.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import itertools
 import os
@@ -26,11 +31,15 @@ from tga_keras.commands import (
     alignment_note,
     weights_not_found,
 )
+from tga_keras.commands.upscale_pictures import FramePictures, add_picture_arguments, check_picture_args
 
 if TYPE_CHECKING:
     import cv2
 
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+    from tga_keras.video import EncoderChoice, VideoProbe
+
+VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}  # OpenCV's fourccs, without PyAV
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi")  # with PyAV (tga_keras.video.CONTAINERS)
 
 UNTRAINED_WARNING = (
     "WARNING: no --weights given: the network is UNTRAINED (random weights). Its output is NOT a\n"
@@ -49,7 +58,7 @@ def add_parser(sub):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("input", help="video file or folder of frames (RGB; same size)")
-    p.add_argument("output", help="output video (.mp4 or .avi) or folder for PNG frames")
+    p.add_argument("output", help="output video (.mp4, .mkv, .mov or .avi) or folder for PNG frames")
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + "; without it the network is untrained")
     add_backend_argument(p)
     p.add_argument(
@@ -84,16 +93,40 @@ def add_parser(sub):
         "--fps",
         type=float,
         default=None,
-        help="frame rate of an output video (default: the input's, or 25 for a folder)",
+        help="frame rate of an output video (default: the input's, or 25 for a folder); given, it replaces a "
+        "video's own timestamps with a constant rate, and its audio is not copied",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument(
+        "--codec",
+        default=None,
+        metavar="NAME",
+        help="video encoder (needs PyAV): h264, hevc, vp9, av1, mpeg4, mjpeg, ffv1, or any FFmpeg video "
+        "encoder the container holds; None: H.264 (libx264, else libopenh264, else mpeg4) for "
+        ".mp4/.mkv/.mov, mjpeg for .avi",
+    )
+    p.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        metavar="N",
+        help="quality of a constant-rate-factor encoder, lower is better and larger: libx264/libx265 0-51, "
+        "libvpx-vp9/libsvtav1 0-63; None: 18 for libx264, 22 for libx265; refused for encoders without "
+        "CRF (mpeg4 and mjpeg use a fixed quantiser of 3)",
+    )
+    p.add_argument(
+        "--lossless",
+        action="store_true",
+        help="write FFV1 (8-bit RGB) in a .mkv OUTPUT: decodes to exactly the frames a PNG folder gets",
+    )
+    add_picture_arguments(p)
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT, --compare, --attention if they exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
 
 
 # ------------------------------------------------------------------------------ checks
 def output_kind(path: str) -> str:
-    """``'folder'`` or a video extension (``'.mp4'``, ``'.avi'``); ``UsageError`` for anything else."""
+    """``'folder'`` or a video extension (``'.mp4'``, ``'.mkv'``, ``'.mov'``, ``'.avi'``); ``UsageError`` else."""
     from tga_keras.cli import UsageError
 
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
@@ -101,11 +134,39 @@ def output_kind(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext == "":
         return "folder"
-    if ext in VIDEO_CODECS:
+    if ext in VIDEO_EXTENSIONS:
         return ext
     raise UsageError(
-        f"unsupported output {path!r}: write a .mp4 or .avi video, or a folder (no extension) of PNG frames"
+        f"unsupported output {path!r}: write a .mp4, .mkv, .mov or .avi video, or a folder (no extension) of PNG frames"
     )
+
+
+def _video_plan(args, kind: str):
+    """The PyAV encoder of a video OUTPUT (``tga_keras.video.EncoderChoice``); ``None`` for a folder or OpenCV.
+
+    ``UsageError`` for --codec/--crf/--lossless that do not fit the output or the FFmpeg build.
+    """
+    from tga_keras.cli import UsageError
+    from tga_keras.errors import InputError
+
+    options = (("--codec", args.codec), ("--crf", args.crf), ("--lossless", args.lossless))
+    given = [name for name, value in options if value is not None and value is not False]
+    if kind == "folder":
+        if given:
+            raise UsageError(f"{given[0]} is for a video OUTPUT; {args.output} is a folder of PNG frames (lossless)")
+        return None
+    from tga_keras import video
+
+    if not video.av_available():
+        if given:
+            raise UsageError(f"{given[0]} needs PyAV (pip install av); without it videos are written with OpenCV")
+        if kind not in VIDEO_CODECS:
+            raise UsageError(f"writing a {kind} video needs PyAV (pip install av); without it write .mp4 or .avi")
+        return None
+    try:
+        return video.choose_encoder(kind, args.codec, args.crf, args.lossless)
+    except InputError as e:
+        raise UsageError(str(e)) from None
 
 
 def _check_args(args) -> None:
@@ -136,6 +197,8 @@ class _Source:
     names: Iterable[str]
     fps: float
     describe: str
+    video: VideoProbe | None = None  # a video read with PyAV: its timing, colour tags, audio
+    stamps: collections.deque | None = None  # (pts, duration) of the selected frames decoded and not yet written
 
 
 def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Source:
@@ -173,6 +236,10 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
         )
     if not os.path.exists(path):
         raise FileNotFoundError(f"input not found: {path}")
+    from tga_keras import video
+
+    if video.av_available():
+        return _open_video_av(path, start, limit, lo, hi)
     info = probe_video(path)  # DatasetError (a ValueError) for zero-byte, corrupt or unsupported files
     if start >= info.num_frames:
         raise UsageError(f"--start {start} is past the end: {path} has about {info.num_frames} frames")
@@ -181,6 +248,38 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
     names = (f"{start + k:06d}" for k in itertools.count())
     fps = info.fps if info.fps and info.fps > 0 else 25.0
     return _Source(frames, start - lo, total, names, fps, f"~{total} frames of {info.width}x{info.height} from {path}")
+
+
+def _open_video_av(path: str, start: int, limit: int | None, lo: int, hi: int | None) -> _Source:
+    """A video read with PyAV: frames uint8 RGB, or float32 [0, 1] over 8 bits; their timestamps go to ``stamps``."""
+    from tga_keras import video
+    from tga_keras.cli import UsageError
+
+    info = video.probe(path)  # DatasetError (a ValueError) for corrupt or unsupported files
+    n = info.num_frames
+    if n is not None and start >= n:
+        raise UsageError(f"--start {start} is past the end: {path} has about {n} frames")
+    total = None if n is None else (n - start if limit is None else min(limit, n - start))
+    stamps: collections.deque = collections.deque()
+
+    def frames() -> Iterator:
+        for k, frame in enumerate(video.iter_frames(path, high_bit_depth=info.high_bit_depth)):
+            if k >= start:  # the writer takes them one by one: only the look-ahead is held
+                stamps.append((frame.pts, frame.duration))
+            yield frame.image
+
+    depth = f" {info.bit_depth}-bit" if info.high_bit_depth else ""
+    count = "" if total is None else f"~{total} "
+    return _Source(
+        itertools.islice(frames(), lo, hi),
+        start - lo,
+        total,
+        (f"{start + k:06d}" for k in itertools.count()),
+        info.fps if info.fps > 0 else 25.0,
+        f"{count}frames of {info.width}x{info.height}{depth} from {path}",
+        info,
+        stamps,
+    )
 
 
 # ------------------------------------------------------------------------------ writing
@@ -202,11 +301,52 @@ class _FolderWriter:
 
 
 class _VideoWriter:
-    def __init__(self, path: str, codec: str, fps: float):
-        self.path, self.codec, self.fps, self.count = path, codec, fps, 0
-        self.writer: cv2.VideoWriter | None = None  # opened at the first frame (its size)
+    """A video OUTPUT: PyAV (:class:`tga_keras.video.VideoWriter`) when ``plan`` is given, else OpenCV.
+
+    With PyAV a video source keeps its frame timestamps (popped from ``source.stamps`` frame by
+    frame), colour tags and audio track, unless ``--fps`` is given (a constant ``fps``, no audio).
+    OpenCV writes VIDEO_CODECS[kind] ('mp4v', 'MJPG') at ``fps``, with neither.
+    """
+
+    def __init__(self, path: str, kind: str, fps: float, plan: EncoderChoice | None, source: _Source, args):
+        self.path, self.fps, self.count = path, fps, 0
+        self.codec = plan.encoder if plan is not None else VIDEO_CODECS[kind]
+        self.writer: cv2.VideoWriter | None = None  # OpenCV's, opened at the first frame (its size)
+        self.stamps: collections.deque | None = None
+        self.notes: list[str] = [plan.fallback] if plan is not None and plan.fallback else []
+        self.av = None
+        if plan is None:
+            return
+        from fractions import Fraction
+
+        from tga_keras import video
+
+        probe = source.video
+        rate = Fraction(fps).limit_denominator(1001)
+        timing: dict = {"origin": None}  # frames numbered from 0 at ``rate``
+        audio = None
+        if probe is not None:
+            if probe.high_bit_depth:
+                self.notes.append(f"the source is {probe.bit_depth}-bit; the video written is 8-bit")
+            if args.fps is None:  # the source's timestamps; output time 0 is FFmpeg's (the file's start)
+                self.stamps = source.stamps
+                rate = probe.rate or rate
+                origin = probe.start_time if args.start == 0 else None  # None: the first frame's time
+                timing = {"time_base": probe.time_base, "origin": origin}
+                if probe.audio is not None:
+                    audio = video.AudioCopy(probe.path, to_end=args.frames_limit is None)
+            elif probe.audio is not None:
+                self.notes.append("audio track not copied: --fps retimes the video")
+        self.av = video.VideoWriter(
+            path, plan, rate=rate, color=probe.color if probe is not None else None, audio=audio, **timing
+        )
 
     def write(self, rgb_u8):
+        if self.av is not None:
+            pts, duration = self.stamps.popleft() if self.stamps else (None, None)
+            self.av.write(rgb_u8, pts, duration)
+            self.count += 1
+            return
         import cv2
 
         if self.writer is None:
@@ -218,8 +358,14 @@ class _VideoWriter:
         self.count += 1
 
     def close(self):
+        if self.av is not None:
+            self.av.close()
+            self.notes += self.av.notes
         if self.writer is not None:
             self.writer.release()
+
+    def describe(self) -> str:
+        return self.av.describe() if self.av is not None else self.codec
 
 
 # ------------------------------------------------------------------------------ run
@@ -231,6 +377,7 @@ def run(args) -> int:
     if not os.path.exists(args.input):
         raise FileNotFoundError(f"input not found: {args.input}")
     kind = output_kind(args.output)
+    plan = _video_plan(args, kind)
     if os.path.lexists(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     if os.path.realpath(args.output) == os.path.realpath(args.input):
@@ -239,6 +386,7 @@ def run(args) -> int:
         raise weights_not_found(args.weights)
     if os.path.isfile(args.input) and os.path.getsize(args.input) == 0:
         raise ValueError(f"empty (zero-byte) input file: {args.input}")
+    check_picture_args(args)
 
     # the input is checked (headers, first video frame) before the slow model build
     radius = TGAConfig.preset(args.preset or "official").frames // 2
@@ -256,6 +404,8 @@ def run(args) -> int:
     up = Upscaler(
         backend, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size, align=align_choice(args)
     )
+    pictures = FramePictures(args, backend, args.start - source.first, source.total)
+    source.frames = pictures.watch_input(source.frames)
     fps = args.fps or source.fps
     print(
         f"upscaling {source.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision})",
@@ -269,15 +419,17 @@ def run(args) -> int:
             if kind == "folder":
                 writer = _FolderWriter(tmp, source.names)
             else:
-                writer = _VideoWriter(tmp, VIDEO_CODECS[kind], fps)
+                writer = _VideoWriter(tmp, kind, fps, plan, source, args)
             try:
-                for sr in up.upscale_frames(
-                    source.frames,
-                    dtype="uint8",
-                    progress=not args.no_progress,
-                    total=source.total,
-                    first=source.first,
-                    count=args.frames_limit,
+                for sr in pictures.watch_output(
+                    up.upscale_frames(
+                        source.frames,
+                        dtype="uint8",
+                        progress=not args.no_progress,
+                        total=source.total,
+                        first=source.first,
+                        count=args.frames_limit,
+                    )
                 ):
                     writer.write(sr)
             finally:
@@ -290,8 +442,14 @@ def run(args) -> int:
         print(f"tga upscale: error: {e}", file=sys.stderr)
         return 1
     dt = time.perf_counter() - t0
-    what = "PNG frames" if kind == "folder" else f"{fps:g} fps {VIDEO_CODECS[kind]} video"
+    what = "PNG frames"
+    if isinstance(writer, _VideoWriter):
+        what = f"frames of {fps:g} fps video ({writer.describe()})"
+        for line in writer.notes:
+            print(f"note: {line}", file=sys.stderr)
     print(f"wrote {args.output}: {writer.count} {what}, {dt:.1f} s ({1000 * dt / writer.count:.0f} ms/frame)")
+    for line in pictures.write(up):
+        print(line)
     note = alignment_note(up)
     if note:
         print(note, file=sys.stderr)

@@ -1,7 +1,10 @@
 """The ``tga`` command line: ``tga <command> --help`` explains each command.
 
-Exit codes: 0 success, 1 failure while working (e.g. a corrupt input), 2 usage error (bad
-arguments, missing or unreadable input files). User mistakes never print a traceback.
+Exit codes: 0 success; 2 a user's mistake (bad arguments, a missing, unreadable or unusable input,
+an existing output: :class:`tga_keras.errors.InputError` and the file errors); 1 a failure inside
+the program (any other exception, or an operating-system error such as a full disk while writing);
+130 interrupted (Ctrl-C). Every error is one line on stderr; ``--debug`` (anywhere on the command
+line) adds the traceback.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
+import traceback
 from typing import Sequence
 
 from tga_keras.errors import InputError
@@ -35,11 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tga",
         description="TGA video super-resolution (Isobe et al., CVPR 2020) in Keras 3.",
-        epilog="Run `tga <command> --help` for the options of a command.",
+        epilog="Run `tga <command> --help` for the options of a command. Exit codes: 0 done, 2 a mistake in the "
+        "arguments or the input, 1 a failure inside the program (add --debug for its traceback), 130 interrupted.",
     )
     from tga_keras import __version__
 
     p.add_argument("--version", action="version", version=f"tga-keras {__version__}")
+    p.add_argument("--debug", action="store_true", help="print the traceback of any error (also after the command)")
     sub = p.add_subparsers(dest="command", metavar="<command>")
     for module in COMMANDS.values():
         try:
@@ -71,8 +78,24 @@ def _quiet_tensorflow_import() -> None:
         os.close(devnull)
 
 
+# A user's input error raised inside tf.data (a numpy_function or generator) reaches us wrapped in a
+# TensorFlow error whose message holds the original "DatasetError: ..." line.
+_WRAPPED_INPUT_ERROR = re.compile(r"\b(?:DatasetError|DatasetFileNotFoundError|InputError|CheckpointError): (.+)")
+_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def _wrapped_input_error(e: BaseException) -> str | None:
+    """The message of a user's input error that TensorFlow wrapped (tf.data), or None."""
+    if not type(e).__module__.startswith("tensorflow"):
+        return None
+    m = _WRAPPED_INPUT_ERROR.search(str(e))
+    return m.group(1).strip() if m else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     if argv and argv[0] not in ("-h", "--help", "--version"):  # top-level help needs no TensorFlow
         _quiet_tensorflow_import()
     parser = _parser()
@@ -80,23 +103,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    name = f"tga {args.command}"
     try:
         return int(args._run(args) or 0)
-    except UsageError as e:
-        print(f"tga {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as e:
-        print(f"tga {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:
-        print(f"tga {args.command}: error: {e}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"tga {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
+    except (InputError, *_FILE_ERRORS) as e:
+        _report(name, f"error: {e}", debug)
+        return 2
+    except OSError as e:  # the system failed us while working: a full disk, an I/O error
+        _report(name, f"error: {e}", debug)
+        return 1
+    except Exception as e:  # noqa: BLE001 - every other failure: one line, exit 1
+        wrapped = _wrapped_input_error(e)
+        if wrapped is not None:
+            _report(name, f"error: {wrapped}", debug)
+            return 2
+        text = str(e).strip().splitlines()
+        _report(name, f"internal error: {type(e).__name__}: {text[0] if text else ''}", debug, internal=True)
+        return 1
+
+
+def _report(name: str, message: str, debug: bool, internal: bool = False) -> None:
+    if debug:
+        traceback.print_exc()
+    print(f"{name}: {message}", file=sys.stderr)
+    if internal and not debug:
+        print(
+            f"{name}: this is a bug or an unsupported case; run again with --debug for the traceback", file=sys.stderr
+        )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from tga_keras.commands import (
     weights_not_found,
 )
 from tga_keras.commands.upscale_pictures import FramePictures, add_picture_arguments, check_picture_args
+from tga_keras.errors import InputError
 
 if TYPE_CHECKING:
     import cv2
@@ -221,7 +222,7 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
             sizes.setdefault(image_size(f), f)
         if len(sizes) > 1:
             (s0, f0), (s1, f1) = list(sizes.items())[:2]
-            raise ValueError(f"frames differ in size: {f0} is {s0[1]}x{s0[0]}, {f1} is {s1[1]}x{s1[0]}")
+            raise InputError(f"frames differ in size: {f0} is {s0[1]}x{s0[0]}, {f1} is {s1[1]}x{s1[0]}")
         selected = files[start - lo :][:limit]
         stems = [os.path.splitext(os.path.basename(f))[0] for f in selected]
         names = stems if len(set(stems)) == len(stems) else [f"{start + k:06d}" for k in range(len(selected))]
@@ -385,7 +386,7 @@ def run(args) -> int:
     if args.weights is not None and not os.path.exists(args.weights):
         raise weights_not_found(args.weights)
     if os.path.isfile(args.input) and os.path.getsize(args.input) == 0:
-        raise ValueError(f"empty (zero-byte) input file: {args.input}")
+        raise InputError(f"empty (zero-byte) input file: {args.input}")
     check_picture_args(args)
 
     # the input is checked (headers, first video frame) before the slow model build
@@ -435,7 +436,7 @@ def run(args) -> int:
             finally:
                 writer.close()
             if writer.count == 0:
-                raise ValueError(f"no frames decoded from {args.input}")
+                raise InputError(f"no frames decoded from {args.input}")
     except OSError as e:
         if isinstance(e, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError)):
             raise

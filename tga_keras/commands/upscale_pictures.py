@@ -12,6 +12,8 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from tga_keras.errors import InputError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -175,7 +177,7 @@ class FramePictures:
         if not self.active:
             return []
         if self.sr is None:
-            raise ValueError(
+            raise InputError(
                 f"--compare-frame {self.frame}: the input ended before that frame (the last frame upscaled is "
                 f"{self.last_seen}); nothing drawn"
             )

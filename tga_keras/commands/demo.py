@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_OUTPUT = "demo_output"
-DEFAULT_FRAMES = 12
+DEFAULT_FRAMES = 120  # the whole bundled clip (4.8 s of video)
 DEFAULT_PRESET = "official"
 CROP_BORDER = 8  # pixels left out of PSNR/SSIM on every side (psnr_y/ssim_y default)
 
@@ -79,26 +79,40 @@ def _write_png(path: str, rgb_u8: np.ndarray) -> None:
         write_png(tmp, rgb_u8)
 
 
-def _write_video(path: str, frames_u8: list[np.ndarray], fps: float) -> None:
-    """An mp4v video of RGB uint8 frames, atomically.
-
-    OpenCV's 'mp4v' (MPEG-4 part 2) for now: tga_keras.video (PyAV, H.264) may replace it.
-    """
-    import cv2
+def _write_video(path: str, frames_u8: list[np.ndarray], fps: float) -> str:
+    """A video of RGB uint8 frames, atomically: H.264 through PyAV (tga_keras.video), OpenCV's mp4v
+    without it. Returns the encoder used."""
     import numpy as np
 
     from tga_keras.io_utils import atomic_path
+    from tga_keras.video import av_available
 
     h, w = frames_u8[0].shape[:2]
     with atomic_path(path, overwrite=True) as tmp:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
-        if not writer.isOpened():
+        if av_available():
+            from fractions import Fraction
+
+            from tga_keras.video import VideoWriter, choose_encoder
+
+            choice = choose_encoder(".mp4")
+            writer = VideoWriter(tmp, choice, rate=Fraction(fps).limit_denominator(1001))
+            try:
+                for frame in frames_u8:
+                    writer.write(np.ascontiguousarray(frame))
+            finally:
+                writer.close()
+            return choice.describe()
+        import cv2
+
+        cv_writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
+        if not cv_writer.isOpened():
             raise OSError(f"OpenCV cannot open an 'mp4v' video writer for {path}")
         try:
             for frame in frames_u8:
-                writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+                cv_writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
         finally:
-            writer.release()
+            cv_writer.release()
+        return "mp4v (OpenCV)"
 
 
 def _side_by_side(bicubic: np.ndarray, sr: np.ndarray, sr_name: str, zoom: int) -> np.ndarray:
@@ -181,8 +195,8 @@ def run(args) -> int:
     written = [f"{len(sr)} SR frames to {os.path.join(args.output, 'tga_###.png')}"]
 
     for video, frames, what in (("tga.mp4", tga_u8, "the SR clip"), ("bicubic_vs_tga.mp4", pairs, "bicubic | TGA")):
-        _write_video(os.path.join(args.output, video), frames, info.fps or 25.0)
-        written.append(f"{os.path.join(args.output, video)} ({what}, {len(frames)} frames, mp4v)")
+        encoder = _write_video(os.path.join(args.output, video), frames, info.fps or 25.0)
+        written.append(f"{os.path.join(args.output, video)} ({what}, {len(frames)} frames, {encoder})")
 
     comp_path = os.path.join(args.output, f"comparison_{mid:03d}.png")
     figure, crop, zoom = comparison_strip(

@@ -223,6 +223,15 @@ def test_init_from_copies_the_weights(tiny_config, tmp_path):
     load_initial_weights(target, cfg)
     for a, b in zip(source.get_weights(), target.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    # dilation and alignment change how the weights are applied, not the weights: fine-tuning allowed
+    cfg.model = {**cfg.model, "dilation": True, "align": True}
+    tuned = build_tga(cfg.model_config())
+    load_initial_weights(tuned, cfg)
+    for a, b in zip(source.get_weights(), tuned.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    cfg.model = {**cfg.model, "stem_bias": False}  # other weights: refused
+    with pytest.raises(ValueError, match="stem_bias"):
+        load_initial_weights(build_tga(cfg.model_config()), cfg)
 
 
 def test_l2_weight_decay_pulls_weights_to_zero(tiny_config, tmp_path):

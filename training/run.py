@@ -133,7 +133,12 @@ def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
 
 
 def load_initial_weights(model: keras.Model, cfg: TrainConfig) -> None:
-    """Copy ``cfg.init_from`` (a ``.keras`` of the same architecture, or an official ``.pth``) into ``model``."""
+    """Copy ``cfg.init_from`` (a ``.keras`` of the same architecture, or an official ``.pth``) into ``model``.
+
+    The saved model may differ from the run's in ``dilation`` and ``align`` only: they change how
+    the same weights are applied, not the weights (fine-tuning a plain model with dilation or
+    alignment switched on).
+    """
     from tga_keras.inference import load_tga
 
     path = cfg.init_from
@@ -146,7 +151,7 @@ def load_initial_weights(model: keras.Model, cfg: TrainConfig) -> None:
         src = from_torch(path, config=mcfg)
     else:
         src = load_tga(path)
-        if src.config != mcfg:
+        if src.config.replace(dilation=mcfg.dilation, align=mcfg.align) != mcfg:
             diff = {k: (v, getattr(mcfg, k)) for k, v in src.config.to_dict().items() if mcfg.to_dict()[k] != v}
             raise ValueError(
                 f"init_from {path} is another architecture than the run's model: "

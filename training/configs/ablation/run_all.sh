@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The dilation / alignment ablation (README, "What dilation and alignment buy"): three runs of the small
-# preset, same data, seed and steps; each continues from its run folder if restarted.
+# The dilation / alignment ablation (README, "What dilation and alignment buy"): the shipped small model
+# fine-tuned three ways (as it is, with dilation, with alignment) on the same data with large synthetic
+# motion, same seed and steps; each run continues from its run folder if restarted.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 PY=${PY:-.venv/bin/python}

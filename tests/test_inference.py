@@ -281,7 +281,7 @@ def test_receptive_radius_of_the_presets():
     from tga_keras.config import TGAConfig
 
     assert TGAConfig.official().receptive_radius == 50 and TGAConfig.official().tile_overlap == 25
-    assert TGAConfig.preset("paper").receptive_radius == 50 + 3 * 2  # stem dilated up to 3
+    assert TGAConfig.preset("paper").receptive_radius == 50 + 4 * 2  # stem and 3x3x3 fusion dilated up to 3
 
 
 def test_receptive_radius_is_the_networks_reach():

@@ -11,7 +11,7 @@ exporters' parity checks run every format through the same :class:`~tga_keras.in
 =============  ================================  =========================================
 backend        artifact                          runtime (imported only when used)
 =============  ================================  =========================================
-keras          ``.keras`` / ``.pth`` / ``.h5``   Keras (``tga_keras.inference.load_tga``)
+keras          ``.keras`` / ``.pth`` / ``.h5``   Keras (``tga_keras.loading.load_tga``)
 savedmodel     folder with ``saved_model.pb``    ``tf.saved_model.load`` (signature
                                                  ``serving_default``)
 tflite         ``.tflite``                       ``ai_edge_litert`` interpreter
@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from tga_keras.errors import InputError
-from tga_keras.inference import first_line
+from tga_keras.errors import InputError, first_line
 
 BACKENDS = ("keras", "savedmodel", "tflite", "onnx", "tensorrt")
 KERAS_SUFFIXES = (".keras", ".pth", ".pt", ".h5")
@@ -370,10 +369,11 @@ def load_backend(
     """A backend for ``path``: the one function the command line loads every model format with.
 
     ``backend='auto'`` picks the format from the path (:func:`detect_backend`); ``keras`` goes
-    through :func:`tga_keras.inference.load_tga` (``preset`` and ``precision`` apply to it only;
+    through :func:`tga_keras.loading.load_tga` (``preset`` and ``precision`` apply to it only;
     ``path=None`` is an untrained ``preset``). Raises ``FileNotFoundError`` / ``ValueError``.
     """
-    from tga_keras.inference import KerasBackend, load_tga
+    from tga_keras.inference import KerasBackend
+    from tga_keras.loading import load_tga
 
     if backend not in ("auto",) + BACKENDS:
         raise InputError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")

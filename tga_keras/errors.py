@@ -5,6 +5,7 @@ what it should be, data of the wrong shape. The ``tga`` command line turns it (a
 :class:`tga_keras.data.DatasetError`, :class:`tga_keras.convert.CheckpointError` and the command
 line's ``UsageError``) into a one-line message and exit code 2. Any other exception is a failure
 inside the program: exit code 1, the message, and the traceback under ``--debug``.
+:func:`first_line` shortens a foreign exception's message for such one-line messages.
 """
 
 from __future__ import annotations
@@ -14,4 +15,10 @@ class InputError(ValueError):
     """The user's input (arguments, files, frames, configs) cannot be used; the message says why."""
 
 
-__all__ = ["InputError"]
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name if it has none)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+__all__ = ["InputError", "first_line"]

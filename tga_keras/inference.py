@@ -1,4 +1,4 @@
-"""The inference core: sliding temporal windows, spatial tiling and pluggable backends.
+"""The inference core: pluggable backends and the :class:`Upscaler` that validates, batches and streams.
 
     up = Upscaler(model, tile=64, tile_overlap=16)
     sr = up.upscale_window(lr_window)                    # (F, h, w, 3) -> (s*h, s*w, 3)
@@ -9,6 +9,12 @@ Every SR frame is computed from the window ``i - r .. i + r`` (``r = F // 2``) c
 sequence (boundary frames replicated, as the official test code does). Frames are float32 RGB in
 [0, 1] (uint8 input is divided by 255); outputs are clipped to [0, 1].
 
+The parts live in their own modules, and are re-exported here: the window rule and the streaming
+window generator in :mod:`tga_keras.windows` (``window_indices`` here is
+:func:`tga_keras.windows.sequence_windows`), tiling in :mod:`tga_keras.tiling`, model loading
+(:func:`load_tga`, :func:`with_precision`) in :mod:`tga_keras.loading`. This module imports
+neither TensorFlow nor Keras until a Keras model is wrapped.
+
 A *backend* is any callable ``(B, F, h, w, 3) float32 -> (B, s*h, s*w, 3)`` (numpy in, numpy out)
 with attributes ``scale``, ``frames`` and ``min_size``. :class:`KerasBackend` wraps a Keras model
 in one ``tf.function`` with unknown H/W (no retracing per size); a SavedModel, TFLite or ONNX
@@ -18,9 +24,8 @@ Tiling (``tile=N``) runs the window in overlapping ``N x N`` LR tiles and keeps 
 each SR tile (at least ``tile_overlap * s`` pixels from every inner tile edge). It trades
 exactness for memory (and some speed: the margins are computed twice). The default overlap is
 half the network's receptive radius (``TGAConfig.tile_overlap``: 25 LR pixels for the official
-architecture, 11 for ``small``). Measured on real frames (bikes.mp4, LR 68x160, 48- and 64-pixel
-tiles) against whole frames: the shipped small model 3.5e-3 max abs at overlap 4, 3.1e-4 at 8,
-1.1e-6 at 12, 6e-8 at 16; the official architecture with random weights 1.7e-5 at 4, 6e-8 at 8.
+architecture, 29 for ``paper``, 11 for ``small``); the seam errors measured on real frames are in
+the docstring of :attr:`tga_keras.config.TGAConfig.tile_overlap` (all within 1e-3 at the default).
 """
 
 from __future__ import annotations
@@ -28,58 +33,22 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sized
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from tga_keras.errors import InputError
+from tga_keras.errors import InputError, first_line
+from tga_keras.loading import PRECISIONS, load_tga, with_precision
+from tga_keras.tiling import run_tiled, tile_spans
+from tga_keras.windows import sequence_windows as window_indices
+from tga_keras.windows import stream_windows
 
 if TYPE_CHECKING:
     import keras
 
-    from tga_keras.model import TGAModel
-
 OUTPUT_DTYPES = ("float32", "uint8")
 DEFAULT_TILE_OVERLAP = 16  # for a backend whose config is unknown
-
-
-# ------------------------------------------------------------------------------ windows
-def window_indices(n_frames: int, frames: int = 7) -> list[list[int]]:
-    """For each reference ``i`` of an ``n_frames`` sequence, the indices ``i - r .. i + r`` clamped to ``[0, n - 1]``.
-
-    ``r = frames // 2``. ``window_indices(4, 5) == [[0,0,0,1,2], [0,0,1,2,3], [0,1,2,3,3], [1,2,3,3,3]]``.
-    """
-    if isinstance(n_frames, bool) or int(n_frames) != n_frames or n_frames < 1:
-        raise InputError(f"n_frames must be an integer >= 1, got {n_frames!r}")
-    if isinstance(frames, bool) or int(frames) != frames or frames < 1 or frames % 2 == 0:
-        raise InputError(f"frames must be an odd integer >= 1, got {frames!r}")
-    from tga_keras.data.eval_pipeline import window_indices as window_of
-
-    n = int(n_frames)
-    return [window_of(i, n, int(frames)) for i in range(n)]
-
-
-def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """Split ``[0, length)`` into tiles ``(start, stop, keep_start, keep_stop)`` (all LR pixels).
-
-    Tiles are ``tile`` long (one tile of ``length`` if it fits), neighbours overlap by at least
-    ``2 * overlap``; the kept parts partition ``[0, length)`` and stay at least ``overlap`` pixels
-    from every tile edge that is not an image edge (the boundary sits mid-overlap).
-    """
-    if tile <= 2 * overlap:
-        raise InputError(f"tile ({tile}) must be larger than 2 * overlap ({2 * overlap})")
-    if length <= tile:
-        return [(0, length, 0, length)]
-    stride = tile - 2 * overlap
-    starts = list(range(0, length - tile, stride)) + [length - tile]
-    spans = []
-    for k, s in enumerate(starts):
-        e = s + tile
-        keep_lo = 0 if k == 0 else (s + starts[k - 1] + tile) // 2
-        keep_hi = length if k == len(starts) - 1 else (starts[k + 1] + e) // 2
-        spans.append((s, e, keep_lo, keep_hi))
-    return spans
 
 
 # ------------------------------------------------------------------------------ backends
@@ -206,113 +175,6 @@ def as_backend(
     raise InputError(f"cannot run {type(obj).__name__}: expected a Keras model, a .keras path or a callable")
 
 
-# ------------------------------------------------------------------------------ loading
-PRECISIONS = ("float32", "bfloat16")
-
-
-def with_precision(model: keras.Model, precision: str = "float32") -> keras.Model:
-    """``model`` itself for ``'float32'``; for ``'bfloat16'`` the same network and weights rebuilt
-    under Keras' ``mixed_bfloat16`` policy (bf16 compute, float32 weights and BatchNorm).
-
-    bfloat16 is an opt-in speed mode: on CPUs with AMX / AVX512-BF16 (Intel Sapphire Rapids and
-    later) and on GPUs it is several times faster. Only the residual branch runs in bf16 (the input
-    frames, the bicubic base and the final sum stay float32); outputs differ from float32 by up to
-    about 1e-2 (7.2e-3 measured on real frames with the shipped model; measure yours with
-    ``tga evaluate --precision`` or ``tga benchmark``). Elsewhere it can be slower than float32.
-    """
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "float32":
-        return model
-    import keras
-
-    from tga_keras.model import build_tga
-
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        fast = build_tga(model.config, return_attention=getattr(model, "return_attention", False))
-    finally:
-        keras.config.set_dtype_policy(previous)
-    fast.set_weights(model.get_weights())
-    return fast
-
-
-def load_tga(
-    weights: str | os.PathLike[str] | None = None, preset: str | None = None, precision: str = "float32"
-) -> TGAModel:
-    """A TGA ``keras.Model``: untrained ``preset`` if ``weights`` is None, else loaded from ``weights``.
-
-    ``precision``: ``'float32'`` (exact) or ``'bfloat16'`` (see :func:`with_precision`).
-
-    ``.keras``: a saved Keras model (its own config; ``preset``, if given, must match).
-    ``.pth``: an official PyTorch checkpoint via :func:`tga_keras.convert.from_torch` (the network,
-    ``official`` or the dilated ``paper``, is recognised from its keys; ``preset``, if given, must
-    match). ``.weights.h5``: Keras weights for ``preset`` (default official).
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is not a TGA model.
-    """
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return with_precision(_load_float32(weights, preset), precision)
-
-
-def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) -> TGAModel:
-    from tga_keras.config import TGAConfig
-    from tga_keras.model import TGAModel, build_tga
-
-    config = TGAConfig.preset(preset) if preset is not None else None
-    if weights is None:
-        return build_tga(config or TGAConfig.official())
-    path = os.fspath(weights)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"weights file not found: {path}")
-    if not os.path.isfile(path):
-        raise InputError(f"weights must be a file, got a folder: {path}")
-    if os.path.getsize(path) == 0:
-        raise InputError(f"weights file is empty (0 bytes): {path}")
-    lower = path.lower()
-    if lower.endswith(".pth") or lower.endswith(".pt"):
-        from tga_keras.convert import from_torch
-
-        return from_torch(path, config)
-    if lower.endswith(".weights.h5"):
-        model = build_tga(config or TGAConfig.official())
-        try:
-            model.load_weights(path)
-        except Exception as e:  # h5py/keras raise many types for foreign or mismatched files
-            raise InputError(
-                f"{path}: cannot load these weights into the "
-                f"{preset or 'official'} TGA: {type(e).__name__}: {first_line(e)}"
-            ) from None
-        return model
-    if lower.endswith(".keras"):
-        import zipfile
-
-        import keras
-
-        if not zipfile.is_zipfile(path):
-            raise InputError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is not)")
-        try:
-            model = keras.saving.load_model(path, compile=False)  # inference needs no optimizer
-        except Exception as e:  # zipfile/json/keras errors for files that are not Keras models
-            raise InputError(f"{path}: not a readable Keras model: {type(e).__name__}: {first_line(e)}") from None
-        if not isinstance(model, TGAModel):
-            raise InputError(f"{path}: holds a {type(model).__name__}, not a TGA model")
-        if config is not None and model.config != config:
-            raise InputError(
-                f"{path}: the saved model is not the {preset!r} preset "
-                f"(saved config {model.config.to_json()}); drop --preset"
-            )
-        return model
-    raise InputError(f"{path}: unknown weights format; use .keras, .weights.h5 or an official .pth")
-
-
-def first_line(e: BaseException) -> str:
-    """The first line of an exception's message (its type name if it has none)."""
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
     """``'144x180'`` -> ``(144, 180)`` (LR height, width); ``ValueError`` naming ``option`` otherwise."""
     try:
@@ -325,12 +187,6 @@ def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------ upscaler
-class _StreamState(TypedDict):
-    next: int  # index of the next frame to read
-    n: int | None  # length of the stream, once its end was seen
-    shape: tuple[int, ...] | None  # shape of the first frame
-
-
 def _to_float(x: npt.ArrayLike) -> np.ndarray:
     """uint8 -> float32 / 255; float -> float32; anything else raises ``ValueError``."""
     x = np.asarray(x)
@@ -441,25 +297,11 @@ class Upscaler:
             x, reports = align_windows(x, self.frames // 2, return_reports=True)
             self.alignment_stats["neighbours"] += x.shape[0] * (self.frames - 1)
             self.alignment_stats["fell_back"] += sum(len(r.fell_back) for r in reports)
-        h, w = x.shape[2], x.shape[3]
-        if self.tile is None or (h <= self.tile and w <= self.tile):
+        if self.tile is None:
             return self._call(x)
-        s = self.scale
-        rows = tile_spans(h, self.tile, self.tile_overlap)
-        cols = tile_spans(w, self.tile, self.tile_overlap)
-        # all tiles have the same size: batch them (windows x tiles) through the backend
-        tiles = [(r, c) for r in rows for c in cols]
-        stacked = np.concatenate([x[:, :, r[0] : r[1], c[0] : c[1]] for r, c in tiles])  # (T*b, F, th, tw, 3)
-        sr_tiles = np.concatenate(
-            [self._call(stacked[i : i + self.batch_size]) for i in range(0, len(stacked), self.batch_size)]
+        return run_tiled(
+            self._call, x, scale=self.scale, tile=self.tile, overlap=self.tile_overlap, batch_size=self.batch_size
         )
-        out = np.empty((x.shape[0], s * h, s * w, 3), np.float32)
-        b = x.shape[0]
-        for k, ((r0, _, kr0, kr1), (c0, _, kc0, kc1)) in enumerate(tiles):
-            part = sr_tiles[k * b : (k + 1) * b]
-            keep = part[:, s * (kr0 - r0) : s * (kr1 - r0), s * (kc0 - c0) : s * (kc1 - c0)]
-            out[:, s * kr0 : s * kr1, s * kc0 : s * kc1] = keep
-        return out
 
     def _call(self, x: np.ndarray) -> np.ndarray:
         y = np.asarray(self.backend(x), dtype=np.float32)
@@ -517,7 +359,8 @@ class Upscaler:
             bar = tqdm(total=total, file=sys.stderr, unit="frame", desc=desc, dynamic_ncols=True)
         try:
             batch: list[np.ndarray] = []
-            for window in self._windows(iter(frames), first, count):
+            windows = stream_windows(iter(frames), first, count, self.frames, _to_float, self.check_window)
+            for window in windows:
                 batch.append(window)
                 if len(batch) == self.batch_size:
                     yield from self._emit(batch, dtype, bar)
@@ -535,55 +378,6 @@ class Upscaler:
                 bar.update(1)
             yield sr
 
-    def _windows(self, it: Iterator[npt.ArrayLike], first: int, count: int | None) -> Iterator[np.ndarray]:
-        """``(F, H, W, 3)`` float32 windows for references ``first ..`` of the stream ``it``."""
-        from tga_keras.data.eval_pipeline import window_indices as window_of
-
-        r = self.frames // 2
-        cache: dict[int, np.ndarray] = {}
-        state: _StreamState = {"next": 0, "n": None, "shape": None}
-
-        def fill(upto: int) -> None:  # read frames until index ``upto`` is cached or the stream ends
-            while state["n"] is None and state["next"] <= upto:
-                try:
-                    frame = next(it)
-                except StopIteration:
-                    state["n"] = state["next"]
-                    return
-                i = state["next"]
-                state["next"] += 1
-                if i < first - r:
-                    continue  # before any window: never needed
-                frame = _to_float(frame)
-                if state["shape"] is None:
-                    if frame.ndim != 3:
-                        raise InputError(f"frames must be (H, W, 3) images; frame {i} has shape {frame.shape}")
-                    self.check_window((1, self.frames) + frame.shape)
-                    state["shape"] = frame.shape
-                elif frame.shape != state["shape"]:
-                    raise InputError(
-                        f"frame {i} has shape {frame.shape}, but earlier frames {state['shape']}: "
-                        "all frames of a sequence must have the same size"
-                    )
-                cache[i] = frame
-
-        i = first
-        while count is None or i < first + count:
-            fill(i + r)
-            n = state["n"]
-            if n is not None and i >= n:
-                if i == first and n == 0:
-                    raise InputError("no frames to upscale: the input is empty")
-                if i == first:
-                    raise InputError(f"no frames to upscale: the input has {n} frames, starting at frame {first}")
-                return
-            last = (n if n is not None else state["next"]) - 1
-            idx = window_of(i, last + 1, self.frames)  # the one boundary rule (replication)
-            yield np.stack([cache[j] for j in idx])
-            for j in [j for j in cache if j < i + 1 - r]:  # no later window needs them
-                del cache[j]
-            i += 1
-
 
 __all__ = [
     "Backend",
@@ -592,6 +386,7 @@ __all__ = [
     "KerasBackend",
     "OUTPUT_DTYPES",
     "OUTPUT_NAME",
+    "PRECISIONS",
     "Upscaler",
     "as_backend",
     "first_line",
@@ -601,4 +396,5 @@ __all__ = [
     "tile_spans",
     "to_output",
     "window_indices",
+    "with_precision",
 ]

@@ -23,13 +23,13 @@ from tga_keras.commands import (
     add_precision_argument,
     weights_not_found,
 )
+from tga_keras.loading import DEFAULT_PRESET  # the one default architecture
 
 if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_OUTPUT = "demo_output"
 DEFAULT_FRAMES = 120  # the whole bundled clip (4.8 s of video)
-DEFAULT_PRESET = "official"
 CROP_BORDER = 8  # pixels left out of PSNR/SSIM on every side (psnr_y/ssim_y default)
 
 

@@ -100,6 +100,7 @@ def open_sources(path: str):
 
 def run(args) -> int:
     from tga_keras.cli import UsageError
+    from tga_keras.loading import DEFAULT_PRESET
     from tga_keras.pictures import PLOT_FORMATS, have_matplotlib, write_psnr_plot
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -141,7 +142,7 @@ def run(args) -> int:
         args.weights,
         args.backend,
         precision=args.precision,
-        preset=args.preset if args.preset or args.weights else "official",
+        preset=args.preset if args.preset or args.weights else DEFAULT_PRESET,
     )
     crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
     ds = make_eval_dataset(
@@ -238,7 +239,9 @@ def run(args) -> int:
         with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
             json.dump(report, f, indent=2)
     if args.plot:
-        model = f"untrained {args.preset or 'official'} preset" if args.weights is None else model_label(args.weights)
+        model = (
+            f"untrained {args.preset or DEFAULT_PRESET} preset" if args.weights is None else model_label(args.weights)
+        )
         title = f"TGA x{backend.scale} {model}: PSNR-Y per frame ({args.degradation.upper()}, protocol {args.protocol})"
         with atomic_path(args.plot, overwrite=args.overwrite) as tmp:
             write_psnr_plot(tmp, per_seq, frame_ids, title)

@@ -373,6 +373,7 @@ class _VideoWriter:
 def run(args) -> int:
     from tga_keras.cli import UsageError
     from tga_keras.config import TGAConfig
+    from tga_keras.loading import DEFAULT_PRESET
 
     _check_args(args)
     if not os.path.exists(args.input):
@@ -390,7 +391,7 @@ def run(args) -> int:
     check_picture_args(args)
 
     # the input is checked (headers, first video frame) before the slow model build
-    radius = TGAConfig.preset(args.preset or "official").frames // 2
+    radius = TGAConfig.preset(args.preset or DEFAULT_PRESET).frames // 2
     source = _open_source(args.input, args.start, args.frames_limit, radius)
 
     from tga_keras.backends import load_backend

@@ -2,8 +2,9 @@
 
 For reference frame ``i`` of an ``n``-frame sequence the input frames are ``i - r .. i + r``
 (``r = frames // 2``) clamped to ``[0, n - 1]``: boundary frames are replicated, as in the official
-test code. HR frames are modcropped (bottom/right) to a multiple of ``scale``; every LR frame is
-degraded once (numpy) and reused by the windows that need it.
+test code (:func:`tga_keras.windows.window_indices`, the rule the inference core uses too). HR
+frames are modcropped (bottom/right) to a multiple of ``scale``; every LR frame is degraded once
+(numpy) and reused by the windows that need it.
 
 Protocols (BD only):
 
@@ -23,6 +24,7 @@ from tga_keras.data.errors import DatasetError
 from tga_keras.data.sources import collect_sequences
 from tga_keras.data.train_pipeline import check_common, degrade
 from tga_keras.degradation import PROTOCOLS
+from tga_keras.windows import window_indices  # the one boundary rule; importable from here too
 
 
 def sr_border(scale: int, protocol: str = "plain") -> int:
@@ -36,12 +38,6 @@ def crop_sr_output(sr, scale: int, protocol: str = "plain"):
     """Crop SR ``(..., H', W', C)`` (numpy or TF) by :func:`sr_border` on every side."""
     b = sr_border(scale, protocol)
     return sr if b == 0 else sr[..., b:-b, b:-b, :]
-
-
-def window_indices(i: int, n: int, frames: int = 7) -> list[int]:
-    """Frame indices of the window around reference ``i``, clamped to ``[0, n - 1]`` (boundary replication)."""
-    r = frames // 2
-    return [min(max(i + k, 0), n - 1) for k in range(-r, r + 1)]
 
 
 def modcrop(hr: np.ndarray, scale: int) -> np.ndarray:

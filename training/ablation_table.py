@@ -1,7 +1,7 @@
 """Print the dilation / alignment ablation table (README) from the JSONs of ``training/configs/ablation/evaluate.sh``.
 
 ``python -m training.ablation_table docs/ablation`` reads ``<run>_<data>.json`` (written by
-``tga evaluate --temporal-ablation --json``) for the runs ``plain``, ``dilation`` and ``align`` and prints a Markdown table: Y-PSNR of each run on each data set and, in
+``tga evaluate --temporal-ablation --json``) for the runs ``plain``, ``dilation``, ``align`` and ``dilation_align`` and prints a Markdown table: Y-PSNR of each run on each data set and, in
 brackets, its temporal gain (PSNR minus the same weights fed seven copies of the reference).
 """
 
@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-RUNS = (("plain", "small"), ("dilation", "+ dilation"), ("align", "+ alignment"))
+RUNS = (("plain", "small"), ("dilation", "+ dilation"), ("align", "+ alignment"), ("dilation_align", "+ both"))
 DATA = (
     ("carphone", "carphone (real, 120 frames)"),
     ("opencv_clips", "tree + vtest (real, 60 frames)"),

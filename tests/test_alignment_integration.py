@@ -110,3 +110,31 @@ def test_training_run_with_alignment(tmp_path):
     import keras
 
     assert keras.saving.load_model(tmp_path / "run" / "best.keras", compile=False).config.align
+
+
+def test_cli_align_option(photo, tmp_path, capsys):
+    """--align on|off|auto on evaluate and upscale: the JSON records it and the summary counts the frames."""
+    import cv2
+
+    from tga_keras.cli import main
+
+    seq = tmp_path / "clips" / "pan"
+    seq.mkdir(parents=True)
+    for t in range(9):  # a real frame panned 6 HR px per frame: textured, camera motion
+        m = np.float32([[1, 0, 6.0 * (t - 4)], [0, 1, 2.0 * (t - 4)]])
+        frame = cv2.warpAffine(photo, m, (176, 144), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+        cv2.imwrite(str(seq / f"{t:05d}.png"), (np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1])
+    reports = {}
+    for choice in ("on", "off", "auto"):
+        out = tmp_path / f"{choice}.json"
+        args = ["evaluate", str(tmp_path / "clips"), "--preset", "small", "--no-progress", "--max-frames", "2"]
+        assert main([*args, "--align", choice, "--json", str(out)]) == 0
+        reports[choice] = (json.loads(out.read_text()), capsys.readouterr().out)
+    report, printed = reports["on"]
+    assert report["aligned"] is True and report["alignment_fallbacks"] == 0
+    assert "alignment: 12 of 12 neighbour frames warped onto their reference, 0 left unwarped" in printed
+    for choice in ("off", "auto"):  # the small preset does not align
+        report, printed = reports[choice]
+        assert report["aligned"] is False and report["alignment_fallbacks"] is None and "alignment:" not in printed
+    assert main(["upscale", str(seq), str(tmp_path / "up"), "--preset", "small", "--no-progress", "--align", "on"]) == 0
+    assert "alignment: 54 of 54 neighbour frames warped" in capsys.readouterr().err

@@ -13,7 +13,9 @@ import pytest
 from tga_keras.cli import main
 from tga_keras.data.fakes import random_frames, write_video
 
-CLIP = "tga_keras/assets/carphone_pristine.mp4"
+CLIP = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tga_keras", "assets", "carphone_pristine.mp4"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +50,12 @@ def _boom(*args, **kwargs):
     ],
 )
 def test_user_mistakes_exit_2_without_traceback(capsys, tmp_path, monkeypatch, argv, message):
-    monkeypatch.chdir(os.getcwd())
+    monkeypatch.chdir(tmp_path)  # anything written by mistake lands here
     code, err = _run(capsys, *argv)
     assert code == 2, err
     assert message in err and "Traceback" not in err
     assert err.startswith(f"tga {argv[0]}: error: ")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_existing_output_is_a_user_mistake(capsys, tmp_path, small_clip):

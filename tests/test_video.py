@@ -10,11 +10,10 @@ import os
 import sys
 from fractions import Fraction
 
+import av  # a dependency of tga-keras: never skipped
 import cv2
 import numpy as np
 import pytest
-
-av = pytest.importorskip("av")
 
 from tga_keras import video  # noqa: E402
 from tga_keras.cli import main  # noqa: E402

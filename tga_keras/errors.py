@@ -15,10 +15,20 @@ class InputError(ValueError):
     """The user's input (arguments, files, frames, configs) cannot be used; the message says why."""
 
 
+class DatasetError(InputError):
+    """Bad or inconsistent training/evaluation data; the message names the file or folder.
+
+    Defined here (re-exported by :mod:`tga_keras.data`) so that raising it never imports TensorFlow."""
+
+
+class DatasetFileNotFoundError(DatasetError, FileNotFoundError):
+    """A file or folder the dataset needs does not exist (a list file, a frame, a video)."""
+
+
 def first_line(e: BaseException) -> str:
     """The first line of an exception's message (its type name if it has none)."""
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
 
 
-__all__ = ["InputError", "first_line"]
+__all__ = ["DatasetError", "DatasetFileNotFoundError", "InputError", "first_line"]

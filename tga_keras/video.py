@@ -102,8 +102,8 @@ _SWS_DEFAULT = 5  # BT.601: what FFmpeg assumes for an untagged YUV stream
 
 
 def _dataset_error(message: str) -> Exception:
-    """A :class:`tga_keras.data.DatasetError` (imported here: ``tga_keras.data`` loads TensorFlow)."""
-    from tga_keras.data.errors import DatasetError
+    """A :class:`tga_keras.errors.DatasetError` (also ``tga_keras.data.DatasetError``)."""
+    from tga_keras.errors import DatasetError
 
     return DatasetError(message)
 
@@ -212,7 +212,7 @@ def _open_input(path: str) -> av.container.InputContainer:
     import av
 
     if not os.path.exists(path):
-        from tga_keras.data.errors import DatasetFileNotFoundError
+        from tga_keras.errors import DatasetFileNotFoundError
 
         raise DatasetFileNotFoundError(f"video not found: {path}")
     try:

@@ -1,7 +1,8 @@
 """Print the dilation / alignment ablation table (README) from the JSONs of ``training/configs/ablation/evaluate.sh``.
 
 ``python -m training.ablation_table docs/ablation`` reads ``<run>_<data>.json`` (written by
-``tga evaluate --temporal-ablation --json``) for the runs ``plain``, ``dilation``, ``align`` and ``dilation_align`` and prints a Markdown table: Y-PSNR of each run on each data set and, in
+``tga evaluate --temporal-ablation --json``) for the runs ``plain``, ``dilation``, ``align`` and
+``dilation_align`` and prints a Markdown table: Y-PSNR of each run on each data set and, in
 brackets, its temporal gain (PSNR minus the same weights fed seven copies of the reference).
 """
 

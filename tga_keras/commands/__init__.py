@@ -57,8 +57,9 @@ def alignment_note(upscaler) -> str | None:
     if not upscaler.align:
         return None
     st = upscaler.alignment_stats
+    warped = st["neighbours"] - st["fell_back"]
     return (
-        f"alignment: {st['neighbours']} neighbour frames warped onto their reference, "
+        f"alignment: {warped} of {st['neighbours']} neighbour frames warped onto their reference, "
         f"{st['fell_back']} left unwarped (too few features or an implausible homography)"
     )
 

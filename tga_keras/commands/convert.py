@@ -51,6 +51,8 @@ def run(args) -> int:
     with atomic_path(args.output, overwrite=args.overwrite) as tmp:
         model.save(tmp)
     n = sum(int(w.numpy().size) for w in model.trainable_weights)
-    preset = next((p for p in ("official", "paper") if model.config == TGAConfig.preset(p)), "custom")
+    from tga_keras.config import PRESETS
+
+    preset = next((p for p in PRESETS if model.config == TGAConfig.preset(p)), "custom")
     print(f"wrote {args.output} ({preset} config, {n:,} trainable parameters)", file=sys.stderr)
     return 0

@@ -82,7 +82,7 @@ def add_parser(sub):
         default=None,
         metavar="N",
         help="LR pixels of context around each tile (default: half the model's receptive radius, "
-        "25 for the official network, 11 for small, 16 for an artifact without a manifest; "
+        "25 for the official network, 29 for paper, 11 for small, 16 for an artifact without a manifest; "
         "the small model's default stays within 1e-3 of whole frames)",
     )
     add_align_argument(p)
@@ -313,7 +313,8 @@ class _VideoWriter:
         self.path, self.fps, self.count = path, fps, 0
         self.codec = plan.encoder if plan is not None else VIDEO_CODECS[kind]
         self.writer: cv2.VideoWriter | None = None  # OpenCV's, opened at the first frame (its size)
-        self.stamps: collections.deque | None = None
+        self.stamps: collections.deque | None = source.stamps  # popped per frame (bounded), used without --fps
+        self.use_stamps = False
         self.notes: list[str] = [plan.fallback] if plan is not None and plan.fallback else []
         self.av = None
         if plan is None:
@@ -330,7 +331,7 @@ class _VideoWriter:
             if probe.high_bit_depth:
                 self.notes.append(f"the source is {probe.bit_depth}-bit; the video written is 8-bit")
             if args.fps is None:  # the source's timestamps; output time 0 is FFmpeg's (the file's start)
-                self.stamps = source.stamps
+                self.use_stamps = True
                 rate = probe.rate or rate
                 origin = probe.start_time if args.start == 0 else None  # None: the first frame's time
                 timing = {"time_base": probe.time_base, "origin": origin}
@@ -345,6 +346,8 @@ class _VideoWriter:
     def write(self, rgb_u8):
         if self.av is not None:
             pts, duration = self.stamps.popleft() if self.stamps else (None, None)
+            if not self.use_stamps:  # --fps: a constant rate (the stamps were only drained)
+                pts, duration = None, None
             self.av.write(rgb_u8, pts, duration)
             self.count += 1
             return
@@ -415,34 +418,28 @@ def run(args) -> int:
     )
 
     t0 = time.perf_counter()
-    try:
-        with atomic_path(args.output, overwrite=args.overwrite) as tmp:  # a file or a folder
-            writer: _FolderWriter | _VideoWriter
-            if kind == "folder":
-                writer = _FolderWriter(tmp, source.names)
-            else:
-                writer = _VideoWriter(tmp, kind, fps, plan, source, args)
-            try:
-                for sr in pictures.watch_output(
-                    up.upscale_frames(
-                        source.frames,
-                        dtype="uint8",
-                        progress=not args.no_progress,
-                        total=source.total,
-                        first=source.first,
-                        count=args.frames_limit,
-                    )
-                ):
-                    writer.write(sr)
-            finally:
-                writer.close()
-            if writer.count == 0:
-                raise InputError(f"no frames decoded from {args.input}")
-    except OSError as e:
-        if isinstance(e, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError)):
-            raise
-        print(f"tga upscale: error: {e}", file=sys.stderr)
-        return 1
+    with atomic_path(args.output, overwrite=args.overwrite) as tmp:  # a file or a folder
+        writer: _FolderWriter | _VideoWriter
+        if kind == "folder":
+            writer = _FolderWriter(tmp, source.names)
+        else:
+            writer = _VideoWriter(tmp, kind, fps, plan, source, args)
+        try:
+            for sr in pictures.watch_output(
+                up.upscale_frames(
+                    source.frames,
+                    dtype="uint8",
+                    progress=not args.no_progress,
+                    total=source.total,
+                    first=source.first,
+                    count=args.frames_limit,
+                )
+            ):
+                writer.write(sr)
+        finally:
+            writer.close()
+        if writer.count == 0:
+            raise InputError(f"no frames decoded from {args.input}")
     dt = time.perf_counter() - t0
     what = "PNG frames"
     if isinstance(writer, _VideoWriter):

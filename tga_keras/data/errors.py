@@ -1,13 +1,10 @@
-"""Exceptions raised by the data sources and pipelines (each names the offending file)."""
+"""Exceptions raised by the data sources and pipelines (each names the offending file).
+
+They live in :mod:`tga_keras.errors` (importing that never loads TensorFlow) and are re-exported here.
+"""
 
 from __future__ import annotations
 
-from tga_keras.errors import InputError
+from tga_keras.errors import DatasetError, DatasetFileNotFoundError
 
-
-class DatasetError(InputError):
-    """Bad or inconsistent training/evaluation data; the message names the file or folder."""
-
-
-class DatasetFileNotFoundError(DatasetError, FileNotFoundError):
-    """A file or folder the dataset needs does not exist (a list file, a frame, a video)."""
+__all__ = ["DatasetError", "DatasetFileNotFoundError"]

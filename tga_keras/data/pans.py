@@ -11,8 +11,9 @@ so frame ``c`` is the crop itself (not resampled), frame ``t + 1`` is frame ``t`
 zoom (``--max-zoom Z > 1``: a per-frame factor ``z`` drawn log-uniformly in ``[1/Z, Z]``), frame
 ``t`` also scales the image about its centre by ``z ** (t - c)`` (sampled at
 ``centre + (p - centre) * z ** (t - c)``, then shifted as above): a camera zooming while it pans. Frames are
-sampled bicubically (:func:`tga_keras.data.synthetic.warp_frame`); the box stays at least
-``|v| * c + 3`` pixels inside the image, so no border rule is ever used. Frames are 8-bit.
+sampled bicubically (:func:`tga_keras.data.synthetic.warp_frame`); every sample stays at
+least 3 pixels inside the image (the box's travel, ``|v| * c``, and its growth under a zoom are
+accounted for), so no border rule is ever used. Frames are 8-bit.
 
 The speed: what neighbouring frames can add at scale ``s`` is *sub-pixel* motion in LR terms (an
 LR pixel covers ``s`` HR pixels). A pan whose per-frame LR displacement ``v / s`` is a whole

@@ -234,6 +234,7 @@ def test_init_from_copies_the_weights(tiny_config, tmp_path):
         load_initial_weights(build_tga(cfg.model_config()), cfg)
 
 
+@pytest.mark.slow  # 27 s: make test stays near 10 minutes; the slow set runs before training changes land
 def test_l2_weight_decay_pulls_weights_to_zero(tiny_config, tmp_path):
     """Only the L2 term differs: with a huge decay the conv kernels shrink much more than without."""
     import keras
@@ -250,6 +251,7 @@ def test_l2_weight_decay_pulls_weights_to_zero(tiny_config, tmp_path):
     assert norms(50.0, "decay") < 0.5 * norms(0.0, "plain")
 
 
+@pytest.mark.slow  # 22-24 s each
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_mixed_precision_trains_and_resumes(tiny_config, tmp_path, precision):
     import keras

@@ -221,6 +221,13 @@ def _open_input(path: str) -> av.container.InputContainer:
         raise _dataset_error(f"FFmpeg cannot open video {path} (corrupt, truncated or unsupported): {e}") from e
 
 
+def _video_stream(container: av.container.InputContainer, path: str) -> av.VideoStream:
+    """The first video stream of ``container``; :class:`DatasetError` when it has none."""
+    if not container.streams.video:
+        raise _dataset_error(f"{path} has no video stream")
+    return container.streams.video[0]
+
+
 def probe(path: str | os.PathLike) -> VideoProbe:
     """Open ``path`` and decode its first video frame; :class:`DatasetError` if that fails."""
     import av
@@ -228,9 +235,7 @@ def probe(path: str | os.PathLike) -> VideoProbe:
     path = os.fspath(path)
     container = _open_input(path)
     try:
-        if not container.streams.video:
-            raise _dataset_error(f"{path} has no video stream")
-        stream = container.streams.video[0]
+        stream = _video_stream(container, path)
         try:
             first = next(container.decode(stream), None)
         except av.FFmpegError as e:
@@ -314,9 +319,7 @@ def iter_frames(path: str | os.PathLike, *, high_bit_depth: bool | None = None) 
     path = os.fspath(path)
     container = _open_input(path)
     try:
-        if not container.streams.video:
-            raise _dataset_error(f"{path} has no video stream")
-        stream = container.streams.video[0]
+        stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
         wide = high_bit_depth
         held: av.VideoFrame | None = None  # one frame of look-ahead: a frame lasts until the next one's pts

@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 
 from tga_keras import TGAConfig, build_tga
 from tga_keras.convert import weight_map
@@ -17,10 +18,18 @@ def _official_keys(fixtures_dir, name="official_state_dict_keys.tsv"):
     return out
 
 
-def test_every_official_tensor_is_mapped_with_its_shape(fixtures_dir):
-    official = _official_keys(fixtures_dir)
-    assert len(official) == 642
-    model = build_tga(TGAConfig.official())
+@pytest.mark.parametrize(
+    "keys_file,preset,n_keys,n_params",
+    [
+        ("official_state_dict_keys.tsv", "official", 642, 7_057_853),  # the release (code/arch.py)
+        # the first-published dilated TGA (TGA.pth): bare stem kernels weight1..weight4, no biases
+        ("official_dilated_state_dict_keys.tsv", "paper", 638, 7_057_597),
+    ],
+)
+def test_every_official_tensor_is_mapped_with_its_shape(fixtures_dir, keys_file, preset, n_keys, n_params):
+    official = _official_keys(fixtures_dir, keys_file)
+    assert len(official) == n_keys
+    model = build_tga(TGAConfig.preset(preset))
     wmap = weight_map(model)
     weights = {k: v for k, v in official.items() if not k.endswith("num_batches_tracked")}
     assert set(wmap) == set(weights)
@@ -30,20 +39,5 @@ def test_every_official_tensor_is_mapped_with_its_shape(fixtures_dir):
     # every Keras weight receives exactly one official tensor
     targets = [id(var) for var, _ in wmap.values()]
     assert len(targets) == len(set(targets)) == len(model.weights)
-    assert sum(int(np.prod(s)) for k, s in weights.items() if "running_" not in k) == 7_057_853
-
-
-def test_every_tensor_of_the_dilated_network_is_mapped_with_its_shape(fixtures_dir):
-    """The first-published dilated TGA (TGA.pth): 638 keys, bare stem kernels weight1..weight4."""
-    official = _official_keys(fixtures_dir, "official_dilated_state_dict_keys.tsv")
-    assert len(official) == 638
-    model = build_tga(TGAConfig.paper())
-    wmap = weight_map(model)
-    weights = {k: v for k, v in official.items() if not k.endswith("num_batches_tracked")}
-    assert set(wmap) == set(weights)
-    for key, (var, transform) in wmap.items():
-        assert tuple(transform(np.zeros(weights[key], np.float32)).shape) == tuple(var.shape), key
-    targets = [id(var) for var, _ in wmap.values()]
-    assert len(targets) == len(set(targets)) == len(model.weights)
-    assert sum(int(np.prod(s)) for k, s in weights.items() if "running_" not in k) == 7_057_597
-    assert sum(int(np.prod(v.shape)) for v in model.trainable_weights) == 7_057_597
+    assert sum(int(np.prod(s)) for k, s in weights.items() if "running_" not in k) == n_params
+    assert sum(int(np.prod(v.shape)) for v in model.trainable_weights) == n_params

@@ -51,6 +51,55 @@ def test_config_rejects_unknown_fields():
         TGAConfig.from_dict({"frames": 7, "depth": 3})
 
 
+def test_config_format_versions():
+    """Saved configs carry "format"; one without it is format 1, whose dilated network computed
+    differently (stem-only dilation, stem biases), so it is refused rather than loaded."""
+    from tga_keras.config import CONFIG_FORMAT
+
+    assert TGAConfig.small().to_dict()["format"] == CONFIG_FORMAT == 2
+    old = {k: v for k, v in TGAConfig.small().to_dict().items() if k != "format"}
+    assert TGAConfig.from_dict(old) == TGAConfig.small()  # format 1, not dilated: same network
+    old_dilated = {k: v for k, v in TGAConfig.paper().to_dict().items() if k not in ("format", "stem_bias")}
+    with pytest.raises(ValueError, match="format 1.*convert the checkpoint again"):
+        TGAConfig.from_dict(old_dilated)
+    with pytest.raises(ValueError, match="newer tga-keras"):
+        TGAConfig.from_dict({**TGAConfig.small().to_dict(), "format": CONFIG_FORMAT + 1})
+    with pytest.raises(ValueError, match="format must be a positive integer"):
+        TGAConfig.from_dict({**TGAConfig.small().to_dict(), "format": "2"})
+
+
+def test_format1_dilated_model_file_is_refused(tmp_path):
+    """A .keras written before the format field (its config.json has no "format") with dilation on
+    does not load: the user gets the reason, not a silently different network."""
+    import zipfile
+
+    from tga_keras.loading import load_tga
+
+    cfg = TGAConfig(
+        nf=8,
+        ng=4,
+        intra_units=(1,),
+        fusion3d_units=(1, 1),
+        inter_units=(1,),
+        reconstruction_width=8,
+        upsample_width=8,
+        dilation=True,
+        stem_bias=False,
+    )
+    build_tga(cfg).save(tmp_path / "new.keras")
+    assert isinstance(load_tga(str(tmp_path / "new.keras")).config, TGAConfig)
+    with zipfile.ZipFile(tmp_path / "new.keras") as z:
+        items = {n: z.read(n) for n in z.namelist()}
+    text = items["config.json"].decode()
+    assert text.count('"format": 2') >= 1
+    items["config.json"] = text.replace(', "format": 2', "").replace('"format": 2, ', "").encode()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as z:
+        for name, data in items.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match="config format 1"):
+        load_tga(str(tmp_path / "old.keras"))
+
+
 def test_groups_follow_temporal_distance():
     assert TGAConfig(frames=7).groups == ((0, 3, 6), (2, 3, 4), (1, 3, 5))
     assert TGAConfig(frames=5).groups == ((0, 2, 4), (1, 2, 3))

@@ -10,6 +10,11 @@ from tga_keras.errors import InputError
 
 _SUPPORTED_SCALES = (2, 3, 4)
 
+# Version of the saved form (``to_dict``), stored as "format" in every saved config. 1: no "format" key
+# (before 2026-11-28), when ``dilation`` dilated the stem only and stem biases were always on; 2: the
+# dilated network is the official ``TGA/arch.py`` (stem and fusion conv dilated, ``stem_bias``).
+CONFIG_FORMAT = 2
+
 
 @dataclasses.dataclass(frozen=True)
 class TGAConfig:
@@ -140,16 +145,36 @@ class TGAConfig:
 
     # ----------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        """The fields as JSON types, plus ``"format": CONFIG_FORMAT`` (the version of this form)."""
+        d: dict[str, Any] = dataclasses.asdict(self)
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
+        d["format"] = CONFIG_FORMAT
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TGAConfig":
+        """Read a saved config (:meth:`to_dict`); ``InputError`` for unknown fields, a newer format,
+        or a format-1 dilated network (which computed differently: see ``CONFIG_FORMAT``)."""
         if not isinstance(d, dict):
             raise InputError(f"a TGAConfig needs a dict, got {type(d).__name__}")
+        d = dict(d)
+        fmt = d.pop("format", 1)
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+            raise InputError(f"TGAConfig format must be a positive integer, got {fmt!r}")
+        if fmt > CONFIG_FORMAT:
+            raise InputError(
+                f"this model was saved by a newer tga-keras (config format {fmt}; this version reads up to "
+                f"{CONFIG_FORMAT}): upgrade tga-keras"
+            )
+        if fmt == 1 and d.get("dilation"):
+            raise InputError(
+                "this dilated model was saved by tga-keras before its dilated network was made exact to the "
+                "official TGA/arch.py (config format 1: only the stem was dilated, with biases), so it would "
+                "compute differently now; convert the checkpoint again (tga convert TGA.pth MODEL.keras "
+                "--preset paper) or retrain"
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:

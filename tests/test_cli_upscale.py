@@ -216,3 +216,25 @@ def test_tile_smaller_than_the_default_margins_is_a_usage_error(tmp_path, capsys
     assert (
         main(["upscale", CLIP, str(out), "--tile", "32", "--overlap", "8", "--frames-limit", "1", "--no-progress"]) == 0
     )
+
+
+def test_truncated_video_says_how_many_frames_were_decoded(tmp_path, lr_frames, capsys):
+    """A damaged file whose container lists more frames than decode: the frames that decode are
+    written, and a note says how many of the listed ones were missing (no silent short output)."""
+    whole = tmp_path / "whole.avi"
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter.fourcc(*"MJPG"), 10, (48, 40))
+    for frame in lr_frames:
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+    writer.release()
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])  # the header still lists 8 frames
+
+    assert main(["upscale", str(whole), str(tmp_path / "a"), *SMALL]) == 0
+    assert "could be decoded" not in capsys.readouterr().err
+    assert main(["upscale", str(cut), str(tmp_path / "b"), *SMALL]) == 0
+    written = len(os.listdir(tmp_path / "b"))
+    assert 0 < written < len(lr_frames)
+    assert f"lists about {len(lr_frames)} frames from --start on, but only {written} could be decoded" in (
+        capsys.readouterr().err
+    )

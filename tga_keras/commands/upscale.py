@@ -447,6 +447,12 @@ def run(args) -> int:
         for line in writer.notes:
             print(f"note: {line}", file=sys.stderr)
     print(f"wrote {args.output}: {writer.count} {what}, {dt:.1f} s ({1000 * dt / writer.count:.0f} ms/frame)")
+    if source.total is not None and writer.count < source.total:
+        print(
+            f"note: the input lists about {source.total} frames from --start on, but only {writer.count} could be "
+            "decoded (a damaged or truncated file, or a container that over-estimates its frame count)",
+            file=sys.stderr,
+        )
     for line in pictures.write(up):
         print(line)
     note = alignment_note(up)

@@ -137,7 +137,7 @@ class TGAConfig:
     def tile_overlap(self) -> int:
         """Default LR context kept around each tile: half the receptive radius (official 25, paper 29,
         small 11). Max abs of tiled against whole-frame output on real frames: the shipped small model
-        3.5e-3 at overlap 4, 3.1e-4 at 8, 1.1e-6 at 12 (bikes.mp4, LR 68x160, 48-pixel tiles), 9e-6 at
+        (version 1) 3.5e-3 at overlap 4, 3.1e-4 at 8, 1.1e-6 at 12 (bikes.mp4, LR 68x160, 48-pixel tiles), 9e-6 at
         this default (11) on carphone; the official and paper architectures (He-normal weights, whose
         residual reaches 0.72; bikes.mp4 LR 68x96, tiles 2 * overlap + 24) 1.5e-2 / 4.6e-2 at overlap 8,
         2.7e-6 / 1.9e-3 at 16, 1.3e-6 / 1.3e-6 at this default (25 / 29)."""

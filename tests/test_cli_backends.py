@@ -218,3 +218,16 @@ def test_profile_attributes_time_to_the_network_stages(exported, capsys):
     assert profile_main([exported["onnx"], "--size", "12x14", "--runs", "1"]) == 0
     assert "by stage" in capsys.readouterr().out
     assert profile_main([exported["onnx"], "--size", "twelve"]) == 2
+
+
+def test_an_artifacts_recorded_config_is_a_description():
+    """Manifests, ONNX metadata and TensorRT sidecars record the source config: read when it can be,
+    None (the artifact still runs) when absent or unreadable, never an error."""
+    from tga_keras.backends import _recorded_config
+    from tga_keras.config import TGAConfig
+
+    assert _recorded_config(TINY.to_dict()) == TINY
+    assert _recorded_config(TINY.to_json()) == TINY
+    old_dilated = {k: v for k, v in TGAConfig.paper().to_dict().items() if k not in ("format", "stem_bias")}
+    for unreadable in (None, old_dilated, {"depth": 3}, "not json", 7):
+        assert _recorded_config(unreadable) is None

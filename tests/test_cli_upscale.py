@@ -235,6 +235,13 @@ def test_truncated_video_says_how_many_frames_were_decoded(tmp_path, lr_frames, 
     assert main(["upscale", str(cut), str(tmp_path / "b"), *SMALL]) == 0
     written = len(os.listdir(tmp_path / "b"))
     assert 0 < written < len(lr_frames)
-    assert f"lists about {len(lr_frames)} frames from --start on, but only {written} could be decoded" in (
-        capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    assert f"expected about {len(lr_frames)} frames (the container's count from --start on), but only {written}" in err
+    # with --frames-limit: the expected count is the limit, and the note says so
+    assert main(["upscale", str(cut), str(tmp_path / "c"), "--frames-limit", str(written + 1), *SMALL]) == 0
+    assert len(os.listdir(tmp_path / "c")) == written
+    err = capsys.readouterr().err
+    cap = f"expected about {written + 1} frames (the container's count from --start on, capped by --frames-limit)"
+    assert f"{cap}, but only {written} could be decoded" in err
+    assert main(["upscale", str(cut), str(tmp_path / "d"), "--frames-limit", str(written), *SMALL]) == 0
+    assert "could be decoded" not in capsys.readouterr().err  # the limit was reached: nothing missing

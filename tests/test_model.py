@@ -52,25 +52,29 @@ def test_config_rejects_unknown_fields():
 
 
 def test_config_format_versions():
-    """Saved configs carry "format"; one without it is format 1, whose dilated network computed
-    differently (stem-only dilation, stem biases), so it is refused rather than loaded."""
+    """Saved configs carry "format"; one without it is format 1. A format-1 dilated config without
+    ``stem_bias`` predates the exact dilated network (stem-only dilation, stem biases): refused rather
+    than loaded. One with ``stem_bias`` computes as today and loads."""
     from tga_keras.config import CONFIG_FORMAT
 
     assert TGAConfig.small().to_dict()["format"] == CONFIG_FORMAT == 2
     old = {k: v for k, v in TGAConfig.small().to_dict().items() if k != "format"}
     assert TGAConfig.from_dict(old) == TGAConfig.small()  # format 1, not dilated: same network
     old_dilated = {k: v for k, v in TGAConfig.paper().to_dict().items() if k not in ("format", "stem_bias")}
-    with pytest.raises(ValueError, match="format 1.*convert the checkpoint again"):
+    with pytest.raises(ValueError, match="no stem_bias.*convert the checkpoint again"):
         TGAConfig.from_dict(old_dilated)
+    unversioned = {k: v for k, v in TGAConfig.paper().to_dict().items() if k != "format"}
+    assert TGAConfig.from_dict(unversioned) == TGAConfig.paper()  # dilated, stem_bias known: as today
     with pytest.raises(ValueError, match="newer tga-keras"):
         TGAConfig.from_dict({**TGAConfig.small().to_dict(), "format": CONFIG_FORMAT + 1})
     with pytest.raises(ValueError, match="format must be a positive integer"):
         TGAConfig.from_dict({**TGAConfig.small().to_dict(), "format": "2"})
 
 
-def test_format1_dilated_model_file_is_refused(tmp_path):
-    """A .keras written before the format field (its config.json has no "format") with dilation on
-    does not load: the user gets the reason, not a silently different network."""
+def test_unversioned_dilated_model_files(tmp_path):
+    """.keras files written before the "format" field: a dilated one with ``stem_bias`` in its config
+    (after the exact dilated network landed) loads and computes as before; one without it (stem-only
+    dilation) is refused with the reason, not loaded as a silently different network."""
     import zipfile
 
     from tga_keras.loading import load_tga
@@ -87,17 +91,31 @@ def test_format1_dilated_model_file_is_refused(tmp_path):
         stem_bias=False,
     )
     build_tga(cfg).save(tmp_path / "new.keras")
-    assert isinstance(load_tga(str(tmp_path / "new.keras")).config, TGAConfig)
     with zipfile.ZipFile(tmp_path / "new.keras") as z:
         items = {n: z.read(n) for n in z.namelist()}
-    text = items["config.json"].decode()
-    assert text.count('"format": 2') >= 1
-    items["config.json"] = text.replace(', "format": 2', "").replace('"format": 2, ', "").encode()
-    with zipfile.ZipFile(tmp_path / "old.keras", "w") as z:
-        for name, data in items.items():
-            z.writestr(name, data)
-    with pytest.raises(ValueError, match="config format 1"):
-        load_tga(str(tmp_path / "old.keras"))
+
+    def strip(node, keys):
+        if isinstance(node, dict):
+            return {k: strip(v, keys) for k, v in node.items() if k not in keys}
+        if isinstance(node, list):
+            return [strip(v, keys) for v in node]
+        return node
+
+    def rewrite(name, keys):
+        config = json.loads(items["config.json"])
+        assert '"format": 2' in json.dumps(config)
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            for item, data in items.items():
+                z.writestr(item, json.dumps(strip(config, keys)) if item == "config.json" else data)
+        return str(tmp_path / name)
+
+    new = load_tga(str(tmp_path / "new.keras"))
+    unversioned = load_tga(rewrite("unversioned.keras", {"format"}))
+    assert unversioned.config == cfg
+    for a, b in zip(new.get_weights(), unversioned.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="no stem_bias in its config"):
+        load_tga(rewrite("old.keras", {"format", "stem_bias"}))
 
 
 def test_groups_follow_temporal_distance():

@@ -87,15 +87,22 @@ def find_manifest_entry(path: str | os.PathLike) -> tuple[dict, dict] | None:
     return None
 
 
-def _config_from(manifest: dict | None):
+def _recorded_config(value: Any):
+    """The TGAConfig an artifact records (a dict, or JSON text), or None when absent or unreadable: an
+    artifact is a frozen graph, its config only describes it (e.g. a dilated config from before
+    ``stem_bias``, which a ``.keras`` could not rebuild, still describes a graph that runs)."""
     from tga_keras.config import TGAConfig
 
-    if manifest and isinstance(manifest.get("source", {}).get("config"), dict):
-        try:
-            return TGAConfig.from_dict(manifest["source"]["config"])
-        except (TypeError, ValueError):
-            return None
-    return None
+    try:
+        if isinstance(value, str):
+            return TGAConfig.from_json(value)
+        return TGAConfig.from_dict(value) if isinstance(value, dict) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _config_from(manifest: dict | None):
+    return _recorded_config(manifest.get("source", {}).get("config")) if manifest else None
 
 
 class _ArtifactBackend:
@@ -312,11 +319,7 @@ class ONNXBackend(_ArtifactBackend):
             )
         self._input = inputs[0].name
         meta = self._sess.get_modelmeta().custom_metadata_map
-        config = None
-        if "tga_config" in meta:
-            from tga_keras.config import TGAConfig
-
-            config = TGAConfig.from_json(meta["tga_config"])
+        config = _recorded_config(meta.get("tga_config"))
         frames = inputs[0].shape[1] if isinstance(inputs[0].shape[1], int) else None
         self._init_meta(path, frames, config=config, precision=meta.get("tga_precision"))
 
@@ -346,9 +349,7 @@ class TensorRTBackend(_ArtifactBackend):
         if os.path.isfile(sidecar):
             with open(sidecar) as f:
                 meta = json.load(f)
-            from tga_keras.config import TGAConfig
-
-            config = TGAConfig.from_dict(meta["config"]) if "config" in meta else None
+            config = _recorded_config(meta.get("config"))
         lo = self._runner.profile["min"]
         self._init_meta(path, self._runner.frames, config=config, probe_hw=(lo[2], lo[3]))
         self.min_size = max(self.min_size, lo[2], lo[3])  # smaller frames or tiles are outside the engine

@@ -11,8 +11,10 @@ from tga_keras.errors import InputError
 _SUPPORTED_SCALES = (2, 3, 4)
 
 # Version of the saved form (``to_dict``), stored as "format" in every saved config. 1: no "format" key
-# (before 2026-11-28), when ``dilation`` dilated the stem only and stem biases were always on; 2: the
-# dilated network is the official ``TGA/arch.py`` (stem and fusion conv dilated, ``stem_bias``).
+# (configs written before commit b7b69c9). Among those, the ones without a ``stem_bias`` key predate commit
+# fdd24a5, when ``dilation`` dilated the stem only and stem biases were always on: with dilation on they
+# computed another network and are refused. 2: written with "format" (the dilated network is the official
+# ``TGA/arch.py``: stem and fusion conv dilated, ``stem_bias``).
 CONFIG_FORMAT = 2
 
 
@@ -156,7 +158,7 @@ class TGAConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TGAConfig":
         """Read a saved config (:meth:`to_dict`); ``InputError`` for unknown fields, a newer format,
-        or a format-1 dilated network (which computed differently: see ``CONFIG_FORMAT``)."""
+        or a dilated network saved before ``stem_bias`` existed (it computed differently: see ``CONFIG_FORMAT``)."""
         if not isinstance(d, dict):
             raise InputError(f"a TGAConfig needs a dict, got {type(d).__name__}")
         d = dict(d)
@@ -168,11 +170,11 @@ class TGAConfig:
                 f"this model was saved by a newer tga-keras (config format {fmt}; this version reads up to "
                 f"{CONFIG_FORMAT}): upgrade tga-keras"
             )
-        if fmt == 1 and d.get("dilation"):
+        if fmt == 1 and d.get("dilation") and "stem_bias" not in d:
             raise InputError(
                 "this dilated model was saved by tga-keras before its dilated network was made exact to the "
-                "official TGA/arch.py (config format 1: only the stem was dilated, with biases), so it would "
-                "compute differently now; convert the checkpoint again (tga convert TGA.pth MODEL.keras "
+                "official TGA/arch.py (no stem_bias in its config: only the stem was dilated, with biases), so "
+                "it would compute differently now; convert the checkpoint again (tga convert TGA.pth MODEL.keras "
                 "--preset paper) or retrain"
             )
         names = {f.name for f in dataclasses.fields(cls)}

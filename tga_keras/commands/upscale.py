@@ -448,9 +448,11 @@ def run(args) -> int:
             print(f"note: {line}", file=sys.stderr)
     print(f"wrote {args.output}: {writer.count} {what}, {dt:.1f} s ({1000 * dt / writer.count:.0f} ms/frame)")
     if source.total is not None and writer.count < source.total:
+        cap = ", capped by --frames-limit" if args.frames_limit is not None else ""
         print(
-            f"note: the input lists about {source.total} frames from --start on, but only {writer.count} could be "
-            "decoded (a damaged or truncated file, or a container that over-estimates its frame count)",
+            f"note: expected about {source.total} frames (the container's count from --start on{cap}), but only "
+            f"{writer.count} could be decoded (a damaged or truncated file, or a container that over-estimates "
+            "its frame count)",
             file=sys.stderr,
         )
     for line in pictures.write(up):

@@ -34,7 +34,7 @@ def test_config_is_the_card_and_json_config():
     with open(os.path.join(FOLDER, "MODEL_CARD.md")) as f:
         assert f"({n:,} parameters" in f.read()
     with open(os.path.join(FOLDER, "eval_carphone_official.json")) as f:
-        # written before TGAConfig had stem_bias and align: their defaults fill in
+        # the JSON written by tga evaluate beside the model records the model's config
         assert TGAConfig.from_dict(json.load(f)["config"]) == model.config
 
 

@@ -41,7 +41,7 @@ def with_precision(model: keras.Model, precision: str = "float32") -> keras.Mode
     bfloat16 is an opt-in speed mode: on CPUs with AMX / AVX512-BF16 (Intel Sapphire Rapids and
     later) and on GPUs it is several times faster. Only the residual branch runs in bf16 (the input
     frames, the bicubic base and the final sum stay float32); outputs differ from float32 by up to
-    about 1e-2 (7.2e-3 measured on real frames with the shipped model; measure yours with
+    about 1e-2 (7.2e-3 measured on real frames with the shipped model's version 1; measure yours with
     ``tga evaluate --precision`` or ``tga benchmark``). Elsewhere it can be slower than float32.
     """
     if precision not in PRECISIONS:

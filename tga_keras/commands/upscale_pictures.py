@@ -116,6 +116,7 @@ class FramePictures:
         self.active = bool(self.compare or self.attention)
         self.overwrite = args.overwrite
         self.start = args.start
+        self.chosen = args.compare_frame is not None  # else the middle of the (possibly estimated) count
         if args.compare_frame is not None:
             self.frame = args.compare_frame
         else:
@@ -177,9 +178,14 @@ class FramePictures:
         if not self.active:
             return []
         if self.sr is None:
+            if self.chosen:
+                raise InputError(
+                    f"--compare-frame {self.frame}: the input ended before that frame (the last frame upscaled is "
+                    f"{self.last_seen}); nothing drawn"
+                )
             raise InputError(
-                f"--compare-frame {self.frame}: the input ended before that frame (the last frame upscaled is "
-                f"{self.last_seen}); nothing drawn"
+                f"the middle frame {self.frame}, drawn by default, was never reached: the input ended at frame "
+                f"{self.last_seen}, short of the frame count its container gave; nothing drawn (pass --compare-frame)"
             )
         window, idx = self._window()
         lr = window[self.radius]

@@ -117,7 +117,7 @@ class FramePictures:
         self.overwrite = args.overwrite
         self.start = args.start
         self.chosen = args.compare_frame is not None  # else the middle of the (possibly estimated) count
-        if args.compare_frame is not None:
+        if self.chosen:
             self.frame = args.compare_frame
         else:
             self.frame = args.start + (total // 2 if total else 0)

@@ -122,6 +122,13 @@ def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, ca
     assert rows["still"]["static_psnr"] == rows["still"]["psnr"]
     assert rows["still"]["static_ssim"] == rows["still"]["ssim"]
     assert rows["still"]["temporal_gain_db"] == 0.0
+    # and its frames do not move; the moving clip's do
+    assert rows["still"]["motion_lr_px"] == 0.0
+    assert rows["moving"]["motion_lr_px"] > 0.05
+    assert report["average"]["motion_lr_px"] == pytest.approx(
+        np.mean([r["motion_lr_px"] for r in rows.values()]), abs=1e-9
+    )
+    assert "motion" in out
     # moving content: this model's output depends on the neighbours (measured gain 0.235 dB)
     assert abs(rows["moving"]["temporal_gain_db"]) > 0.05
     # not a do-nothing model: measured 12.88 dB against bicubic's 31.68

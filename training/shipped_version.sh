@@ -3,13 +3,14 @@
 # configs that fine-tune it (their init_from):
 #   bash training/shipped_version.sh 1   # -> runs/init/tga_small_bd_x4_v1.keras (configs/small_stills.json)
 #   bash training/shipped_version.sh 2   # -> runs/init/tga_small_bd_x4_v2.keras (configs/small_pans.json, ablation/)
-# Version 3, shipped now, is saved_models/tga_small_bd_x4/model.keras itself.
+#   bash training/shipped_version.sh 3   # -> runs/init/tga_small_bd_x4_v3.keras
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
   1) commit=2d4ae3f ;;  # configs/small_clips.json, trained from scratch
   2) commit=76a5b84 ;;  # configs/small_stills.json, fine-tuned from version 1
-  *) echo "usage: bash training/shipped_version.sh 1|2" >&2; exit 2 ;;
+  3) commit=7fa577a ;;  # configs/small_pans.json, fine-tuned from version 2
+  *) echo "usage: bash training/shipped_version.sh 1|2|3" >&2; exit 2 ;;
 esac
 out="runs/init/tga_small_bd_x4_v$1.keras"
 mkdir -p runs/init

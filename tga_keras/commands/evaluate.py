@@ -11,7 +11,9 @@ sequences (as the official test.py), with the bicubic baseline beside them.
 
 ``--temporal-ablation`` also runs the model, through the same tiling, on seven copies of each
 window's reference LR frame (a static input): the difference between the two PSNR-Y figures, the
-temporal gain, is what the neighbouring frames add. ``--plot`` draws the PSNR-Y of every frame.
+temporal gain, is what the neighbouring frames add; beside it, how far the two nearest neighbours
+moved from the reference (mean optical flow, LR pixels): frames that do not move have nothing to
+add. ``--plot`` draws the PSNR-Y of every frame.
 """
 
 from __future__ import annotations
@@ -65,8 +67,8 @@ def add_parser(sub):
         "--temporal-ablation",
         action="store_true",
         help="also run the model (twice the work) on seven copies of each reference LR frame, same tiling, "
-        "and report that static input's PSNR-Y/SSIM-Y and the temporal gain (model minus static "
-        "PSNR-Y, dB)",
+        "and report that static input's PSNR-Y/SSIM-Y, the temporal gain (model minus static "
+        "PSNR-Y, dB) and how far the nearest neighbours moved (mean optical flow, LR px)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON (atomic)")
     p.add_argument(
@@ -132,7 +134,7 @@ def run(args) -> int:
     from tga_keras.data import crop_sr_output, make_eval_dataset
     from tga_keras.inference import Upscaler
     from tga_keras.io_utils import atomic_path
-    from tga_keras.metrics import psnr_y, ssim_y
+    from tga_keras.metrics import mean_motion_px, psnr_y, ssim_y
     from tga_keras.resize import imresize
 
     sources, centre_only = open_sources(args.data)
@@ -157,7 +159,9 @@ def run(args) -> int:
     )
     up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, align=align_choice(args))
     ablate = args.temporal_ablation
-    keys = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim") + (("static_psnr", "static_ssim") if ablate else ())
+    keys = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim") + (
+        ("static_psnr", "static_ssim", "motion_lr_px") if ablate else ()
+    )
     per_seq: dict[str, dict[str, list[float]]] = {}
     frame_ids: dict[str, list[int]] = {}
     t0 = time.perf_counter()
@@ -178,6 +182,8 @@ def run(args) -> int:
             st = crop_sr_output(up.upscale_window(static), backend.scale, args.protocol)
             figs["static_psnr"].append(psnr_y(st, hr, crop))
             figs["static_ssim"].append(ssim_y(st, hr, crop))
+            c = backend.frames // 2  # how far the two nearest neighbours moved from the reference
+            figs["motion_lr_px"].append(0.5 * (mean_motion_px(lr[c], lr[c - 1]) + mean_motion_px(lr[c], lr[c + 1])))
         bar.update(1)
     bar.close()
     if not per_seq:
@@ -200,11 +206,12 @@ def run(args) -> int:
     if ablate:
         print(
             f"static: the same model on {backend.frames} copies of the reference LR frame; "
-            "gain: PSNR-Y minus static PSNR-Y (what the neighbouring frames add)"
+            "gain: PSNR-Y minus static PSNR-Y (what the neighbouring frames add); "
+            "motion: mean optical flow from the reference LR frame to its two nearest neighbours, LR px"
         )
     print(
         f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM"
-        + ("   static PSNR / SSIM   gain dB" if ablate else "")
+        + ("   static PSNR / SSIM   gain dB   motion" if ablate else "")
     )
     total = sum(r["frames"] for r in rows.values())
     for name, r in [*rows.items(), ("average", overall | {"frames": total})]:
@@ -213,7 +220,10 @@ def run(args) -> int:
             f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}"
         )
         if ablate:
-            line += f"   {r['static_psnr']:7.3f} / {r['static_ssim']:.4f}  {r['temporal_gain_db']:+8.3f}"
+            line += (
+                f"   {r['static_psnr']:7.3f} / {r['static_ssim']:.4f}  {r['temporal_gain_db']:+8.3f}"
+                f"  {r['motion_lr_px']:7.3f}"
+            )
         print(line)
     print(f"{seconds:.1f} s")
     note = alignment_note(up)

@@ -132,7 +132,8 @@ def mean_motion_px(reference: npt.ArrayLike, other: npt.ArrayLike) -> float:
     yb = np.round(rgb_to_y(b)).astype(np.uint8)
     if np.array_equal(ya, yb):
         return 0.0
-    flow = cv2.calcOpticalFlowFarneback(ya, yb, None, 0.5, 3, 15, 3, 5, 1.1, 0)
+    flow = np.zeros((*ya.shape, 2), np.float32)
+    flow = cv2.calcOpticalFlowFarneback(ya, yb, flow, 0.5, 3, 15, 3, 5, 1.1, 0)
     return float(np.linalg.norm(flow, axis=2).mean())
 
 

@@ -337,3 +337,28 @@ def test_stills_motion_sets_the_motion_range():
     )
     assert cfg.motion_range() == MotionRange(velocity=12.0, zoom=0.02)
     assert TrainConfig.from_dict({"train_stills": "."}).motion_range() == MotionRange()
+
+
+def test_l1_sum_is_the_official_reduction():
+    """`"loss": "l1_sum"` (paper_vimeo.json) equals the official `nn.L1Loss(reduction='sum')(p, t) / batchsize`."""
+    from tga_keras.losses import l1_sum
+
+    rng = np.random.default_rng(0)
+    pred, target = rng.random((2, 3, 16, 12, 3)).astype("float32")
+    per_sample = np.asarray(l1_sum(target, pred))
+    assert per_sample.shape == (3,)
+    np.testing.assert_allclose(per_sample.mean(), np.abs(pred - target).sum() / 3, rtol=1e-5)
+    torch = pytest.importorskip("torch")
+    official = torch.nn.L1Loss(reduction="sum")(torch.from_numpy(pred), torch.from_numpy(target)) / 3
+    np.testing.assert_allclose(per_sample.mean(), official.item(), rtol=1e-5)
+    path = os.path.join(os.path.dirname(__file__), "..", "training", "configs", "paper_vimeo.json")
+    assert TrainConfig.parse(json.loads(open(path).read())).loss == "l1_sum"
+
+
+def test_l1_sum_trains(tiny_config, tmp_path):
+    cfg = json.loads(tiny_config.read_text()) | {"loss": "l1_sum", "epochs": 1, "val_frames": 0}
+    tiny_config.write_text(json.dumps(cfg))
+    out = tmp_path / "run"
+    assert main(["--config", str(tiny_config), "--output", str(out), "--quiet"]) == 0
+    (row,) = _rows(out / "log.csv")
+    assert float(row["loss"]) > 100  # a sum over 32x32x3 pixels, not a per-pixel mean

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 STRATEGIES = ("default", "mirrored", "multiworker")
 MIXED_PRECISIONS = (None, "bfloat16", "float16")
 LR_SCHEDULES = ("cosine", "step")
+# "l1": mean absolute error per pixel; "l1_sum": summed over each sample's pixels, mean over the
+# batch (the official reduction, tga_keras.losses.l1_sum); "charbonnier": a smooth L1, mean per pixel
+LOSSES = ("l1", "l1_sum", "charbonnier")
 _PATH_FIELDS = ("train_vimeo", "train_frame_folders", "train_stills", "val_frame_folders", "val_stills", "init_from")
 _PATH_LIST_FIELDS = ("train_videos", "val_videos")
 
@@ -58,7 +61,7 @@ class TrainConfig:
     adam_epsilon: float = 1e-7
     weight_decay: float = 0.0  # AdamW's decoupled decay
     l2_weight_decay: float = 0.0  # the official recipe: L2 on every weight (torch Adam weight_decay)
-    loss: str = "l1"  # "l1" or "charbonnier"
+    loss: str = "l1"  # one of LOSSES
     init_from: str | None = None  # .keras or official .pth: start from these weights (fine-tuning)
     # --- execution
     strategy: str = "default"  # default | mirrored (GPUs of one machine) | multiworker (TF_CONFIG)
@@ -106,8 +109,8 @@ class TrainConfig:
     def validate(self) -> None:
         if not (self.train_videos or self.train_vimeo or self.train_frame_folders or self.train_stills):
             raise ValueError("no training data: set train_videos, train_vimeo, train_frame_folders or train_stills")
-        if self.loss not in ("l1", "charbonnier"):
-            raise ValueError(f"loss must be 'l1' or 'charbonnier', got {self.loss!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {self.loss!r}")
         for name in ("batch_size", "steps_per_epoch", "epochs", "lr_step_epochs", "train_stills_weight"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")

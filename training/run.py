@@ -193,7 +193,7 @@ def train(
     """
     import tensorflow as tf
 
-    from tga_keras.losses import charbonnier
+    from tga_keras.losses import charbonnier, l1_sum
     from tga_keras.metrics import PSNRY, SSIMY
     from tga_keras.model import build_tga
     from training.callbacks import AtomicSave, EpochLog, TensorBoardPictures, Validation
@@ -235,7 +235,7 @@ def train(
             if cfg.l2_weight_decay:
                 for v in model.trainable_variables:
                     v.regularizer = keras.regularizers.L2(cfg.l2_weight_decay / 2)  # grad += wd * w, as torch
-            loss = "mean_absolute_error" if cfg.loss == "l1" else charbonnier
+            loss = {"l1": "mean_absolute_error", "l1_sum": l1_sum, "charbonnier": charbonnier}[cfg.loss]
             model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=[PSNRY(), SSIMY()])
             if progress.epoch == 0 and cfg.init_from:
                 load_initial_weights(model, cfg)

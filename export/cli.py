@@ -2,7 +2,7 @@
 
 FORMAT is savedmodel, tflite, onnx, tensorrt or all (every format this machine can build).
 MODEL is what ``tga upscale --weights`` takes: a .keras file (trained, converted or shipped), an
-official .pth (needs torch; --preset picks the architecture) or .weights.h5 (with --preset).
+official .pth (needs torch; its keys say which network it is) or .weights.h5 (with --preset).
 
 Artifacts (the inference graph as ``tga upscale`` runs it: every BatchNorm after a conv folded into it), under OUTDIR:
   savedmodel/<version>/         TF Serving layout; signatures serving_default (float32) and serve_uint8
@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         "--preset",
         choices=PRESETS,
         default=None,
-        help="architecture of a .pth/.weights.h5 (default official; a .keras carries its own)",
+        help="architecture of a .weights.h5 (default official); a .keras carries its own and a .pth's is "
+        "recognised from its keys (if given, it must match)",
     )
     p.add_argument(
         "--input-size",

@@ -231,3 +231,20 @@ def test_an_artifacts_recorded_config_is_a_description():
     old_dilated = {k: v for k, v in TGAConfig.paper().to_dict().items() if k not in ("format", "stem_bias")}
     for unreadable in (None, old_dilated, {"depth": 3}, "not json", 7):
         assert _recorded_config(unreadable) is None
+
+
+def test_an_engine_without_tensorrt_is_a_user_error(tmp_path, capsys):
+    """No TensorRT here: `--weights x.engine` says what to install, exit 2 (not an internal error)."""
+    try:
+        import tensorrt  # noqa: F401
+
+        pytest.skip("TensorRT is installed")
+    except ImportError:
+        pass
+    engine = tmp_path / "model.engine"
+    engine.write_bytes(b"not an engine")
+    assert (
+        main(["upscale", clip_path(), str(tmp_path / "out.mp4"), "--weights", str(engine), "--frames-limit", "1"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "needs TensorRT" in err and "internal error" not in err

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tga_keras.errors import InputError
+
 
 def _cudart():
     try:
@@ -19,7 +21,7 @@ def _cudart():
         try:
             from cuda import cudart  # older cuda-python
         except ImportError:
-            raise ValueError("the tensorrt backend needs cuda-python: pip install cuda-python") from None
+            raise InputError("the tensorrt backend needs cuda-python: pip install cuda-python") from None
     return cudart
 
 
@@ -38,7 +40,7 @@ class EngineRunner:
         try:
             import tensorrt as trt
         except ImportError:
-            raise ValueError(
+            raise InputError(
                 "the tensorrt backend needs TensorRT (pip install tensorrt from NVIDIA's index) and an NVIDIA GPU"
             ) from None
         self._trt = trt
@@ -49,7 +51,7 @@ class EngineRunner:
         self.runtime = trt.Runtime(logger)  # must outlive the engine
         self.engine = self.runtime.deserialize_cuda_engine(data)
         if self.engine is None:
-            raise ValueError(
+            raise InputError(
                 f"{path}: TensorRT cannot deserialize this engine (built by another TensorRT "
                 "version or for another GPU? rebuild it with python -m export tensorrt)"
             )
@@ -58,11 +60,11 @@ class EngineRunner:
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         if len(inputs) != 1 or len(outputs) != 1:
-            raise ValueError(f"{path}: expected one input and one output, got {inputs} -> {outputs}")
+            raise InputError(f"{path}: expected one input and one output, got {inputs} -> {outputs}")
         self.input, self.output = inputs[0], outputs[0]
         for name in (self.input, self.output):
             if self.engine.get_tensor_dtype(name) != trt.float32:
-                raise ValueError(
+                raise InputError(
                     f"{path}: tensor {name!r} is {self.engine.get_tensor_dtype(name)}; this runner "
                     "takes float32 I/O (engines of python -m export tensorrt have it)"
                 )
@@ -84,9 +86,9 @@ class EngineRunner:
     def _check_shape(self, shape) -> None:
         lo, hi = self.profile["min"], self.profile["max"]
         if len(shape) != len(lo):
-            raise ValueError(f"expected a {len(lo)}-D input (batch, frames, H, W, 3), got shape {tuple(shape)}")
+            raise InputError(f"expected a {len(lo)}-D input (batch, frames, H, W, 3), got shape {tuple(shape)}")
         if any(s < a or (k > 0 and s > b) for k, (s, a, b) in enumerate(zip(shape, lo, hi, strict=True))):
-            raise ValueError(
+            raise InputError(
                 f"input {tuple(shape)} is outside the engine's profile (min {lo}, max {hi}); "
                 "rebuild it with python -m export tensorrt --min/--max, or use --tile"
             )
@@ -100,7 +102,7 @@ class EngineRunner:
     def _run(self, x: np.ndarray) -> np.ndarray:
         cudart = self._cudart
         if not self.context.set_input_shape(self.input, x.shape):
-            raise ValueError(f"TensorRT rejects input shape {x.shape} (profile {self.profile})")
+            raise InputError(f"TensorRT rejects input shape {x.shape} (profile {self.profile})")
         out = np.empty(tuple(self.context.get_tensor_shape(self.output)), np.float32)
         d_in, d_out = self._device("in", x.nbytes), self._device("out", out.nbytes)
         self.context.set_tensor_address(self.input, d_in)

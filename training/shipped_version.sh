@@ -3,7 +3,8 @@
 # configs that fine-tune it (their init_from):
 #   bash training/shipped_version.sh 1   # -> runs/init/tga_small_bd_x4_v1.keras (configs/small_stills.json)
 #   bash training/shipped_version.sh 2   # -> runs/init/tga_small_bd_x4_v2.keras (configs/small_pans.json, ablation/)
-#   bash training/shipped_version.sh 3   # -> runs/init/tga_small_bd_x4_v3.keras
+#   bash training/shipped_version.sh 3   # -> runs/init/tga_small_bd_x4_v3.keras (configs/small_pans2.json)
+# Version 4, shipped now, is saved_models/tga_small_bd_x4/model.keras itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in

@@ -19,15 +19,17 @@ help:
 	@echo "make setup     only create .venv and install the pinned dependencies"
 
 # torch (converter and its tests only) is the CPU build: PyPI's Linux torch is the CUDA one (several
-# GB). A local wheel (pip's --find-links) first, else PyTorch's CPU index; requirements-dev.txt's
-# torch==2.13.0 is then already satisfied (2.13.0+cpu).
+# GB). Kept if .venv has a CPU build; else a local wheel (pip's configured --find-links), checked to
+# be a CPU build; else PyTorch's CPU index. requirements-dev.txt's torch==2.13.0 is then satisfied.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+CPU_TORCH = $(PY) -c "import sys; from importlib.metadata import version; v = version('torch'); \
+	sys.exit(v != '2.13.0+cpu' and not (sys.platform == 'darwin' and v == '2.13.0'))" 2>/dev/null
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q --no-deps --no-index torch==2.13.0 2>/dev/null \
-		|| $(PIP) install -q --no-deps --index-url $(TORCH_INDEX) torch==2.13.0
+	$(CPU_TORCH) || { $(PIP) install -q --no-deps --no-index torch==2.13.0 2>/dev/null && $(CPU_TORCH); } \
+		|| $(PIP) install -q --no-deps --force-reinstall --index-url $(TORCH_INDEX) torch==2.13.0
 	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
 	$(PIP) install -q --no-deps -e .
 	@touch $(STAMP)

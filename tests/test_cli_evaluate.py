@@ -128,7 +128,8 @@ def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, ca
     assert report["average"]["motion_lr_px"] == pytest.approx(
         np.mean([r["motion_lr_px"] for r in rows.values()]), abs=1e-9
     )
-    assert "motion" in out
+    moving_row = next(line for line in out.splitlines() if line.startswith("moving "))
+    assert moving_row.split()[-1] == f"{rows['moving']['motion_lr_px']:.3f}"  # the table's last column
     # moving content: this model's output depends on the neighbours (measured gain 0.235 dB)
     assert abs(rows["moving"]["temporal_gain_db"]) > 0.05
     # not a do-nothing model: measured 12.88 dB against bicubic's 31.68

@@ -216,3 +216,5 @@ def test_mean_motion_px_still_and_bad_input():
         mean_motion_px(frame, frame[:10])
     with pytest.raises(ValueError, match="RGB"):
         mean_motion_px(frame[..., 0], frame[..., 0])
+    with pytest.raises(ValueError, match="at least 8x8"):  # too small to measure, not "still"
+        mean_motion_px(frame[:4, :4], frame[4:8, 4:8])

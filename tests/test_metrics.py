@@ -218,3 +218,19 @@ def test_mean_motion_px_still_and_bad_input():
         mean_motion_px(frame[..., 0], frame[..., 0])
     with pytest.raises(ValueError, match="at least 8x8"):  # too small to measure, not "still"
         mean_motion_px(frame[:4, :4], frame[4:8, 4:8])
+
+
+def test_mean_motion_px_averages_several_frames():
+    from tga_keras.data.synthetic import warp_frame
+    from tga_keras.metrics import mean_motion_px
+
+    rng = np.random.default_rng(2)
+    texture = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 1.5)
+    left, right = warp_frame(texture, (0.5, 0.0), 0.0, 1.0), warp_frame(texture, (-1.0, 0.3), 0.0, 1.0)
+    each = [mean_motion_px(texture, left), mean_motion_px(texture, right)]
+    assert mean_motion_px(texture, left, right) == pytest.approx(sum(each) / 2, rel=1e-6)
+    assert mean_motion_px(texture, texture, right) == pytest.approx(each[1] / 2, rel=1e-6)  # a still one counts 0
+    with pytest.raises(ValueError, match="at least one other"):
+        mean_motion_px(texture)
+    with pytest.raises(ValueError, match="one size"):
+        mean_motion_px(texture, left, right[:32])

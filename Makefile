@@ -45,7 +45,7 @@ lint: $(STAMP)
 COV := --cov --cov-report=term-missing:skip-covered
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q $(COV)
+	$(PY) -m pytest -m "not slow" -q --durations=15 $(COV)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q $(COV)

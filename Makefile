@@ -37,8 +37,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 setup: $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check tga_keras training export tests
-	$(VENV)/bin/ruff format --check tga_keras training export tests
+	$(VENV)/bin/ruff check tga_keras training export tests docs
+	$(VENV)/bin/ruff format --check tga_keras training export tests docs
 	$(VENV)/bin/mypy tga_keras training export
 
 # coverage of tga_keras, training and export ([tool.coverage.*] in pyproject.toml); files at 100 % are not listed

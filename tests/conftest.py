@@ -21,3 +21,39 @@ def official_model():
     from tga_keras.convert import from_torch
 
     return from_torch(FIXTURES / "official_tga_random_seed0.pth")
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A tiny TGA (.keras) with He-normal kernels: at its own init the residual is ~1e-8 (output =
+    bicubic), this one's is not, so what the neighbouring frames change shows."""
+    import numpy as np
+
+    from tga_keras import TGAConfig, build_tga
+
+    tiny = TGAConfig.preset("small").replace(
+        nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
+    )
+    model = build_tga(tiny)
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        if w.path.endswith("kernel"):
+            fan_in = int(np.prod(w.shape[:-1]))
+            w.assign(rng.standard_normal(w.shape).astype("float32") * np.sqrt(2.0 / fan_in))
+    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
+    model.save(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def moving_and_still(tmp_path_factory):
+    """Frame folders: 'moving' (7 frames of smooth moving content) and 'still' (7 copies of one frame), 32x32."""
+    import numpy as np
+
+    from tga_keras.data.fakes import random_frames, write_frames
+
+    root = tmp_path_factory.mktemp("clips")
+    frames = random_frames(7, 32, 32, seed=1)
+    write_frames(str(root / "moving"), frames)
+    write_frames(str(root / "still"), np.repeat(frames[3:4], 7, axis=0))
+    return root

@@ -6,9 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tga_keras import TGAConfig, build_tga
 from tga_keras.cli import main
-from tga_keras.data.fakes import random_frames, write_frames
 
 
 @pytest.fixture(scope="module")
@@ -59,35 +57,6 @@ def test_official_protocol_on_a_video(tmp_path, capsys):
     assert main(["evaluate", clip_path(), "--preset", "small", "--max-frames", "2", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "protocol official" in out and "carphone_pristine" in out
-
-
-TINY = TGAConfig.preset("small").replace(
-    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
-)
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    """A tiny TGA with He-normal kernels: at its own init the residual is ~1e-8 (output = bicubic), this one is not."""
-    model = build_tga(TINY)
-    rng = np.random.default_rng(0)
-    for w in model.weights:
-        if w.path.endswith("kernel"):
-            fan_in = int(np.prod(w.shape[:-1]))
-            w.assign(rng.standard_normal(w.shape).astype("float32") * np.sqrt(2.0 / fan_in))
-    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
-    model.save(str(path))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def moving_and_still(tmp_path_factory):
-    """Frame folders: 'moving' (7 frames of smooth moving content) and 'still' (7 copies of one frame), 32x32."""
-    root = tmp_path_factory.mktemp("clips")
-    frames = random_frames(7, 32, 32, seed=1)
-    write_frames(str(root / "moving"), frames)
-    write_frames(str(root / "still"), np.repeat(frames[3:4], 7, axis=0))
-    return root
 
 
 def test_temporal_ablation_and_plot(tiny_weights, moving_and_still, tmp_path, capsys):

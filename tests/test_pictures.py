@@ -12,6 +12,7 @@ import pytest
 from tga_keras.cli import main
 from tga_keras.pictures import (
     BAND_OPACITY,
+    GAP,
     Crop,
     attention_maps,
     attention_picture,
@@ -225,3 +226,38 @@ def test_attention_refuses_a_backend_without_attention(tmp_path):
     backend = CallableBackend(lambda x: x[:, 3], scale=1)
     with pytest.raises(UsageError, match="needs a Keras model"):
         FramePictures(args, backend, 0, 10)
+
+
+def _temporal_picture_script():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "docs" / "temporal_picture.py"
+    spec = importlib.util.spec_from_file_location("temporal_picture", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_temporal_picture_shows_what_the_neighbours_change(tiny_weights, moving_and_still, tmp_path, capsys):
+    """docs/temporal_picture.py: five panels, the figures of both inputs, and the crop where they differ."""
+    script = _temporal_picture_script()
+    out = tmp_path / "t.png"
+    assert script.main([str(moving_and_still / "moving"), str(out), "--weights", tiny_weights, "--size", "16"]) == 0
+    text = capsys.readouterr().out
+    assert "frame 3" in text and "temporal gain" in text
+    picture = cv2.imread(str(out))[..., ::-1]
+    assert picture.shape[1] == 5 * 16 * 14 + 4 * GAP  # 16-pixel crops enlarged x14 (to about 224)
+    _, figures = script.temporal_picture(str(moving_and_still / "moving"), tiny_weights, size=16)
+    assert figures["static"] != pytest.approx(figures["tga"], abs=1e-3)  # the tiny model uses its neighbours
+    _, still = script.temporal_picture(str(moving_and_still / "still"), tiny_weights, size=16)
+    assert still["static"] == pytest.approx(still["tga"], abs=1e-6)  # seven copies are the window itself
+    before = out.read_bytes()
+    assert script.main([str(moving_and_still / "moving"), str(out), "--weights", tiny_weights]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+    (tmp_path / "empty").mkdir()
+    assert script.main([str(tmp_path / "empty"), str(out), "--weights", tiny_weights, "--overwrite"]) == 2
+    assert "no frames" in capsys.readouterr().err
+    moving = [str(moving_and_still / "moving"), str(out), "--weights", tiny_weights, "--overwrite"]
+    assert script.main([*moving, "--frame", "7"]) == 2
+    assert "7 frames" in capsys.readouterr().err

@@ -181,9 +181,19 @@ def choose_crop(image: np.ndarray, height: int, width: int, grid: int = 1) -> Cr
     h, w = image.shape[:2]
     if not (0 < height <= h and 0 < width <= w):
         raise ValueError(f"a {width}x{height} crop does not fit a {w}x{h} image")
-    t = texture(image).astype(np.float64)
+    return best_box(texture(image), height, width, grid)
+
+
+def best_box(score: np.ndarray, height: int, width: int, grid: int = 1) -> Crop:
+    """The ``height x width`` rectangle of a ``(H, W)`` score map with the largest sum.
+
+    ``grid``: corners on multiples of it. Ties go to the top-left-most rectangle; the box must fit.
+    """
+    h, w = score.shape[:2]
+    if not (0 < height <= h and 0 < width <= w):
+        raise ValueError(f"a {width}x{height} crop does not fit a {w}x{h} image")
     integral = np.zeros((h + 1, w + 1))
-    integral[1:, 1:] = t.cumsum(0).cumsum(1)
+    integral[1:, 1:] = np.asarray(score, np.float64).cumsum(0).cumsum(1)
     tops = np.arange(0, h - height + 1, grid)
     lefts = np.arange(0, w - width + 1, grid)
     y0, x0 = tops[:, None], lefts[None, :]

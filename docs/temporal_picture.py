@@ -1,0 +1,122 @@
+"""The picture of what the neighbouring frames add: ``docs/temporal_gain.png``.
+
+    .venv/bin/python docs/temporal_picture.py SEQUENCE OUT.png --weights MODEL [--frame N] [--size N] [--overwrite]
+
+SEQUENCE is one folder of HR frames (for instance one pan written by ``python -m tga_keras.data.pans``).
+They are degraded by the official BD x4 (as ``tga evaluate --protocol plain``), and the window of
+frame N (default: the middle one) is upscaled twice through the inference core: as it is, and as
+seven copies of its reference frame (the static input of ``tga evaluate --temporal-ablation``).
+The picture: LR (nearest) | bicubic | TGA on seven copies | TGA on the seven frames | HR, of the
+crop where the seven frames beat the seven copies most, each with its PSNR-Y over the whole frame
+(8-pixel border cropped). The difference between the two TGA panels is the temporal gain.
+
+An existing OUT.png is replaced only with ``--overwrite`` (written to a temporary file, then renamed).
+Exit codes: 0 written; 2 bad arguments or unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+CROP_BORDER = 8
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python docs/temporal_picture.py",
+        description=__doc__.split("\n\n", 2)[2].rsplit("\n\n", 1)[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("sequence", help="folder of HR frames (PNG/JPEG), in name order")
+    p.add_argument("output", help="picture to write (.png)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--weights", required=True, help="model (.keras) or exported artifact")
+    p.add_argument("--frame", type=int, default=None, help="reference frame (default: the middle one)")
+    p.add_argument(
+        "--size", type=int, default=None, help="side of the square crop, HR px (default: half the frame, at most 128)"
+    )
+    return p
+
+
+def temporal_picture(sequence: str, weights: str, frame: int | None = None, size: int | None = None):
+    """``(picture uint8 (h, w, 3), figures dict)`` for the ``frame``-th frame of ``sequence``."""
+    from tga_keras.backends import load_backend
+    from tga_keras.data.eval_pipeline import modcrop
+    from tga_keras.data.io import list_images, read_image
+    from tga_keras.degradation import bd_degrade
+    from tga_keras.inference import Upscaler, window_indices
+    from tga_keras.metrics import psnr_y, rgb_to_y
+    from tga_keras.pictures import best_box, comparison_strip, default_crop_size, default_zoom
+    from tga_keras.resize import imresize
+
+    paths = list_images(sequence)
+    if not paths:
+        raise ValueError(f"{sequence}: no frames")
+    hr = np.stack([read_image(p) for p in paths])
+    backend = load_backend(weights)
+    s, n = backend.scale, backend.frames
+    frame = len(paths) // 2 if frame is None else frame
+    if not 0 <= frame < len(paths):
+        raise ValueError(f"--frame {frame}: the sequence has {len(paths)} frames")
+    hr = modcrop(hr, s)
+    lr = bd_degrade(hr, s)
+    window = lr[window_indices(len(lr), n)[frame]]
+    up = Upscaler(backend)
+    sr = np.clip(up.upscale_window(window), 0, 1)
+    static = np.clip(up.upscale_window(np.repeat(window[n // 2][None], n, axis=0)), 0, 1)
+    bicubic = np.clip(imresize(lr[frame], s), 0, 1)
+    target = hr[frame]
+    figures = {
+        name: psnr_y(img, target, CROP_BORDER) for name, img in (("bicubic", bicubic), ("static", static), ("tga", sr))
+    }
+    # where the seven frames beat the seven copies most: the decrease of the absolute Y error
+    gain = np.abs(rgb_to_y(static) - rgb_to_y(target)) - np.abs(rgb_to_y(sr) - rgb_to_y(target))
+    gain[:CROP_BORDER], gain[-CROP_BORDER:], gain[:, :CROP_BORDER], gain[:, -CROP_BORDER:] = 0, 0, 0, 0
+    h, w = target.shape[:2]
+    side = size or default_crop_size(h, w, s)
+    side -= side % s
+    crop = best_box(gain, side, side, grid=s)
+    picture, _, _ = comparison_strip(
+        lr[frame],
+        [
+            (f"bicubic {figures['bicubic']:.2f} dB", bicubic),
+            (f"TGA, reference x{n} {figures['static']:.2f} dB", static),
+            (f"TGA, {n} frames {figures['tga']:.2f} dB", sr),
+            ("HR (ground truth)", target),
+        ],
+        crop=crop,
+        zoom=default_zoom(side, 224),
+    )
+    return picture, figures | {"frame": frame, "crop": [crop.left, crop.top, crop.width, crop.height]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from tga_keras.errors import InputError
+    from tga_keras.io_utils import atomic_path
+    from tga_keras.pictures import write_png
+
+    if os.path.exists(args.output) and not args.overwrite:
+        print(f"error: {args.output} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 2
+    try:
+        picture, figures = temporal_picture(args.sequence, args.weights, args.frame, args.size)
+    except (InputError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with atomic_path(args.output, overwrite=True) as tmp:
+        write_png(tmp, picture)
+    print(
+        f"{args.output}: frame {figures['frame']}, crop {figures['crop']}; PSNR-Y bicubic {figures['bicubic']:.2f}, "
+        f"TGA on 7 copies {figures['static']:.2f}, TGA {figures['tga']:.2f} dB "
+        f"(temporal gain {figures['tga'] - figures['static']:+.2f} dB)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

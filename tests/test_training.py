@@ -141,6 +141,7 @@ def _cfg_file(tmp_path, tiny_config, **changes):
         ({"stills_motion": {"speed": 3}}, "stills_motion: unknown field 'speed'"),
         ({"stills_motion": {"velocity": -1}}, "stills_motion: velocity must be a number >= 0"),
         ({"stills_motion": [3]}, "'stills_motion' must be an object"),
+        ({"stills_motion": {"objects": 1.5}}, "stills_motion: objects must be a whole number"),
         ({"model": {"preset": "small", "align": "yes"}}, "align must be true or false"),
     ],
 )
@@ -337,6 +338,9 @@ def test_stills_motion_sets_the_motion_range():
     )
     assert cfg.motion_range() == MotionRange(velocity=12.0, zoom=0.02)
     assert TrainConfig.from_dict({"train_stills": "."}).motion_range() == MotionRange()
+    local = TrainConfig.from_dict({"train_stills": ".", "stills_motion": {"objects": 2, "object_velocity": 1.5}})
+    assert local.motion_range() == MotionRange(objects=2, object_velocity=1.5)
+    assert isinstance(local.motion_range().objects, int)
 
 
 def test_l1_sum_is_the_official_reduction():

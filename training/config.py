@@ -39,7 +39,8 @@ class TrainConfig:
     train_stills: str | None = None  # folder of still images -> synthetic motion
     train_stills_weight: int = 1  # each still is drawn this many times per pass over the data
     # largest synthetic motion of train_stills and val_stills: MotionRange fields (velocity HR px/frame,
-    # acceleration, rotation deg/frame, angular_acceleration, zoom log-scale/frame); {} = MotionRange()
+    # acceleration, rotation deg/frame, angular_acceleration, zoom log-scale/frame; local motion: objects,
+    # object_velocity HR px/frame, object_size fraction of the crop); {} = MotionRange()
     stills_motion: dict[str, float] = dataclasses.field(default_factory=dict)
     val_videos: list[str] = dataclasses.field(default_factory=list)
     val_frame_folders: str | None = None
@@ -147,7 +148,10 @@ class TrainConfig:
                 raise ValueError(f"stills_motion: unknown field {key!r} (known: {', '.join(known)})")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e3:
                 raise ValueError(f"stills_motion: {key} must be a number >= 0, got {json.dumps(value)}")
-        return MotionRange(**{k: float(v) for k, v in self.stills_motion.items()})
+        try:
+            return MotionRange(**{k: float(v) for k, v in self.stills_motion.items()})
+        except ValueError as e:
+            raise ValueError(f"stills_motion: {e}") from None
 
     def model_config(self) -> TGAConfig:
         from tga_keras.config import TGAConfig

@@ -7,9 +7,20 @@ output pixel, ``c`` the image centre), with ``A_t = zoom_t * R(angle_t)``. The t
 frame is the still image itself and neighbours move sub-pixel amounts. Sampling is
 ``cv2.warpAffine`` (bicubic by default, reflect-101 border), clipped to [0, 1].
 
+Local motion (``MotionRange.objects > 0``): each sequence also draws up to ``objects`` moving
+objects, elliptical pieces of the same still image taken from elsewhere in it (a random offset ``o``),
+each with a trajectory of its own, ``e_t = u t + b t^2 / 2``, pasted over the camera-moved background
+in the frames that are read (a crop box or the whole image). At output pixel ``p`` of frame ``t`` an
+object shows the still image at ``p + o + e_t`` inside its ellipse, the ellipse moving with it
+(centred on ``m - e_t``, ``m`` uniform in the frame read), with an anti-aliased edge one pixel wide:
+parts of the frame move differently, and objects hide and uncover the background, as in real video.
+With objects the centre frame is no longer the still image itself. Placement is relative to the
+frames read, so a crop box gets its own objects (a box read is then not a crop of the whole frame).
+
 Randomness: the trajectory of sequence ``i`` read with key ``k`` comes from
-``numpy.random.default_rng([seed, i, k])``: deterministic under ``seed``; the training pipeline
-passes a fresh key per sample, evaluation key 0.
+``numpy.random.default_rng([seed, i, k])`` (the objects are drawn after the camera's, from the same
+generator): deterministic under ``seed``; the training pipeline passes a fresh key per sample,
+evaluation key 0.
 """
 
 from __future__ import annotations
@@ -36,6 +47,64 @@ class MotionRange:
     rotation: float = 0.5  # degrees / frame
     angular_acceleration: float = 0.1  # degrees / frame^2
     zoom: float = 0.01  # log-scale / frame (1 % per frame)
+    objects: int = 0  # local motion: each sequence draws 0..objects moving objects (module docstring)
+    object_velocity: float = 3.0  # px / frame, each object's own (its acceleration: ``acceleration``)
+    object_size: float = 0.5  # largest object diameter, as a fraction of the smaller side of the frames read
+
+    def __post_init__(self) -> None:
+        if self.objects != int(self.objects) or self.objects < 0:
+            raise ValueError(f"objects must be a whole number >= 0, got {self.objects!r}")
+        object.__setattr__(self, "objects", int(self.objects))
+        if not 0 < self.object_size <= 1:
+            raise ValueError(f"object_size must be in (0, 1], got {self.object_size!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MovingObject:
+    """One object of the local motion (module docstring), in the frames read: ``centre`` ``m`` (x, y)
+    and ``radii`` (rx, ry) in output pixels at the centre frame, ``offset`` ``o`` (x, y) into the still
+    image, ``shift`` ``e_t`` per frame ``(length, 2)`` (frame ``length // 2``: zero)."""
+
+    centre: tuple[float, float]
+    radii: tuple[float, float]
+    offset: tuple[float, float]
+    shift: np.ndarray
+
+
+def random_objects(
+    rng: np.random.Generator, length: int, frame_hw: tuple[int, int], image_hw: tuple[int, int], motion: MotionRange
+) -> list[MovingObject]:
+    """The moving objects of one sequence (none if ``motion.objects`` is 0; no draw is made then)."""
+    if motion.objects == 0:
+        return []
+    h, w = frame_hw
+    t = np.arange(length, dtype=np.float64) - length // 2
+    out = []
+    for _ in range(int(rng.integers(0, motion.objects + 1))):
+        centre = (float(rng.uniform(0, w)), float(rng.uniform(0, h)))
+        r = rng.uniform(0.25, 0.5) * motion.object_size * min(h, w)
+        aspect = math.exp(rng.uniform(-math.log(2), math.log(2)))
+        radii = (max(1.0, r * math.sqrt(aspect)), max(1.0, r / math.sqrt(aspect)))
+        offset = (
+            float(rng.uniform(-image_hw[1] / 2, image_hw[1] / 2)),
+            float(rng.uniform(-image_hw[0] / 2, image_hw[0] / 2)),
+        )
+        u = rng.uniform(-motion.object_velocity, motion.object_velocity, size=2)
+        b = rng.uniform(-motion.acceleration, motion.acceleration, size=2)
+        shift = u[None, :] * t[:, None] + 0.5 * b[None, :] * (t * t)[:, None]
+        out.append(MovingObject(centre, radii, offset, shift))
+    return out
+
+
+def object_mask(obj: MovingObject, frame: int, hw: tuple[int, int]) -> np.ndarray:
+    """Coverage in [0, 1] of ``obj`` at ``frame`` over an ``hw`` frame, float32 ``(h, w, 1)``: 1 inside the
+    ellipse, 0 outside, linear across a one-pixel band at its edge."""
+    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float64)
+    ex, ey = obj.shift[frame]
+    dx = (xs + ex - obj.centre[0]) / obj.radii[0]
+    dy = (ys + ey - obj.centre[1]) / obj.radii[1]
+    dist = (np.sqrt(dx * dx + dy * dy) - 1.0) * min(obj.radii)  # ~pixels outside the edge
+    return np.clip(0.5 - dist, 0.0, 1.0).astype(np.float32)[..., None]
 
 
 def random_trajectory(rng: np.random.Generator, length: int, motion: MotionRange = MotionRange()):
@@ -142,16 +211,32 @@ class SyntheticSequence(Sequence):
         rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.index, int(key) & 0xFFFFFFFFFFFFFFFF])
         return random_trajectory(rng, self.num_frames, self.motion)
 
+    def objects(self, key: int = 0, box=None) -> list[MovingObject]:
+        """The moving objects of the frames read with ``key`` and ``box`` (none without local motion)."""
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.index, int(key) & 0xFFFFFFFFFFFFFFFF])
+        random_trajectory(rng, self.num_frames, self.motion)  # the camera's draws come first
+        frame_hw = (box[2], box[3]) if box is not None else self.size
+        return random_objects(rng, self.num_frames, frame_hw, self.size, self.motion)
+
+    def _frame(self, img, i, trajectory, objects, box) -> np.ndarray:
+        shift, angle, zoom = trajectory
+        out = warp_frame(img, shift[i], angle[i], zoom[i], box, self.interpolation)
+        for obj in objects:
+            texture = warp_frame(img, np.add(obj.offset, obj.shift[i]), 0.0, 1.0, box, self.interpolation)
+            mask = object_mask(obj, i, out.shape[:2])
+            out = mask * texture + (1.0 - mask) * out
+        return out
+
     def _read(self, indices, *, key, box):
         img = self.still()
-        shift, angle, zoom = self.trajectory(key)
-        return np.stack([warp_frame(img, shift[i], angle[i], zoom[i], box, self.interpolation) for i in indices])
+        trajectory, objects = self.trajectory(key), self.objects(key, box)
+        return np.stack([self._frame(img, i, trajectory, objects, box) for i in indices])
 
     def iter_frames(self, *, key: int = 0):
         img = self.still()
-        shift, angle, zoom = self.trajectory(key)
+        trajectory, objects = self.trajectory(key), self.objects(key)
         for i in range(self.num_frames):
-            yield warp_frame(img, shift[i], angle[i], zoom[i], None, self.interpolation)
+            yield self._frame(img, i, trajectory, objects, None)
 
 
 class SyntheticMotion:
@@ -223,4 +308,13 @@ class SyntheticMotion:
         return len(self.sequences)
 
 
-__all__ = ["MotionRange", "SyntheticMotion", "SyntheticSequence", "random_trajectory", "warp_frame"]
+__all__ = [
+    "MotionRange",
+    "MovingObject",
+    "SyntheticMotion",
+    "SyntheticSequence",
+    "object_mask",
+    "random_objects",
+    "random_trajectory",
+    "warp_frame",
+]

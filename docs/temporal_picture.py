@@ -100,19 +100,30 @@ def main(argv: list[str] | None = None) -> int:
     from tga_keras.io_utils import atomic_path
     from tga_keras.pictures import write_png
 
+    problem = None
     if os.path.exists(args.output) and not args.overwrite:
-        print(f"error: {args.output} exists; pass --overwrite to replace it", file=sys.stderr)
+        problem = f"{args.output} exists; pass --overwrite to replace it"
+    elif not args.output.lower().endswith(".png"):
+        problem = f"{args.output}: the picture is a .png"
+    elif not os.path.isdir(args.sequence):
+        problem = f"{args.sequence}: not a folder of frames"
+    elif args.size is not None and args.size < 4:
+        problem = f"--size {args.size}: give at least 4 HR pixels"
+    elif args.frame is not None and args.frame < 0:
+        problem = f"--frame {args.frame}: frames count from 0"
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         picture, figures = temporal_picture(args.sequence, args.weights, args.frame, args.size)
-    except (InputError, ValueError, FileNotFoundError) as e:
+        with atomic_path(args.output, overwrite=True) as tmp:
+            write_png(tmp, picture)
+    except (InputError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    with atomic_path(args.output, overwrite=True) as tmp:
-        write_png(tmp, picture)
     print(
         f"{args.output}: frame {figures['frame']}, crop {figures['crop']}; PSNR-Y bicubic {figures['bicubic']:.2f}, "
-        f"TGA on 7 copies {figures['static']:.2f}, TGA {figures['tga']:.2f} dB "
+        f"TGA on copies of the reference {figures['static']:.2f}, TGA {figures['tga']:.2f} dB "
         f"(temporal gain {figures['tga'] - figures['static']:+.2f} dB)"
     )
     return 0

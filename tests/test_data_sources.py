@@ -197,9 +197,62 @@ def test_synthetic_local_motion_objects_move_on_their_own():
     inner = (object_mask(obj, 4, (96, 112))[..., 0] == 1) & (xs > 4) & (xs < 107) & (ys > 4) & (ys < 91)
     assert inner.sum() > 100
     assert np.abs(f[1][inner] - back[inner]).mean() < 0.03  # measured 0.007; the opposite motion gives 0.08
-    # each crop box draws its own objects inside it
-    box = seq.read([3], key=key, box=(8, 16, 48, 64))
-    assert box.shape == (1, 48, 64, 3)
-    for bad in ({"objects": 1.5}, {"objects": -1}, {"object_size": 0}):
+    # each crop box draws its own objects inside it, and keeps the camera's frame outside them
+    box = (8, 16, 48, 64)
+    key = next(k for k in range(40) if len(seq.objects(k, box)) == 3)
+    boxed, plain_box = seq.read(range(7), key=key, box=box), plain.read(range(7), key=key, box=box)
+    covered = np.zeros((7, 48, 64), bool)
+    for obj in seq.objects(key, box):
+        assert 0 <= obj.centre[0] < 64 and 0 <= obj.centre[1] < 48
+        assert 0.5 * 0.6 * 48 <= 2 * np.sqrt(obj.radii[0] * obj.radii[1]) <= 0.6 * 48  # equal-area diameter
+        for t in range(7):
+            covered[t] |= object_mask(obj, t, (48, 64))[..., 0] > 0
+    np.testing.assert_array_equal(boxed[~covered], plain_box[~covered])
+    assert np.abs(boxed[covered] - plain_box[covered]).mean() > 0.05
+    # the object's ellipse moves by -e_t: the centroid of what it changes, on a still camera
+    key = next(
+        k
+        for k in range(400)
+        if len(one.objects(k)) == 1
+        and np.abs(one.objects(k)[0].shift[6] - one.objects(k)[0].shift[0]).max() > 6
+        and all(
+            one.objects(k)[0].radii[i] + 8 < one.objects(k)[0].centre[i] - np.abs(one.objects(k)[0].shift).max(0)[i]
+            and one.objects(k)[0].centre[i] + np.abs(one.objects(k)[0].shift).max(0)[i] + one.objects(k)[0].radii[i] + 8
+            < (112, 96)[i]
+            for i in (0, 1)
+        )
+    )
+    obj, f = one.objects(key)[0], one.read([0, 6], key=key)
+    bg = still.astype(np.float32) / 255
+    centroids = []
+    for frame in f:
+        ys_, xs_ = np.nonzero(np.abs(frame - bg).max(-1) > 0.02)
+        centroids.append(np.array([xs_.mean(), ys_.mean()]))
+    np.testing.assert_allclose(centroids[1] - centroids[0], -(obj.shift[6] - obj.shift[0]), atol=1.5)
+    for bad in ({"objects": 1.5}, {"objects": -1}, {"objects": 17}, {"object_size": 0}):
         with pytest.raises(ValueError):
             MotionRange(**bad)
+
+
+def test_object_mask_edge_is_one_pixel_wide_and_bounded():
+    """The coverage falls from 1 to 0 across one pixel at the edge, along the long axis as along the short
+    one; object_bounds holds every covered pixel; a part of the frame gives that part of the mask."""
+    from tga_keras.data.synthetic import MovingObject, object_bounds, object_mask
+
+    obj = MovingObject(centre=(40.3, 30.0), radii=(20.0, 8.0), offset=(0.0, 0.0), shift=np.zeros((3, 2)))
+    m = object_mask(obj, 1, (64, 80))[..., 0]
+    assert m.dtype == np.float32 and m[30, 40] == 1.0
+    row, col = m[30], m[:, 40]  # through the centre along x (the long axis); near it along y
+    for line, centre, radius in ((row, 40.3, 20.0), (col, 30.0, 8.0)):
+        idx = np.arange(line.size)
+        expected = np.clip(0.5 - (np.abs(idx - centre) - radius), 0, 1)
+        if line is row:
+            np.testing.assert_allclose(line, expected, atol=1e-6)  # exact on the axes
+        assert 1 <= np.count_nonzero((line > 0) & (line < 1)) <= 2  # one pixel band on each side at most
+    y, x, h, w = object_bounds(obj, 1, (64, 80))
+    outside = np.ones_like(m, bool)
+    outside[y : y + h, x : x + w] = False
+    assert not m[outside].any()
+    np.testing.assert_array_equal(object_mask(obj, 1, (h, w), (y, x))[..., 0], m[y : y + h, x : x + w])
+    far = MovingObject(centre=(200.0, 30.0), radii=(5.0, 5.0), offset=(0.0, 0.0), shift=np.zeros((3, 2)))
+    assert object_bounds(far, 0, (64, 80)) is None

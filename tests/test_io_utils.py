@@ -14,7 +14,7 @@ def test_sha256_of_a_file_is_hashlibs(tmp_path):
     assert sha256_digest(tmp_path / "f.bin") == hashlib.sha256(data).hexdigest()
 
 
-def test_sha256_of_a_folder_covers_names_bytes_and_order(tmp_path):
+def test_sha256_of_a_folder_covers_names_and_bytes_in_sorted_order(tmp_path):
     root = tmp_path / "model"
     (root / "variables").mkdir(parents=True)
     (root / "saved_model.pb").write_bytes(b"graph")
@@ -26,6 +26,11 @@ def test_sha256_of_a_folder_covers_names_bytes_and_order(tmp_path):
     (root / "variables" / "variables.index").write_bytes(b"index")
     os.rename(root / "saved_model.pb", root / "saved_model2.pb")
     assert sha256_digest(root) != expected
+    (root / "variables" / "a.data").write_bytes(b"data")  # files by name, a folder's before its subfolders'
+    after = hashlib.sha256(
+        b"".join([b"saved_model2.pb", b"graph", b"a.data", b"data", b"variables.index", b"index"])
+    ).hexdigest()
+    assert sha256_digest(root) == after
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -16,6 +16,7 @@ from tga_keras.pictures import (
     Crop,
     attention_maps,
     attention_picture,
+    best_box,
     choose_crop,
     comparison_strip,
     enlarge,
@@ -261,3 +262,25 @@ def test_temporal_picture_shows_what_the_neighbours_change(tiny_weights, moving_
     moving = [str(moving_and_still / "moving"), str(out), "--weights", tiny_weights, "--overwrite"]
     assert script.main([*moving, "--frame", "7"]) == 2
     assert "7 frames" in capsys.readouterr().err
+    for bad, message in (
+        (["--size", "2"], "at least 4"),
+        (["--frame", "-1"], "count from 0"),
+        ([], "a .png"),
+    ):
+        argv = [*moving, *bad] if bad else [str(moving_and_still / "moving"), str(tmp_path / "t.jpg"), "--weights", "x"]
+        assert script.main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert script.main([str(out), str(tmp_path / "u.png"), "--weights", tiny_weights]) == 2  # a file, not a folder
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_best_box_finds_the_largest_sum_on_the_grid():
+    score = np.zeros((40, 48))
+    score[21:29, 30:38] = 1.0  # an 8x8 block, off the 4-pixel grid
+    score[0:8, 0:8] = -5.0
+    assert best_box(score, 8, 8) == Crop(21, 30, 8, 8)
+    assert best_box(score, 8, 8, grid=4) in (Crop(20, 28, 8, 8), Crop(20, 32, 8, 8), Crop(24, 28, 8, 8))
+    assert best_box(np.zeros((16, 16)), 4, 4) == Crop(0, 0, 4, 4)  # ties: top-left
+    assert best_box(-np.ones((16, 16)), 16, 16) == Crop(0, 0, 16, 16)
+    with pytest.raises(ValueError, match="does not fit"):
+        best_box(score, 41, 8)

@@ -148,8 +148,9 @@ class TrainConfig:
                 raise ValueError(f"stills_motion: unknown field {key!r} (known: {', '.join(known)})")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e3:
                 raise ValueError(f"stills_motion: {key} must be a number >= 0, got {json.dumps(value)}")
+        fields: dict[str, Any] = {k: float(v) for k, v in self.stills_motion.items()}  # objects: checked whole
         try:
-            return MotionRange(**{k: float(v) for k, v in self.stills_motion.items()})
+            return MotionRange(**fields)
         except ValueError as e:
             raise ValueError(f"stills_motion: {e}") from None
 

@@ -87,7 +87,9 @@ def build_datasets(
     if cfg.val_frame_folders:
         parts.append((FrameFolders(cfg.val_frame_folders), "all"))
     if cfg.val_stills:
-        # Fixed synthetic motion (key 0, a seed of its own); the still itself is the reference frame.
+        # Fixed synthetic motion (key 0, a seed of its own); the still itself is the reference frame, but
+        # for the moving objects of local motion (stills_motion.objects), which are placed and sized
+        # relative to the whole photograph here (training: relative to each crop).
         still_motion = SyntheticMotion.from_folder(
             cfg.val_stills, length=frames, seed=cfg.seed + 1, motion=cfg.motion_range()
         )

@@ -7,15 +7,20 @@ output pixel, ``c`` the image centre), with ``A_t = zoom_t * R(angle_t)``. The t
 frame is the still image itself and neighbours move sub-pixel amounts. Sampling is
 ``cv2.warpAffine`` (bicubic by default, reflect-101 border), clipped to [0, 1].
 
-Local motion (``MotionRange.objects > 0``): each sequence also draws up to ``objects`` moving
+Local motion (``MotionRange.objects > 0``): each sequence also draws 0 to ``objects`` moving
 objects, elliptical pieces of the same still image taken from elsewhere in it (a random offset ``o``),
-each with a trajectory of its own, ``e_t = u t + b t^2 / 2``, pasted over the camera-moved background
-in the frames that are read (a crop box or the whole image). At output pixel ``p`` of frame ``t`` an
-object shows the still image at ``p + o + e_t`` inside its ellipse, the ellipse moving with it
-(centred on ``m - e_t``, ``m`` uniform in the frame read), with an anti-aliased edge one pixel wide:
-parts of the frame move differently, and objects hide and uncover the background, as in real video.
-With objects the centre frame is no longer the still image itself. Placement is relative to the
-frames read, so a crop box gets its own objects (a box read is then not a crop of the whole frame).
+each with a trajectory of its own, ``e_t = u t + b t^2 / 2`` (``u`` uniform in
+``[-object_velocity, object_velocity]``, ``b`` in ``[-acceleration, acceleration]`` per axis), pasted
+over the camera-moved background in the frames that are read (a crop box or the whole image). At
+output pixel ``p`` of frame ``t`` an object shows the still image at ``p + o + e_t`` inside its
+ellipse, the ellipse moving with it (centred on ``m - e_t``, ``m`` uniform in the frame read), with
+an anti-aliased edge about one pixel wide: parts of the frame move differently, and objects hide and
+uncover the background, as in real video. Size: the diameter of the circle of the same area is
+uniform in ``[1/2, 1] * object_size`` times the smaller side of the frames read, the aspect ratio
+log-uniform in ``[1/2, 2]`` (so the long axis reaches ``sqrt(2) * object_size`` of that side).
+With objects the centre frame is no longer the still image itself. Placement and size are relative
+to the frames read, so a crop box gets its own objects (a box read is then not a crop of the whole
+frame), and a whole photograph read for validation gets proportionally larger ones.
 
 Randomness: the trajectory of sequence ``i`` read with key ``k`` comes from
 ``numpy.random.default_rng([seed, i, k])`` (the objects are drawn after the camera's, from the same
@@ -37,6 +42,8 @@ from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
 from tga_keras.data.io import image_size, list_images, read_image, read_video, u8_to_float
 from tga_keras.data.sources import Sequence
 
+MAX_OBJECTS = 16  # most moving objects per sequence (each costs a warp of its bounding box per frame)
+
 
 @dataclasses.dataclass(frozen=True)
 class MotionRange:
@@ -49,17 +56,17 @@ class MotionRange:
     zoom: float = 0.01  # log-scale / frame (1 % per frame)
     objects: int = 0  # local motion: each sequence draws 0..objects moving objects (module docstring)
     object_velocity: float = 3.0  # px / frame, each object's own (its acceleration: ``acceleration``)
-    object_size: float = 0.5  # largest object diameter, as a fraction of the smaller side of the frames read
+    object_size: float = 0.5  # largest equal-area diameter, as a fraction of the frame's smaller side
 
     def __post_init__(self) -> None:
-        if self.objects != int(self.objects) or self.objects < 0:
-            raise ValueError(f"objects must be a whole number >= 0, got {self.objects!r}")
+        if self.objects != int(self.objects) or not 0 <= self.objects <= MAX_OBJECTS:
+            raise ValueError(f"objects must be a whole number in [0, {MAX_OBJECTS}], got {self.objects!r}")
         object.__setattr__(self, "objects", int(self.objects))
         if not 0 < self.object_size <= 1:
             raise ValueError(f"object_size must be in (0, 1], got {self.object_size!r}")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class MovingObject:
     """One object of the local motion (module docstring), in the frames read: ``centre`` ``m`` (x, y)
     and ``radii`` (rx, ry) in output pixels at the centre frame, ``offset`` ``o`` (x, y) into the still
@@ -96,15 +103,31 @@ def random_objects(
     return out
 
 
-def object_mask(obj: MovingObject, frame: int, hw: tuple[int, int]) -> np.ndarray:
-    """Coverage in [0, 1] of ``obj`` at ``frame`` over an ``hw`` frame, float32 ``(h, w, 1)``: 1 inside the
-    ellipse, 0 outside, linear across a one-pixel band at its edge."""
-    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float64)
+def object_mask(obj: MovingObject, frame: int, hw: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Coverage in [0, 1] of ``obj`` at ``frame``, float32 ``(h, w, 1)``, over the ``hw`` part of the frame
+    whose top-left pixel is ``origin = (y, x)``: 1 inside the ellipse, 0 outside, linear across a band
+    about one pixel wide at its edge (the distance to the edge to first order)."""
     ex, ey = obj.shift[frame]
+    ys = np.arange(origin[0], origin[0] + hw[0], dtype=np.float64)[:, None]
+    xs = np.arange(origin[1], origin[1] + hw[1], dtype=np.float64)[None, :]
     dx = (xs + ex - obj.centre[0]) / obj.radii[0]
     dy = (ys + ey - obj.centre[1]) / obj.radii[1]
-    dist = (np.sqrt(dx * dx + dy * dy) - 1.0) * min(obj.radii)  # ~pixels outside the edge
+    n = np.sqrt(dx * dx + dy * dy)  # 1 on the ellipse
+    grad = np.sqrt((dx / obj.radii[0]) ** 2 + (dy / obj.radii[1]) ** 2)  # |grad n| * n
+    dist = (n - 1.0) * n / np.maximum(grad, 1e-12)  # pixels outside the edge (negative inside)
+    dist[n < 1e-6] = -1.0  # the centre itself (0 / 0 above)
     return np.clip(0.5 - dist, 0.0, 1.0).astype(np.float32)[..., None]
+
+
+def object_bounds(obj: MovingObject, frame: int, hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """``(top, left, height, width)`` of the part of an ``hw`` frame that ``obj`` can cover at ``frame``
+    (its ellipse's bounding box plus the edge band, clipped), or ``None`` when it is outside."""
+    cx, cy = obj.centre[0] - obj.shift[frame][0], obj.centre[1] - obj.shift[frame][1]
+    x0, x1 = max(0, math.floor(cx - obj.radii[0] - 1)), min(hw[1], math.ceil(cx + obj.radii[0] + 2))
+    y0, y1 = max(0, math.floor(cy - obj.radii[1] - 1)), min(hw[0], math.ceil(cy + obj.radii[1] + 2))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return y0, x0, y1 - y0, x1 - x0
 
 
 def random_trajectory(rng: np.random.Generator, length: int, motion: MotionRange = MotionRange()):
@@ -221,10 +244,16 @@ class SyntheticSequence(Sequence):
     def _frame(self, img, i, trajectory, objects, box) -> np.ndarray:
         shift, angle, zoom = trajectory
         out = warp_frame(img, shift[i], angle[i], zoom[i], box, self.interpolation)
-        for obj in objects:
-            texture = warp_frame(img, np.add(obj.offset, obj.shift[i]), 0.0, 1.0, box, self.interpolation)
-            mask = object_mask(obj, i, out.shape[:2])
-            out = mask * texture + (1.0 - mask) * out
+        top, left = (box[0], box[1]) if box is not None else (0, 0)
+        for obj in objects:  # each drawn over its bounding box only
+            bounds = object_bounds(obj, i, out.shape[:2])
+            if bounds is None:
+                continue
+            y, x, h, w = bounds
+            part = (top + y, left + x, h, w)
+            texture = warp_frame(img, np.add(obj.offset, obj.shift[i]), 0.0, 1.0, part, self.interpolation)
+            mask = object_mask(obj, i, (h, w), (y, x))
+            out[y : y + h, x : x + w] = mask * texture + (1.0 - mask) * out[y : y + h, x : x + w]
         return out
 
     def _read(self, indices, *, key, box):
@@ -313,6 +342,7 @@ __all__ = [
     "MovingObject",
     "SyntheticMotion",
     "SyntheticSequence",
+    "object_bounds",
     "object_mask",
     "random_objects",
     "random_trajectory",

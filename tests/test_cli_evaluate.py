@@ -144,3 +144,17 @@ def test_plot_many_sequences_shows_means(tmp_path):
 def test_usage_errors(argv, match, capsys):
     assert main(argv) == 2
     assert match in capsys.readouterr().err
+
+
+def test_first_frame_evaluates_a_later_segment(tiny_weights, moving_and_still, tmp_path, capsys):
+    report_path = tmp_path / "r.json"
+    argv = ["evaluate", str(moving_and_still), "--weights", tiny_weights, "--no-progress"]
+    assert main([*argv, "--first-frame", "4", "--max-frames", "2", "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["first_frame"] == 4 and report["max_frames"] == 2
+    assert {name: r["frames"] for name, r in report["sequences"].items()} == {"moving": 2, "still": 2}
+    capsys.readouterr()
+    assert main([*argv, "--first-frame", "7"]) == 2  # the clips have 7 frames
+    assert "no frames to evaluate from frame 7 on" in capsys.readouterr().err
+    assert main([*argv, "--first-frame", "-1"]) == 2
+    assert "--first-frame must be >= 0" in capsys.readouterr().err

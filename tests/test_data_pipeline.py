@@ -210,3 +210,23 @@ def test_eval_max_references_limits_each_sequence(tmp_path):
     assert got == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
     with pytest.raises(ValueError, match="max_references"):
         make_eval_dataset([ArraySequence("a", frames)], max_references=0)
+
+
+def test_eval_first_reference_starts_later_with_the_same_windows():
+    from tga_keras.data import ArraySequence
+
+    frames = np.random.default_rng(1).random((10, 32, 32, 3)).astype(np.float32)
+    seqs = [ArraySequence("a", frames), ArraySequence("short", frames[:7])]
+    every = {
+        (i["sequence"], int(i["frame"])): lr
+        for lr, _, i in make_eval_dataset(seqs, batch_size=None).as_numpy_iterator()
+    }
+    ds = make_eval_dataset(seqs, batch_size=None, first_reference=5, max_references=3)
+    got = [(i["sequence"], int(i["frame"]), lr) for lr, _, i in ds.as_numpy_iterator()]
+    assert [(n.decode(), f) for n, f, _ in got] == [("a", 5), ("a", 6), ("a", 7), ("short", 5), ("short", 6)]
+    for name, f, lr in got:  # frames before the first reference still serve as its neighbours
+        np.testing.assert_array_equal(lr, every[(name, f)])
+    late = make_eval_dataset(seqs, batch_size=None, first_reference=9).as_numpy_iterator()
+    assert [(i["sequence"].decode(), int(i["frame"])) for _, _, i in late] == [("a", 9)]  # "short" has none
+    with pytest.raises(ValueError, match="first_reference"):
+        make_eval_dataset(seqs, first_reference=-1)

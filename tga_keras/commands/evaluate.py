@@ -59,6 +59,13 @@ def add_parser(sub):
         "removes the padding; 8 for plain)",
     )
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
+    p.add_argument(
+        "--first-frame",
+        type=int,
+        default=0,
+        metavar="K",
+        help="start at frame K of every sequence (counted from 0; the frames before it still serve as neighbours)",
+    )
     p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
     add_overlap_argument(p)
     add_align_argument(p)
@@ -107,6 +114,8 @@ def run(args) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError("--max-frames must be >= 1")
+    if args.first_frame < 0:
+        raise UsageError("--first-frame must be >= 0")
     if args.crop_border is not None and args.crop_border < 0:
         raise UsageError("--crop-border must be >= 0")
     if args.protocol == "official" and args.degradation != "bd":
@@ -156,6 +165,7 @@ def run(args) -> int:
         batch_size=None,
         references="center" if centre_only else "all",
         max_references=args.max_frames,
+        first_reference=args.first_frame,
     )
     up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, align=align_choice(args))
     ablate = args.temporal_ablation
@@ -187,7 +197,8 @@ def run(args) -> int:
         bar.update(1)
     bar.close()
     if not per_seq:
-        raise UsageError(f"{args.data}: no frames to evaluate")
+        after = f" from frame {args.first_frame} on" if args.first_frame else ""
+        raise UsageError(f"{args.data}: no frames to evaluate{after}")
     seconds = time.perf_counter() - t0
 
     rows = {
@@ -240,6 +251,8 @@ def run(args) -> int:
             "protocol": args.protocol,
             "degradation": args.degradation,
             "crop_border": crop,
+            "first_frame": args.first_frame,
+            "max_frames": args.max_frames,
             "temporal_ablation": ablate,
             "aligned": up.align,
             "alignment_fallbacks": up.alignment_stats["fell_back"] if up.align else None,

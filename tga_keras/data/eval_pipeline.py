@@ -59,6 +59,7 @@ def make_eval_dataset(
     key: int = 0,
     with_info: bool = True,
     max_references: int | None = None,
+    first_reference: int = 0,
     align: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(lr, hr, info)`` per reference frame (``(lr, hr)`` if ``with_info=False``).
@@ -74,8 +75,11 @@ def make_eval_dataset(
         allow_short: accept sequences shorter than ``frames`` (replication fills the window);
             by default they raise :class:`DatasetError`.
         key: random key for synthetic sources.
-        max_references: evaluate at most this many reference frames per sequence (the first ones);
-            frames after the last window are not read.
+        max_references: evaluate at most this many reference frames per sequence (the first ones
+            from ``first_reference``); frames after the last window are not read.
+        first_reference: the first reference frame of each sequence (0: the first frame); the
+            neighbours before it are still read (not degraded when no window needs them). A
+            sequence with no frame from there on gives no windows.
         align: warp each LR window's neighbours onto its reference
             (:func:`tga_keras.alignment.align`), for models with ``TGAConfig.align`` (the inference
             core does this itself: leave it False when the windows go to an ``Upscaler``).
@@ -90,6 +94,8 @@ def make_eval_dataset(
         raise ValueError(f"batch_size must be >= 1 or None, got {batch_size!r}")
     if max_references is not None and max_references < 1:
         raise ValueError(f"max_references must be >= 1 or None, got {max_references!r}")
+    if first_reference < 0:
+        raise ValueError(f"first_reference must be >= 0, got {first_reference!r}")
     sequences = collect_sequences(sources)
     for seq in sequences:
         if seq.num_frames < frames and not allow_short:
@@ -105,8 +111,11 @@ def make_eval_dataset(
     def windows(seq):
         n = seq.num_frames
         refs = list(range(n)) if references == "all" else [n // 2]
-        refs = refs if max_references is None else refs[:max_references]
+        refs = refs[first_reference:] if max_references is None else refs[first_reference:][:max_references]
+        if not refs:
+            return
         ref_set = set(refs)
+        first_needed = min(window_indices(refs[0], n, frames))
         lr_cache, hr_cache = {}, {}
         frames_iter = enumerate(seq.iter_frames(key=key))
         read = -1
@@ -119,6 +128,8 @@ def make_eval_dataset(
                     raise DatasetError(f"{seq.describe()} ended after {read + 1} frames; expected {n}") from None
                 if hr.shape[:2] != seq.size:
                     raise DatasetError(f"frame {seq.describe(read)} is {hr.shape[:2]}, expected {seq.size}")
+                if read < first_needed:
+                    continue  # before every window
                 hr = modcrop(hr, scale)
                 try:
                     lr_cache[read] = np.asarray(degrade(hr, scale, degradation, protocol), np.float32)

@@ -4,14 +4,15 @@
 #   bash training/shipped_version.sh 1   # -> runs/init/tga_small_bd_x4_v1.keras (configs/small_stills.json)
 #   bash training/shipped_version.sh 2   # -> runs/init/tga_small_bd_x4_v2.keras (configs/small_pans.json, ablation/)
 #   bash training/shipped_version.sh 3   # -> runs/init/tga_small_bd_x4_v3.keras (configs/small_pans2.json)
-# Version 4, shipped now, is saved_models/tga_small_bd_x4/model.keras itself.
+#   bash training/shipped_version.sh 4   # -> runs/init/tga_small_bd_x4_v4.keras (configs/small_local.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
   1) commit=2d4ae3f ;;  # configs/small_clips.json, trained from scratch
   2) commit=76a5b84 ;;  # configs/small_stills.json, fine-tuned from version 1
   3) commit=7fa577a ;;  # configs/small_pans.json, fine-tuned from version 2
-  *) echo "usage: bash training/shipped_version.sh 1|2|3" >&2; exit 2 ;;
+  4) commit=21ece9e ;;  # configs/small_pans2.json, fine-tuned from version 3
+  *) echo "usage: bash training/shipped_version.sh 1|2|3|4" >&2; exit 2 ;;
 esac
 out="runs/init/tga_small_bd_x4_v$1.keras"
 mkdir -p runs/init

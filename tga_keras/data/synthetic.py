@@ -230,16 +230,21 @@ class SyntheticSequence(Sequence):
             return img
         return u8_to_float(self._image) if self._image.dtype == np.uint8 else self._image.astype(np.float32)
 
-    def trajectory(self, key: int = 0):
+    def _motion(self, key: int, box):
+        """``(camera trajectory, moving objects)`` of the frames read with ``key`` and ``box``: one
+        generator, the camera's draws first."""
         rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.index, int(key) & 0xFFFFFFFFFFFFFFFF])
-        return random_trajectory(rng, self.num_frames, self.motion)
+        trajectory = random_trajectory(rng, self.num_frames, self.motion)
+        frame_hw = (box[2], box[3]) if box is not None else self.size
+        return trajectory, random_objects(rng, self.num_frames, frame_hw, self.size, self.motion)
+
+    def trajectory(self, key: int = 0):
+        """The camera's ``(shift, angle, zoom)`` per frame (:func:`random_trajectory`)."""
+        return self._motion(key, None)[0]
 
     def objects(self, key: int = 0, box=None) -> list[MovingObject]:
         """The moving objects of the frames read with ``key`` and ``box`` (none without local motion)."""
-        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.index, int(key) & 0xFFFFFFFFFFFFFFFF])
-        random_trajectory(rng, self.num_frames, self.motion)  # the camera's draws come first
-        frame_hw = (box[2], box[3]) if box is not None else self.size
-        return random_objects(rng, self.num_frames, frame_hw, self.size, self.motion)
+        return self._motion(key, box)[1]
 
     def _frame(self, img, i, trajectory, objects, box) -> np.ndarray:
         shift, angle, zoom = trajectory
@@ -258,12 +263,12 @@ class SyntheticSequence(Sequence):
 
     def _read(self, indices, *, key, box):
         img = self.still()
-        trajectory, objects = self.trajectory(key), self.objects(key, box)
+        trajectory, objects = self._motion(key, box)
         return np.stack([self._frame(img, i, trajectory, objects, box) for i in indices])
 
     def iter_frames(self, *, key: int = 0):
         img = self.still()
-        trajectory, objects = self.trajectory(key), self.objects(key)
+        trajectory, objects = self._motion(key, None)
         for i in range(self.num_frames):
             yield self._frame(img, i, trajectory, objects, None)
 

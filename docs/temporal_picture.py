@@ -74,7 +74,8 @@ def temporal_picture(sequence: str, weights: str, frame: int | None = None, size
         name: psnr_y(img, target, CROP_BORDER) for name, img in (("bicubic", bicubic), ("static", static), ("tga", sr))
     }
     # where the seven frames beat the seven copies most: the decrease of the absolute Y error
-    gain = np.abs(rgb_to_y(static) - rgb_to_y(target)) - np.abs(rgb_to_y(sr) - rgb_to_y(target))
+    y_target = rgb_to_y(target)
+    gain = np.abs(rgb_to_y(static) - y_target) - np.abs(rgb_to_y(sr) - y_target)
     gain[:CROP_BORDER], gain[-CROP_BORDER:], gain[:, :CROP_BORDER], gain[:, -CROP_BORDER:] = 0, 0, 0, 0
     h, w = target.shape[:2]
     side = size or default_crop_size(h, w, s)

@@ -111,7 +111,7 @@ def make_eval_dataset(
     def windows(seq):
         n = seq.num_frames
         refs = list(range(n)) if references == "all" else [n // 2]
-        refs = refs[first_reference:] if max_references is None else refs[first_reference:][:max_references]
+        refs = refs[first_reference:][:max_references]  # [:None]: all of them
         if not refs:
             return
         ref_set = set(refs)

@@ -25,8 +25,12 @@ from tga_keras.data.fakes import random_frames, write_video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Runs training.run with N logical CPU devices (LOGICAL_CPUS), which must be set before TF starts.
+# The child restores Python's Ctrl-C handler: a test run started in the background by a
+# non-interactive shell (``pytest ... &``) passes SIGINT down as ignored, and the Ctrl-C test's
+# SIGINT would then do nothing (the run finished its 50 epochs and exited 0).
 RUNNER = """
-import os, sys
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import tensorflow as tf
 n = int(os.environ.get("LOGICAL_CPUS", "1"))
 if n > 1:

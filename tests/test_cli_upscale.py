@@ -205,17 +205,17 @@ def test_demo_small(tmp_path, capsys):
         assert name in text
 
 
-def test_tile_smaller_than_the_default_margins_is_a_usage_error(tmp_path, capsys):
+def test_tile_smaller_than_the_default_margins_is_a_usage_error(tmp_path, lr_frames, capsys):
     """The official network's default overlap is 25 LR pixels: a 32-pixel tile cannot hold it."""
+    src = tmp_path / "lr"
+    _write_pngs(src, lr_frames[:1], ["0.png"])  # 40x48: tiles of 32 still split it
     out = tmp_path / "o.mp4"
-    assert main(["upscale", CLIP, str(out), "--tile", "32", "--frames-limit", "1", "--no-progress"]) == 2
+    assert main(["upscale", str(src), str(out), "--tile", "32", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "overlap (25" in err and "--overlap" in err and "Traceback" not in err
     assert not out.exists()
     # with margins that fit, the same tile works
-    assert (
-        main(["upscale", CLIP, str(out), "--tile", "32", "--overlap", "8", "--frames-limit", "1", "--no-progress"]) == 0
-    )
+    assert main(["upscale", str(src), str(out), "--tile", "32", "--overlap", "8", "--no-progress"]) == 0
 
 
 def test_truncated_video_says_how_many_frames_were_decoded(tmp_path, lr_frames, capsys):

@@ -85,7 +85,10 @@ def test_wrong_preset_names_the_right_one(fixtures_dir):
         from_torch(release, config=TGAConfig.paper())
 
 
-def test_tga_convert_recognises_the_network_and_rejects_a_wrong_preset(tmp_path, fixtures_dir):
+def test_tga_convert_recognises_the_network_and_rejects_a_wrong_preset(tmp_path, fixtures_dir, capsys):
+    """The command line end to end in a process of its own; the refusal in this one (same code path)."""
+    from tga_keras.cli import main
+
     pth = str(fixtures_dir / f"{FIXTURE}.pth")
     out = tmp_path / "tga.keras"
     done = subprocess.run([sys.executable, "-m", "tga_keras.cli", "convert", pth, str(out)], capture_output=True)
@@ -96,12 +99,8 @@ def test_tga_convert_recognises_the_network_and_rejects_a_wrong_preset(tmp_path,
     import tga_keras  # noqa: F401
 
     assert keras.saving.load_model(out, compile=False).config == TGAConfig.paper()
-    bad = subprocess.run(
-        [sys.executable, "-m", "tga_keras.cli", "convert", pth, str(tmp_path / "b.keras"), "--preset", "official"],
-        capture_output=True,
-    )
-    assert bad.returncode == 2
-    err = bad.stderr.decode()
+    assert main(["convert", pth, str(tmp_path / "b.keras"), "--preset", "official"]) == 2
+    err = capsys.readouterr().err
     assert "use preset 'paper'" in err and "Traceback" not in err
     assert not (tmp_path / "b.keras").exists()
 

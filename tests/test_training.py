@@ -11,11 +11,10 @@ from tga_keras.data.fakes import random_frames, write_video
 from training.run import TrainConfig, main
 
 
-@pytest.fixture()
-def tiny_config(tmp_path):
+def _write_tiny_config(folder):
     frames = random_frames(12, 48, 64, seed=1)
-    write_video(str(tmp_path / "train.avi"), frames)
-    write_video(str(tmp_path / "val.avi"), random_frames(9, 40, 48, seed=2))
+    write_video(str(folder / "train.avi"), frames)
+    write_video(str(folder / "val.avi"), random_frames(9, 40, 48, seed=2))
     cfg = {
         "model": {"preset": "small", "nf": 16, "inter_units": [2]},
         "train_videos": ["train.avi"],
@@ -28,9 +27,28 @@ def tiny_config(tmp_path):
         "loss": "charbonnier",
         "tensorboard": False,
     }
-    path = tmp_path / "cfg.json"
+    path = folder / "cfg.json"
     path.write_text(json.dumps(cfg))
     return path
+
+
+@pytest.fixture()
+def tiny_config(tmp_path):
+    return _write_tiny_config(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory):
+    """``(config, run folder)`` of a finished one-epoch tiny run, for tests that only read the folder."""
+    folder = tmp_path_factory.mktemp("one_epoch")
+    config = _write_tiny_config(folder)
+    out = folder / "run"
+    assert main(["--config", str(config), "--output", str(out), "--epochs", "1", "--quiet"]) == 0
+    return config, out
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.stat().st_mtime_ns for p in folder.rglob("*")}
 
 
 def _rows(path):
@@ -58,15 +76,16 @@ def test_run_resume_and_outputs(tiny_config, tmp_path):
     assert load_tga(str(out / "best.keras")).config.nf == 16
 
 
-def test_other_config_in_same_folder_is_refused(tiny_config, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["--config", str(tiny_config), "--output", str(out), "--epochs", "1", "--quiet"]) == 0
-    cfg = json.loads(tiny_config.read_text())
+def test_other_config_in_same_folder_is_refused(one_epoch_run, capsys):
+    config, out = one_epoch_run
+    cfg = json.loads(config.read_text())
     cfg["hr_crop"] = 16
-    other = tmp_path / "other.json"
+    other = config.parent / "other.json"
     other.write_text(json.dumps(cfg))
+    before = _snapshot(out)
     assert main(["--config", str(other), "--output", str(out), "--quiet"]) == 2
     assert "another config" in capsys.readouterr().err
+    assert _snapshot(out) == before  # the run folder is left as it was
 
 
 @pytest.mark.parametrize(
@@ -92,11 +111,10 @@ def test_missing_config_and_bad_json(tmp_path, capsys):
     assert "not valid JSON" in capsys.readouterr().err
 
 
-def test_package_strips_the_optimizer(tiny_config, tmp_path):
+def test_package_strips_the_optimizer(one_epoch_run, tmp_path):
     from training.package import main as package_main
 
-    out = tmp_path / "run"
-    assert main(["--config", str(tiny_config), "--output", str(out), "--epochs", "1", "--quiet"]) == 0
+    _, out = one_epoch_run
     ship = tmp_path / "ship"
     assert package_main([str(out), str(ship)]) == 0
     assert {p.name for p in ship.iterdir()} == {"model.keras", "training_config.json", "training_log.csv"}
@@ -296,6 +314,7 @@ def test_tensorboard_scalars_and_pictures(tiny_config, tmp_path):
     assert [int(v) for v in attention[:2]] == [3 * 48, 40]  # three groups' maps, enlarged x4 to the SR size
 
 
+@pytest.mark.slow  # 30 s (three runs); test_sigkill_mid_epoch_then_resume_equals_uninterrupted stays in make test
 def test_state_survives_a_crash_between_checkpoint_and_commit(tiny_config, tmp_path, monkeypatch):
     """A kill after the new checkpoint is written but before progress.json names it: the old state holds."""
     from training import state as state_mod

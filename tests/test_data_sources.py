@@ -123,6 +123,39 @@ def test_bundled_clip():
 
 
 # ------------------------------------------------------------------------------ synthetic
+def test_stills_are_decoded_once_and_the_cache_keeps_its_budget(tmp_path, monkeypatch):
+    from tga_keras.data import synthetic
+
+    paths = []
+    for i, frame in enumerate(random_frames(3, 24, 32, seed=9)):  # 9,216 bytes each as float32
+        paths.append(str(tmp_path / f"{i}.png"))
+        assert cv2.imwrite(paths[-1], frame[:, :, ::-1])
+    decoded = []
+
+    def counting_read(path):
+        decoded.append(os.path.basename(path))
+        return read_image(path)
+
+    monkeypatch.setattr(synthetic, "read_image", counting_read)
+    cache = synthetic._StillCache(max_bytes=2 * 24 * 32 * 3 * 4)  # room for two stills
+    monkeypatch.setattr(synthetic, "_STILLS", cache)
+    seqs = SyntheticMotion(paths, seed=1).sequences
+    first = seqs[0].read(range(7), key=5, box=(2, 3, 16, 16))
+    np.testing.assert_array_equal(seqs[0].read(range(7), key=5, box=(2, 3, 16, 16)), first)  # same sample
+    assert decoded == ["0.png"] and cache.nbytes == 24 * 32 * 3 * 4
+    np.testing.assert_array_equal(seqs[0].still(), read_image(paths[0]))
+    assert not seqs[0].still().flags.writeable  # shared: nobody may change it in place
+    seqs[1].still(), seqs[2].still()  # the third still drops the least recently used, the first
+    seqs[2].still(), seqs[1].still()
+    assert decoded == ["0.png", "1.png", "2.png"] and cache.nbytes == cache.max_bytes
+    seqs[0].still()
+    assert decoded[-1] == "0.png"
+    # a still rewritten on disk is decoded again
+    assert cv2.imwrite(paths[0], np.zeros((24, 32, 3), np.uint8))
+    os.utime(paths[0], ns=(0, 123))
+    assert seqs[0].still().max() == 0.0 and decoded[-1] == "0.png" and len(decoded) == 5
+
+
 def test_synthetic_motion_deterministic_smooth_and_centred():
     still = random_frames(1, 64, 80, seed=4)[0]
     src = SyntheticMotion([still], seed=7)

@@ -57,3 +57,30 @@ def moving_and_still(tmp_path_factory):
     write_frames(str(root / "moving"), frames)
     write_frames(str(root / "still"), np.repeat(frames[3:4], 7, axis=0))
     return root
+
+
+@pytest.fixture(scope="session")
+def export_model(tmp_path_factory):
+    """The exporter tests' tiny model (.keras path; ``export_helpers.save_tiny_export_model``)."""
+    from export_helpers import save_tiny_export_model
+
+    return save_tiny_export_model(str(tmp_path_factory.mktemp("export_model") / "tiny.keras"))
+
+
+@pytest.fixture(scope="session")
+def export_all(export_model, tmp_path_factory):
+    """``python -m export all`` of :func:`export_model`, once per session (read-only for the tests):
+    ``SimpleNamespace(rc, stdout, stderr, outdir, manifest)``."""
+    import json
+    import os
+    import types
+
+    from export_helpers import run_export
+
+    outdir = tmp_path_factory.mktemp("export_all") / "out"
+    rc, out, err = run_export(["all", export_model, str(outdir)])
+    manifest = None
+    if os.path.isfile(outdir / "manifest.json"):
+        with open(outdir / "manifest.json") as f:
+            manifest = json.load(f)
+    return types.SimpleNamespace(rc=rc, stdout=out, stderr=err, outdir=str(outdir), manifest=manifest)

@@ -7,39 +7,30 @@ import os
 
 import numpy as np
 import pytest
-from random_weights import he_normal_weights
+from export_helpers import TINY_EXPORT_CONFIG
 
-from tga_keras import TGAConfig, build_tga
 from tga_keras.cli import main
 from tga_keras.commands.demo import clip_path
 from tga_keras.data.io import read_image, read_video
 
 CLIP = clip_path()
-TINY = TGAConfig.preset("small").replace(
-    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
-)
+TINY = TINY_EXPORT_CONFIG
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A tiny model with He-normal kernels and non-trivial BatchNorm statistics, exported to ONNX fp32 and
-    TFLite fp32 + int8. (At its own init the residual is below 1e-5: every backend would give bicubic.)"""
-    from export.cli import main as export_main
-
-    root = tmp_path_factory.mktemp("backends")
-    model = build_tga(TINY)
-    he_normal_weights(model, seed=3)
-    path = str(root / "tiny.keras")
-    model.save(path)
-    out = str(root / "out")
-    assert export_main(["onnx", path, out, "--precision", "fp32"]) == 0
-    assert export_main(["tflite", path, out, "--precision", "fp32,int8"]) == 0
+def exported(export_model, export_all):
+    """The exporter tests' tiny model (He-normal kernels, non-trivial BatchNorm statistics: at its own
+    init the residual is below 1e-5 and every backend would give bicubic) and its artifacts from
+    ``python -m export all`` (conftest, built once per session)."""
+    assert export_all.rc == 0, export_all.stderr
+    out = export_all.outdir
     return {
-        "keras": path,
+        "keras": export_model,
         "out": out,
         "onnx": os.path.join(out, "onnx", "model.onnx"),
         "tflite": os.path.join(out, "tflite", "model_fp32.tflite"),
         "int8": os.path.join(out, "tflite", "model_int8.tflite"),
+        "savedmodel": os.path.join(out, "savedmodel", "1"),
     }
 
 
@@ -71,11 +62,7 @@ def test_upscale_with_an_artifact_matches_keras(exported, lr_folder, tmp_path, c
 
 
 def test_upscale_explicit_backend_and_savedmodel_folder(exported, lr_folder, tmp_path, capsys):
-    from export.cli import main as export_main
-
-    out = str(tmp_path / "sm")
-    assert export_main(["savedmodel", exported["keras"], out]) == 0
-    sm = os.path.join(out, "savedmodel", "1")
+    sm = exported["savedmodel"]
     got = _upscale(lr_folder, str(tmp_path / "a"), "--weights", sm, "--backend", "savedmodel", "--frames-limit", "2")
     want = _upscale(lr_folder, str(tmp_path / "b"), "--weights", exported["keras"], "--frames-limit", "2")
     assert np.abs(got - want).max() <= 1.5 / 255
@@ -103,7 +90,7 @@ def test_evaluate_with_int8_tflite(exported, tmp_path, capsys):
     data = json.loads(report.read_text())
     assert data["backend"] == "tflite" and data["precision"] == "int8"
     assert data["config"] == TINY.to_dict()  # read from the export's manifest.json
-    # the same figures as the float32 Keras model, to int8 rounding: measured 0.011 dB and 9.5e-5 apart
+    # the same figures as the float32 Keras model, to int8 rounding: measured 0.009 dB and 2.4e-3 apart
     assert (
         main(
             [
@@ -123,7 +110,7 @@ def test_evaluate_with_int8_tflite(exported, tmp_path, capsys):
     fp32 = json.loads((tmp_path / "keras.json").read_text())["average"]
     got = data["average"]
     assert got["bicubic_psnr"] == fp32["bicubic_psnr"] and got["bicubic_ssim"] == fp32["bicubic_ssim"]
-    assert abs(got["psnr"] - fp32["psnr"]) < 0.05 and abs(got["ssim"] - fp32["ssim"]) < 5e-4
+    assert abs(got["psnr"] - fp32["psnr"]) < 0.05 and abs(got["ssim"] - fp32["ssim"]) < 5e-3
 
 
 def test_benchmark_json_row_for_an_artifact(exported, tmp_path, capsys):
@@ -162,7 +149,7 @@ def test_benchmark_keras_bf16_row_has_psnr(exported, tmp_path):
     )
     (row,) = json.loads(out.read_text())["results"]
     assert row["backend"] == "keras" and row["precision"] == "bf16"
-    # bf16 rounding: close, not equal (measured max |diff| 0.024, 53.3 dB)
+    # bf16 rounding: close, not equal (measured max |diff| 0.014, 61.2 dB)
     assert 0 < row["max_abs_diff_vs_fp32"] < 0.1 and row["psnr_vs_fp32"] > 47
 
 
@@ -172,18 +159,21 @@ def test_benchmark_artifacts_suite(exported, tmp_path, capsys):
     assert (
         main(["benchmark", "--artifacts", exported["out"], "--size", "12x14", "--runs", "1", "--json", str(out)]) == 0
     )
-    rows = [r for r in json.loads(out.read_text())["results"] if r["backend"] != "peer"]  # peer: where at hand
-    assert [(r["backend"], r["precision"]) for r in rows] == [
-        ("keras", "fp32"),
-        ("keras", "bf16"),
-        ("onnx", "fp32"),
-        ("tflite", "fp32"),
-        ("tflite", "int8"),
+    rows = {(r["backend"], r["precision"]): r for r in json.loads(out.read_text())["results"] if r["backend"] != "peer"}
+    with open(os.path.join(exported["out"], "manifest.json")) as f:
+        manifest = json.load(f)
+    # the Keras model in float32 and bfloat16, then every artifact in the manifest's order (peer: where at hand)
+    assert list(rows) == [("keras", "fp32"), ("keras", "bf16")] + [
+        (e["format"], e["precision"]) for e in manifest["artifacts"]
     ]
-    assert all(r["ms_per_frame"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
-    # measured: fp32 artifacts 2.7e-6 from Keras, bf16 53.3 dB, int8 38.7 dB
-    assert all(r["max_abs_diff_vs_fp32"] <= 1e-5 for r in rows[2:4])  # onnx fp32, tflite fp32
-    assert rows[1]["psnr_vs_fp32"] > 47 and rows[-1]["psnr_vs_fp32"] > 35
+    assert all(r["ms_per_frame"] > 0 and r["peak_rss_mb"] > 0 for r in rows.values())
+    # measured max |diff| vs Keras fp32: savedmodel 0, tflite/onnx fp32 9.5e-7 / 8.0e-7; PSNR vs Keras fp32:
+    # bf16 61.2 dB, fp16 80.0 (tflite) / 76.3 (onnx), int8-dynamic 49.9, int8 46.3 (bounds ~6 dB under)
+    for key in [("savedmodel", "fp32"), ("tflite", "fp32"), ("onnx", "fp32")]:
+        assert rows[key]["max_abs_diff_vs_fp32"] <= 1e-5, key
+    bounds = {("keras", "bf16"): 55, ("tflite", "fp16"): 70, ("onnx", "fp16"): 70, ("tflite", "int8-dynamic"): 44}
+    for key, bound in {**bounds, ("tflite", "int8"): 40}.items():
+        assert rows[key]["psnr_vs_fp32"] > bound, key
 
 
 @pytest.mark.parametrize(

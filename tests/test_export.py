@@ -1,34 +1,31 @@
 """``python -m export``: every artifact of a tiny random model, end to end, checked against Keras.
 
-One module-scoped ``python -m export all MODEL OUTDIR`` (in-process) builds every artifact this
-machine can build; the tests then inspect the manifest and load each artifact with its own
-runtime (``tf.saved_model``, ``saved_model_cli``, the LiteRT interpreter, onnxruntime) and through
-the inference core (``tga_keras.backends``). The model has He-normal kernels and non-trivial
-BatchNorm moving statistics, so the network (BatchNorm folding included) shapes the output: its
-residual over bicubic reaches 0.69 on real frames (at the model's own init it is below 1e-5, and an
-artifact computing bicubic alone would pass every comparison).
+One ``python -m export all MODEL OUTDIR`` (in-process, once per session: conftest's ``export_all``,
+shared with the ``tga --backend`` tests) builds every artifact this machine can build; the tests
+then inspect the manifest and load each artifact with its own runtime (``tf.saved_model``,
+``saved_model_cli``, the LiteRT interpreter, onnxruntime) and through the inference core
+(``tga_keras.backends``). The model has He-normal kernels and non-trivial BatchNorm moving
+statistics, so the network (BatchNorm folding included) shapes the output: its residual over
+bicubic reaches 0.69 on real frames (at the model's own init it is below 1e-5, and an artifact
+computing bicubic alone would pass every comparison).
 """
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
-from random_weights import he_normal_weights
+from export_helpers import TINY_EXPORT_CONFIG
+from export_helpers import run_export as _main
 
-from tga_keras import TGAConfig, build_tga
+from tga_keras import TGAConfig
 
-CFG = TGAConfig.preset("small").replace(
-    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
-)
+CFG = TINY_EXPORT_CONFIG
 
 # (format, precision) -> path relative to OUTDIR, for every artifact `all` builds without TensorRT
 EXPECTED = {
@@ -76,34 +73,11 @@ def _leftovers(root) -> list[str]:
     return found
 
 
-def _main(argv):
-    """``export.cli.main(argv)`` in-process: (rc, stdout, stderr)."""
-    from export.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(argv)
-        except SystemExit as e:
-            rc = e.code
-    return rc, out.getvalue(), err.getvalue()
-
-
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(export_model):
     """The tiny model saved as .keras, with He-normal kernels and random BatchNorm moving statistics."""
-    from tga_keras.parity import real_windows
-
-    model = build_tga(CFG)
-    changed = he_normal_weights(model, seed=0)
-    assert changed > 0, "the tiny model has no BatchNorm moving statistics to set"
-    x = real_windows(7, 4, count=1, start=30).astype(np.float32) / 255.0
-    residual = np.abs(np.asarray(model(x)) - np.asarray(model.get_layer("bicubic")(x[:, 3]))).max()
-    assert residual > 0.3, residual  # the network matters (measured 0.69)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    model.save(str(path))
-    return str(path)
+    return export_model
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +96,10 @@ def window():
 
 
 @pytest.fixture(scope="module")
-def exported(tiny, tmp_path_factory):
-    outdir = tmp_path_factory.mktemp("export") / "out"
-    rc, out, err = _main(["all", tiny, str(outdir)])
-    manifest = None
-    if os.path.isfile(outdir / "manifest.json"):
-        with open(outdir / "manifest.json") as f:
-            manifest = json.load(f)
-    return types.SimpleNamespace(rc=rc, stdout=out, stderr=err, outdir=str(outdir), manifest=manifest)
+def exported(export_all):
+    """``python -m export all`` of :func:`tiny` (conftest: built once per session, shared with the
+    ``--backend`` tests of ``tga``)."""
+    return export_all
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from tga_keras.data import (
     read_image,
     read_video,
 )
+from tga_keras.data.errors import DatasetFileNotFoundError
 from tga_keras.data.fakes import random_frames, write_frames, write_video, write_vimeo_tree
 from tga_keras.data.synthetic import warp_frame
 
@@ -150,10 +151,15 @@ def test_stills_are_decoded_once_and_the_cache_keeps_its_budget(tmp_path, monkey
     assert decoded == ["0.png", "1.png", "2.png"] and cache.nbytes == cache.max_bytes
     seqs[0].still()
     assert decoded[-1] == "0.png"
-    # a still rewritten on disk is decoded again
+    # a still rewritten on disk is decoded again, and replaces its old entry
     assert cv2.imwrite(paths[0], np.zeros((24, 32, 3), np.uint8))
     os.utime(paths[0], ns=(0, 123))
     assert seqs[0].still().max() == 0.0 and decoded[-1] == "0.png" and len(decoded) == 5
+    assert cache.nbytes == cache.max_bytes
+    # a still deleted since the source was listed: the data error with the file's name
+    os.remove(paths[1])
+    with pytest.raises(DatasetFileNotFoundError, match="1.png"):
+        seqs[1].read(range(7), key=0)
 
 
 def test_synthetic_motion_deterministic_smooth_and_centred():

@@ -54,31 +54,39 @@ STILL_CACHE_BYTES = 1 << 30  # decoded stills kept in memory, all sources togeth
 
 
 class _StillCache:
-    """Decoded still images (read-only float32 arrays) by ``(path, mtime, size)``, the least recently used
-    dropped past ``max_bytes``. Thread-safe: tf.data reads samples on several threads."""
+    """Decoded still images (read-only float32 arrays) by path, each with the file's identity when it was
+    read (``stat``: inode, size, modification and change times; a file changed since is decoded again and
+    replaces its entry), the least recently used dropped past ``max_bytes``. Thread-safe: tf.data reads
+    samples on several threads (two threads may decode the same new still at once; one copy is kept)."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
-        self._items: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        self._items: collections.OrderedDict[str, tuple[tuple[int, ...], np.ndarray]] = collections.OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def read(self, path: str) -> np.ndarray:
-        stat = os.stat(path)
-        key = (path, stat.st_mtime_ns, stat.st_size)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise DatasetFileNotFoundError(f"file not found: {path}") from None
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         with self._lock:
-            image = self._items.get(key)
-            if image is not None:
-                self._items.move_to_end(key)
-                return image
+            entry = self._items.get(path)
+            if entry is not None and entry[0] == identity:
+                self._items.move_to_end(path)
+                return entry[1]
         image = read_image(path)  # outside the lock: threads decode different stills at once
         image.flags.writeable = False
         with self._lock:
-            if key not in self._items and image.nbytes <= self.max_bytes:
-                self._items[key] = image
+            old = self._items.pop(path, None)
+            if old is not None:
+                self._bytes -= old[1].nbytes
+            if image.nbytes <= self.max_bytes:
+                self._items[path] = (identity, image)
                 self._bytes += image.nbytes
                 while self._bytes > self.max_bytes:
-                    _, dropped = self._items.popitem(last=False)
+                    _, (_, dropped) = self._items.popitem(last=False)
                     self._bytes -= dropped.nbytes
         return image
 

@@ -5,7 +5,7 @@
 #   bash training/shipped_version.sh 2   # -> runs/init/tga_small_bd_x4_v2.keras (configs/small_pans.json, ablation/)
 #   bash training/shipped_version.sh 3   # -> runs/init/tga_small_bd_x4_v3.keras (configs/small_pans2.json)
 #   bash training/shipped_version.sh 4   # -> runs/init/tga_small_bd_x4_v4.keras (configs/small_local.json)
-#   bash training/shipped_version.sh 5   # -> runs/init/tga_small_bd_x4_v5.keras (configs/small_local2.json)
+#   bash training/shipped_version.sh 5   # -> runs/init/tga_small_bd_x4_v5.keras (configs/small_subpixel.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in

@@ -90,11 +90,6 @@ class _StillCache:
                     self._bytes -= dropped.nbytes
         return image
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
     @property
     def nbytes(self) -> int:
         return self._bytes

@@ -28,13 +28,11 @@ def tiny_weights(tmp_path_factory):
     """A tiny TGA (.keras) with He-normal kernels: at its own init the residual is ~1e-8 (output =
     bicubic), this one's is not, so what the neighbouring frames change shows."""
     import numpy as np
+    from export_helpers import TINY_EXPORT_CONFIG
 
-    from tga_keras import TGAConfig, build_tga
+    from tga_keras import build_tga
 
-    tiny = TGAConfig.preset("small").replace(
-        nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
-    )
-    model = build_tga(tiny)
+    model = build_tga(TINY_EXPORT_CONFIG)
     rng = np.random.default_rng(0)
     for w in model.weights:
         if w.path.endswith("kernel"):

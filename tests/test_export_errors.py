@@ -12,12 +12,11 @@ import sys
 
 import numpy as np
 import pytest
+from export_helpers import TINY_EXPORT_CONFIG
 
-from tga_keras import TGAConfig, build_tga
+from tga_keras import build_tga
 
-CFG = TGAConfig.preset("small").replace(
-    nf=16, ng=8, intra_units=(2,), inter_units=(2,), reconstruction_width=16, upsample_width=8
-)
+CFG = TINY_EXPORT_CONFIG
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help:
 	@echo "make demo      set up .venv and upscale the bundled clip (carphone, 176x144) x4 with the shipped small model"
-	@echo "make test      set up .venv and run the test suite (slow tests excluded), with a coverage summary"
+	@echo "make test      set up .venv and run the test suite (slow tests excluded, up to 4 workers), with a coverage summary"
 	@echo "make lint      ruff (lint rules and the format check) on the code and tests, mypy on the packages"
 	@echo "make test-all  run every test, slow ones included (must pass before model, export or training changes land)"
 	@echo "make bench     speed of the official model vs the onnxruntime peer (needs ../shared)"
@@ -44,8 +44,11 @@ lint: $(STAMP)
 # coverage of tga_keras, training and export ([tool.coverage.*] in pyproject.toml); files at 100 % are not listed
 COV := --cov --cov-report=term-missing:skip-covered
 
+# `make test` spreads test files over up to 4 pytest-xdist workers (one file per worker, so module fixtures are
+# built once; the exporter fixtures are shared through a file lock, see tests/conftest.py); TEST_WORKERS=0 runs serially
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q --durations=15 $(COV)
+	$(PY) -m pytest -m "not slow" -q --durations=15 -n $(TEST_WORKERS) --maxprocesses=4 --dist loadfile $(COV)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q $(COV)

@@ -57,28 +57,57 @@ def moving_and_still(tmp_path_factory):
     return root
 
 
+def _shared_across_workers(tmp_path_factory, name: str) -> tuple[pathlib.Path, object]:
+    """A folder all pytest-xdist workers of this session share (the per-worker base temp's parent),
+    and a file lock on it, so an expensive session fixture is built once, not once per worker."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return base / name, FileLock(str(base / f"{name}.lock"))
+
+
 @pytest.fixture(scope="session")
 def export_model(tmp_path_factory):
-    """The exporter tests' tiny model (.keras path; ``export_helpers.save_tiny_export_model``)."""
+    """The exporter tests' tiny model (.keras path; ``export_helpers.save_tiny_export_model``), built
+    once per session, shared by the xdist workers."""
     from export_helpers import save_tiny_export_model
 
-    return save_tiny_export_model(str(tmp_path_factory.mktemp("export_model") / "tiny.keras"))
+    folder, lock = _shared_across_workers(tmp_path_factory, "export_model")
+    path = folder / "tiny.keras"
+    with lock:
+        if not path.exists():
+            folder.mkdir(exist_ok=True)
+            save_tiny_export_model(str(folder / "tiny.tmp.keras"))
+            os.replace(folder / "tiny.tmp.keras", path)
+    return str(path)
 
 
 @pytest.fixture(scope="session")
 def export_all(export_model, tmp_path_factory):
-    """``python -m export all`` of :func:`export_model`, once per session (read-only for the tests):
-    ``SimpleNamespace(rc, stdout, stderr, outdir, manifest)``."""
+    """``python -m export all`` of :func:`export_model`, once per session, shared by the xdist workers
+    (read-only for the tests): ``SimpleNamespace(rc, stdout, stderr, outdir, manifest)``."""
     import json
-    import os
     import types
 
     from export_helpers import run_export
 
-    outdir = tmp_path_factory.mktemp("export_all") / "out"
-    rc, out, err = run_export(["all", export_model, str(outdir)])
+    folder, lock = _shared_across_workers(tmp_path_factory, "export_all")
+    outdir, result = folder / "out", folder / "result.json"
+    with lock:
+        if not result.exists():
+            folder.mkdir(exist_ok=True)
+            rc, out, err = run_export(["all", export_model, str(outdir)])
+            with open(folder / "result.tmp.json", "w") as f:
+                json.dump({"rc": rc, "stdout": out, "stderr": err}, f)
+            os.replace(folder / "result.tmp.json", result)
+    with open(result) as f:
+        ran = json.load(f)
     manifest = None
     if os.path.isfile(outdir / "manifest.json"):
         with open(outdir / "manifest.json") as f:
             manifest = json.load(f)
-    return types.SimpleNamespace(rc=rc, stdout=out, stderr=err, outdir=str(outdir), manifest=manifest)
+    return types.SimpleNamespace(
+        rc=ran["rc"], stdout=ran["stdout"], stderr=ran["stderr"], outdir=str(outdir), manifest=manifest
+    )

@@ -123,6 +123,44 @@ def test_package_strips_the_optimizer(one_epoch_run, tmp_path):
     assert package_main([str(tmp_path / "nothing"), str(ship)]) == 2
 
 
+def test_package_averages_with_the_start_model(tmp_path):
+    """``--average-with START --weight A``: every weight is (1 - A) * START + A * best; the record names both."""
+    from export_helpers import TINY_EXPORT_CONFIG
+    from random_weights import he_normal_weights
+
+    from tga_keras import build_tga
+    from tga_keras.inference import load_tga
+    from training.package import main as package_main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    start, best = build_tga(TINY_EXPORT_CONFIG), build_tga(TINY_EXPORT_CONFIG)
+    he_normal_weights(start, seed=1)
+    he_normal_weights(best, seed=2)
+    start.save(str(tmp_path / "start.keras"))
+    best.save(str(run / "best.keras"))
+    ship = tmp_path / "ship"
+    assert package_main([str(run), str(ship), "--average-with", str(tmp_path / "start.keras"), "--weight", "0.25"]) == 0
+    shipped = load_tga(str(ship / "model.keras"))
+    for got, s, b in zip(shipped.get_weights(), start.get_weights(), best.get_weights(), strict=True):
+        np.testing.assert_allclose(got, 0.75 * s + 0.25 * b, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(shipped.get_weights()[0], best.get_weights()[0])  # the two really differ
+    record = json.loads((ship / "averaging.json").read_text())
+    assert record["weight"] == 0.25 and len(record["start"]["sha256"]) == 64
+    assert package_main([str(run), str(ship), "--overwrite"]) == 0  # a plain package drops the record
+    assert not (ship / "averaging.json").exists()
+
+    other = build_tga(TINY_EXPORT_CONFIG.replace(nf=8))
+    other.save(str(tmp_path / "other.keras"))
+    args = [str(run), str(tmp_path / "ship2"), "--average-with"]
+    assert package_main([*args, str(tmp_path / "other.keras"), "--weight", "0.5"]) == 2  # another architecture
+    assert package_main([*args, str(tmp_path / "start.keras"), "--weight", "1.5"]) == 2
+    assert not (tmp_path / "ship2" / "model.keras").exists()
+    with pytest.raises(SystemExit) as e:
+        package_main([str(run), str(tmp_path / "ship2"), "--weight", "0.5"])  # --weight alone
+    assert e.value.code == 2
+
+
 def test_resumed_run_keeps_the_best_score(tmp_path):
     from training.callbacks import AtomicSave, EpochLog
 

@@ -1,8 +1,15 @@
 """Package a training run for shipping: ``python -m training.package runs/NAME saved_models/NAME``.
 
 Writes ``model.keras`` (the run's ``best.keras`` without optimizer state), ``training_config.json``
-and ``training_log.csv`` into the target folder. The model card (``MODEL_CARD.md``) is written by
-hand from ``tga evaluate --json`` output: its figures must come from that command.
+and ``training_log.csv`` into the target folder.
+
+``--average-with START --weight A`` packages the weight average ``(1 - A) * START + A * best`` instead
+(every weight, BatchNorm moving statistics included): a two-point "model soup" (Wortsman et al.,
+ICML 2022) of a fine-tuning and the model it started from, with ``A`` chosen on validation data only.
+Both must be the same architecture; ``averaging.json`` records the two files' SHA-256 and ``A``.
+
+The model card (``MODEL_CARD.md``) is written by hand from ``tga evaluate --json`` output: its
+figures must come from that command.
 """
 
 from __future__ import annotations
@@ -13,7 +20,33 @@ import shutil
 import sys
 
 
-def package(run_dir: str, out_dir: str, overwrite: bool = False) -> str:
+def average_weights(model, other, weight: float) -> None:
+    """Set ``model``'s weights to ``(1 - weight) * other + weight * model``, in place (same architecture)."""
+    import numpy as np
+
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"--weight must be in [0, 1], got {weight}")
+    if model.get_config() != other.get_config():
+        raise ValueError("the two models to average are not the same architecture (their configs differ)")
+    averaged = [
+        ((1.0 - weight) * np.asarray(b, np.float64) + weight * np.asarray(a, np.float64)).astype(np.asarray(a).dtype)
+        for a, b in zip(model.get_weights(), other.get_weights(), strict=True)
+    ]
+    model.set_weights(averaged)
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def package(
+    run_dir: str, out_dir: str, overwrite: bool = False, average_with: str | None = None, weight: float = 1.0
+) -> str:
+    import json
+
     from tga_keras.inference import load_tga
     from tga_keras.io_utils import atomic_path
 
@@ -22,9 +55,23 @@ def package(run_dir: str, out_dir: str, overwrite: bool = False) -> str:
         raise FileNotFoundError(f"{best}: no such file (has the run finished an epoch with validation?)")
     os.makedirs(out_dir, exist_ok=True)
     model = load_tga(best)  # compile=False: weights and config only
+    if average_with is not None:
+        average_weights(model, load_tga(average_with), weight)
     target = os.path.join(out_dir, "model.keras")
     with atomic_path(target, overwrite=overwrite) as tmp:
         model.save(tmp)
+    record = os.path.join(out_dir, "averaging.json")
+    if average_with is not None:
+        with atomic_path(record, overwrite=True) as tmp, open(tmp, "w") as f:
+            summary = {
+                "weights": f"(1 - {weight}) * start + {weight} * best",
+                "start": {"file": average_with, "sha256": _sha256(average_with)},
+                "best": {"file": best, "sha256": _sha256(best)},
+                "weight": weight,
+            }
+            json.dump(summary, f, indent=2)
+    elif os.path.exists(record):
+        os.remove(record)  # a plain package replaces an averaged one
     for src, dst in (("config.json", "training_config.json"), ("log.csv", "training_log.csv")):
         path = os.path.join(run_dir, src)
         if os.path.isfile(path):
@@ -40,9 +87,20 @@ def main(argv=None) -> int:
     p.add_argument("run_dir", help="a training run folder (holds best.keras)")
     p.add_argument("out_dir", help="folder to write (e.g. saved_models/tga_small_bd_x4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model.keras")
+    p.add_argument(
+        "--average-with",
+        metavar="START",
+        help="a .keras model of the same architecture (e.g. the run's init_from): package (1 - A) * START + A * best",
+    )
+    p.add_argument(
+        "--weight", type=float, default=None, metavar="A", help="the run's share A in [0, 1] (needs --average-with)"
+    )
     args = p.parse_args(argv)
+    if (args.average_with is None) != (args.weight is None):
+        p.error("--average-with and --weight go together")
     try:
-        print(package(args.run_dir, args.out_dir, args.overwrite))
+        weight = 1.0 if args.weight is None else args.weight
+        print(package(args.run_dir, args.out_dir, args.overwrite, args.average_with, weight))
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"training.package: error: {e}", file=sys.stderr)
         return 2

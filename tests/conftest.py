@@ -7,6 +7,7 @@ FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -57,11 +58,9 @@ def moving_and_still(tmp_path_factory):
     return root
 
 
-def _shared_across_workers(tmp_path_factory, name: str) -> tuple[pathlib.Path, object]:
+def _shared_across_workers(tmp_path_factory, name: str) -> tuple[pathlib.Path, FileLock]:
     """A folder all pytest-xdist workers of this session share (the per-worker base temp's parent),
     and a file lock on it, so an expensive session fixture is built once, not once per worker."""
-    from filelock import FileLock
-
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent

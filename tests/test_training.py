@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -146,19 +147,42 @@ def test_package_averages_with_the_start_model(tmp_path):
         np.testing.assert_allclose(got, 0.75 * s + 0.25 * b, rtol=1e-6, atol=1e-7)
     assert not np.allclose(shipped.get_weights()[0], best.get_weights()[0])  # the two really differ
     record = json.loads((ship / "averaging.json").read_text())
-    assert record["weight"] == 0.25 and len(record["start"]["sha256"]) == 64
+    assert record["weight"] == 0.25
+    assert record["start"] == {"file": str(tmp_path / "start.keras"), "sha256": _sha256(tmp_path / "start.keras")}
+    assert record["best"] == {"file": str(run / "best.keras"), "sha256": _sha256(run / "best.keras")}
     assert package_main([str(run), str(ship), "--overwrite"]) == 0  # a plain package drops the record
     assert not (ship / "averaging.json").exists()
 
+    # START may be the model.keras being replaced: the record hashes what was averaged, not the result
+    soup = [str(run), str(ship), "--overwrite", "--average-with"]
+    assert package_main([*soup, str(tmp_path / "start.keras"), "--weight", "0.25"]) == 0
+    before = _sha256(ship / "model.keras")
+    assert package_main([*soup, str(ship / "model.keras"), "--weight", "0.5"]) == 0
+    assert json.loads((ship / "averaging.json").read_text())["start"]["sha256"] == before
+    got = load_tga(str(ship / "model.keras")).get_weights()[0]
+    np.testing.assert_allclose(
+        got, 0.375 * start.get_weights()[0] + 0.625 * best.get_weights()[0], rtol=1e-5, atol=1e-6
+    )
+
+    # user errors: exit 2, the package in place untouched
+    kept = {p.name: p.read_bytes() for p in ship.iterdir()}
     other = build_tga(TINY_EXPORT_CONFIG.replace(nf=8))
     other.save(str(tmp_path / "other.keras"))
-    args = [str(run), str(tmp_path / "ship2"), "--average-with"]
+    args = [str(run), str(ship), "--overwrite", "--average-with"]
     assert package_main([*args, str(tmp_path / "other.keras"), "--weight", "0.5"]) == 2  # another architecture
-    assert package_main([*args, str(tmp_path / "start.keras"), "--weight", "1.5"]) == 2
-    assert not (tmp_path / "ship2" / "model.keras").exists()
-    with pytest.raises(SystemExit) as e:
-        package_main([str(run), str(tmp_path / "ship2"), "--weight", "0.5"])  # --weight alone
-    assert e.value.code == 2
+    assert package_main([*args, str(tmp_path / "missing.keras"), "--weight", "0.5"]) == 2
+    assert {p.name: p.read_bytes() for p in ship.iterdir()} == kept
+    for argv in (["--weight", "0.5"], [*args[2:], str(tmp_path / "start.keras"), "--weight", "1.5"]):
+        with pytest.raises(SystemExit) as e:  # --weight alone; a share outside [0, 1]
+            package_main([str(run), str(tmp_path / "ship2"), *argv])
+        assert e.value.code == 2
+    assert not (tmp_path / "ship2").exists()
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 def test_resumed_run_keeps_the_best_score(tmp_path):

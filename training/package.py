@@ -26,8 +26,8 @@ def average_weights(model, other, weight: float) -> None:
 
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"--weight must be in [0, 1], got {weight}")
-    if model.get_config() != other.get_config():
-        raise ValueError("the two models to average are not the same architecture (their configs differ)")
+    if model.config != other.config:
+        raise ValueError("the two models to average are not the same architecture (their TGA configs differ)")
     averaged = [
         ((1.0 - weight) * np.asarray(b, np.float64) + weight * np.asarray(a, np.float64)).astype(np.asarray(a).dtype)
         for a, b in zip(model.get_weights(), other.get_weights(), strict=True)
@@ -45,6 +45,10 @@ def _sha256(path: str) -> str:
 def package(
     run_dir: str, out_dir: str, overwrite: bool = False, average_with: str | None = None, weight: float = 1.0
 ) -> str:
+    """Write ``out_dir/model.keras`` (+ config, log, and ``averaging.json`` with ``average_with``); its path.
+
+    Raises ``FileNotFoundError`` / ``FileExistsError`` / ``ValueError`` for user errors, before writing anything.
+    """
     import json
 
     from tga_keras.inference import load_tga
@@ -53,25 +57,28 @@ def package(
     best = os.path.join(run_dir, "best.keras")
     if not os.path.isfile(best):
         raise FileNotFoundError(f"{best}: no such file (has the run finished an epoch with validation?)")
-    os.makedirs(out_dir, exist_ok=True)
+    target = os.path.join(out_dir, "model.keras")
+    if os.path.exists(target) and not overwrite:
+        raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
     model = load_tga(best)  # compile=False: weights and config only
+    summary = None
     if average_with is not None:
         average_weights(model, load_tga(average_with), weight)
-    target = os.path.join(out_dir, "model.keras")
+        summary = {  # hashed before anything is written: START may be the model.keras about to be replaced
+            "weights": f"(1 - {weight}) * start + {weight} * best",
+            "start": {"file": average_with, "sha256": _sha256(average_with)},
+            "best": {"file": best, "sha256": _sha256(best)},
+            "weight": weight,
+        }
+    os.makedirs(out_dir, exist_ok=True)
+    record = os.path.join(out_dir, "averaging.json")
+    if os.path.exists(record):
+        os.remove(record)  # never left beside a model it does not describe
     with atomic_path(target, overwrite=overwrite) as tmp:
         model.save(tmp)
-    record = os.path.join(out_dir, "averaging.json")
-    if average_with is not None:
-        with atomic_path(record, overwrite=True) as tmp, open(tmp, "w") as f:
-            summary = {
-                "weights": f"(1 - {weight}) * start + {weight} * best",
-                "start": {"file": average_with, "sha256": _sha256(average_with)},
-                "best": {"file": best, "sha256": _sha256(best)},
-                "weight": weight,
-            }
-            json.dump(summary, f, indent=2)
-    elif os.path.exists(record):
-        os.remove(record)  # a plain package replaces an averaged one
+    if summary is not None:
+        with atomic_path(record) as tmp, open(tmp, "w") as f:
+            f.write(json.dumps(summary, indent=2) + "\n")
     for src, dst in (("config.json", "training_config.json"), ("log.csv", "training_log.csv")):
         path = os.path.join(run_dir, src)
         if os.path.isfile(path):
@@ -98,10 +105,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if (args.average_with is None) != (args.weight is None):
         p.error("--average-with and --weight go together")
+    if args.weight is not None and not 0.0 <= args.weight <= 1.0:
+        p.error(f"--weight must be in [0, 1], got {args.weight}")
     try:
         weight = 1.0 if args.weight is None else args.weight
         print(package(args.run_dir, args.out_dir, args.overwrite, args.average_with, weight))
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, ImportError) as e:  # ImportError: a .pth without torch
         print(f"training.package: error: {e}", file=sys.stderr)
         return 2
     return 0

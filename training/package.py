@@ -35,13 +35,6 @@ def average_weights(model, other, weight: float) -> None:
     model.set_weights(averaged)
 
 
-def _sha256(path: str) -> str:
-    import hashlib
-
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def package(
     run_dir: str, out_dir: str, overwrite: bool = False, average_with: str | None = None, weight: float = 1.0
 ) -> str:
@@ -52,7 +45,7 @@ def package(
     import json
 
     from tga_keras.inference import load_tga
-    from tga_keras.io_utils import atomic_path
+    from tga_keras.io_utils import atomic_path, sha256_digest
 
     best = os.path.join(run_dir, "best.keras")
     if not os.path.isfile(best):
@@ -66,8 +59,8 @@ def package(
         average_weights(model, load_tga(average_with), weight)
         summary = {  # hashed before anything is written: START may be the model.keras about to be replaced
             "weights": f"(1 - {weight}) * start + {weight} * best",
-            "start": {"file": average_with, "sha256": _sha256(average_with)},
-            "best": {"file": best, "sha256": _sha256(best)},
+            "start": {"file": average_with, "sha256": sha256_digest(average_with)},
+            "best": {"file": best, "sha256": sha256_digest(best)},
             "weight": weight,
         }
     os.makedirs(out_dir, exist_ok=True)

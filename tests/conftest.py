@@ -58,13 +58,20 @@ def moving_and_still(tmp_path_factory):
     return root
 
 
-def _shared_across_workers(tmp_path_factory, name: str) -> tuple[pathlib.Path, FileLock]:
-    """A folder all pytest-xdist workers of this session share (the per-worker base temp's parent),
-    and a file lock on it, so an expensive session fixture is built once, not once per worker."""
+def _built_once(tmp_path_factory, name: str, product: str, build) -> pathlib.Path:
+    """``<shared>/name/product``, made by ``build(temporary path)`` once per session and renamed into
+    place: the folder is shared by all pytest-xdist workers (the per-worker base temp's parent) and a
+    file lock makes the others wait for the first, so an expensive session fixture is built once."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent
-    return base / name, FileLock(str(base / f"{name}.lock"))
+    folder = base / name
+    with FileLock(str(base / f"{name}.lock")):
+        if not (folder / product).exists():
+            folder.mkdir(exist_ok=True)
+            build(folder / f"tmp.{product}")
+            os.replace(folder / f"tmp.{product}", folder / product)
+    return folder / product
 
 
 @pytest.fixture(scope="session")
@@ -73,14 +80,7 @@ def export_model(tmp_path_factory):
     once per session, shared by the xdist workers."""
     from export_helpers import save_tiny_export_model
 
-    folder, lock = _shared_across_workers(tmp_path_factory, "export_model")
-    path = folder / "tiny.keras"
-    with lock:
-        if not path.exists():
-            folder.mkdir(exist_ok=True)
-            save_tiny_export_model(str(folder / "tiny.tmp.keras"))
-            os.replace(folder / "tiny.tmp.keras", path)
-    return str(path)
+    return str(_built_once(tmp_path_factory, "export_model", "tiny.keras", lambda p: save_tiny_export_model(str(p))))
 
 
 @pytest.fixture(scope="session")
@@ -92,17 +92,12 @@ def export_all(export_model, tmp_path_factory):
 
     from export_helpers import run_export
 
-    folder, lock = _shared_across_workers(tmp_path_factory, "export_all")
-    outdir, result = folder / "out", folder / "result.json"
-    with lock:
-        if not result.exists():
-            folder.mkdir(exist_ok=True)
-            rc, out, err = run_export(["all", export_model, str(outdir)])
-            with open(folder / "result.tmp.json", "w") as f:
-                json.dump({"rc": rc, "stdout": out, "stderr": err}, f)
-            os.replace(folder / "result.tmp.json", result)
-    with open(result) as f:
-        ran = json.load(f)
+    def export(result: pathlib.Path) -> None:
+        rc, out, err = run_export(["all", export_model, str(result.parent / "out")])
+        result.write_text(json.dumps({"rc": rc, "stdout": out, "stderr": err}))
+
+    result = _built_once(tmp_path_factory, "export_all", "result.json", export)
+    ran, outdir = json.loads(result.read_text()), result.parent / "out"
     manifest = None
     if os.path.isfile(outdir / "manifest.json"):
         with open(outdir / "manifest.json") as f:

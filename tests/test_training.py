@@ -3,7 +3,6 @@
 import csv
 import json
 import os
-import pathlib
 
 import numpy as np
 import pytest
@@ -131,6 +130,7 @@ def test_package_averages_with_the_start_model(tmp_path):
 
     from tga_keras import build_tga
     from tga_keras.inference import load_tga
+    from tga_keras.io_utils import sha256_digest
     from training.package import main as package_main
 
     run = tmp_path / "run"
@@ -148,15 +148,15 @@ def test_package_averages_with_the_start_model(tmp_path):
     assert not np.allclose(shipped.get_weights()[0], best.get_weights()[0])  # the two really differ
     record = json.loads((ship / "averaging.json").read_text())
     assert record["weight"] == 0.25
-    assert record["start"] == {"file": str(tmp_path / "start.keras"), "sha256": _sha256(tmp_path / "start.keras")}
-    assert record["best"] == {"file": str(run / "best.keras"), "sha256": _sha256(run / "best.keras")}
+    assert record["start"] == {"file": str(tmp_path / "start.keras"), "sha256": sha256_digest(tmp_path / "start.keras")}
+    assert record["best"] == {"file": str(run / "best.keras"), "sha256": sha256_digest(run / "best.keras")}
     assert package_main([str(run), str(ship), "--overwrite"]) == 0  # a plain package drops the record
     assert not (ship / "averaging.json").exists()
 
     # START may be the model.keras being replaced: the record hashes what was averaged, not the result
     soup = [str(run), str(ship), "--overwrite", "--average-with"]
     assert package_main([*soup, str(tmp_path / "start.keras"), "--weight", "0.25"]) == 0
-    before = _sha256(ship / "model.keras")
+    before = sha256_digest(ship / "model.keras")
     assert package_main([*soup, str(ship / "model.keras"), "--weight", "0.5"]) == 0
     assert json.loads((ship / "averaging.json").read_text())["start"]["sha256"] == before
     got = load_tga(str(ship / "model.keras")).get_weights()[0]
@@ -177,12 +177,6 @@ def test_package_averages_with_the_start_model(tmp_path):
             package_main([str(run), str(tmp_path / "ship2"), *argv])
         assert e.value.code == 2
     assert not (tmp_path / "ship2").exists()
-
-
-def _sha256(path) -> str:
-    import hashlib
-
-    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 def test_resumed_run_keeps_the_best_score(tmp_path):

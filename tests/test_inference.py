@@ -256,9 +256,9 @@ def test_bfloat16_precision_is_close_and_float32_untouched(official_model, fixtu
 def test_default_tile_overlap_keeps_the_shipped_model_within_1e4_of_whole_frames():
     """Trained weights on real frames: tiled (48-pixel LR tiles, default overlap) vs whole-frame output.
 
-    Measured max |diff| with version 7: 4.8e-5 at the default overlap 11 (an eightieth of one 8-bit
-    grey level); 8.0e-4 at 8, 1.2e-2 at 4, 0.040 at 2. Version 6: 5.6e-5 at 11; version 5: 5.0e-5;
-    version 4: 6.0e-5; version 3: 9.1e-6.
+    Measured max |diff| with version 8: 1.9e-5 at the default overlap 11 (a two-hundredth of one 8-bit
+    grey level); 5.3e-4 at 8, 1.3e-2 at 4, 0.049 at 2. Version 7: 4.8e-5 at 11; version 6: 5.6e-5;
+    version 5: 5.0e-5; version 4: 6.0e-5; version 3: 9.1e-6.
     """
     import os
 

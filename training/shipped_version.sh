@@ -7,7 +7,8 @@
 #   bash training/shipped_version.sh 4   # -> runs/init/tga_small_bd_x4_v4.keras (configs/small_local.json)
 #   bash training/shipped_version.sh 5   # -> runs/init/tga_small_bd_x4_v5.keras (configs/small_subpixel.json)
 #   bash training/shipped_version.sh 6   # -> runs/init/tga_small_bd_x4_v6.keras (configs/small_subpixel3.json; averaged with it)
-#   bash training/shipped_version.sh 7   # -> runs/init/tga_small_bd_x4_v7.keras (the shipped one; the next fine-tuning)
+#   bash training/shipped_version.sh 7   # -> runs/init/tga_small_bd_x4_v7.keras (configs/small_subpixel4.json)
+#   bash training/shipped_version.sh 8   # -> runs/init/tga_small_bd_x4_v8.keras (the shipped one; the next fine-tuning)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -18,7 +19,8 @@ case "${1:-}" in
   5) commit=0f7bb8a ;;  # configs/small_local.json, fine-tuned from version 4
   6) commit=be1e335 ;;  # configs/small_subpixel.json, fine-tuned from version 5
   7) commit=d4b2d53 ;;  # configs/small_subpixel3.json from version 6, averaged with version 6 (0.3 / 0.7)
-  *) echo "usage: bash training/shipped_version.sh 1|2|3|4|5|6|7" >&2; exit 2 ;;
+  8) commit=e992f30 ;;  # configs/small_subpixel4.json, fine-tuned from version 7
+  *) echo "usage: bash training/shipped_version.sh 1|2|3|4|5|6|7|8" >&2; exit 2 ;;
 esac
 out="runs/init/tga_small_bd_x4_v$1.keras"
 mkdir -p runs/init

@@ -245,7 +245,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tga_keras.data.pans",
         description="Turn still photographs into sub-pixel camera pans (one folder of HR PNG frames per image, "
-        "readable by `tga evaluate OUT_DIR`) and a pans.json of the velocities.",
+        "readable by `tga evaluate OUT_DIR`) and a pans.json of the velocities. Sub-pixel: the per-frame "
+        "displacement in LR pixels is never a whole number; `--max-speed` below the scale (e.g. "
+        "`--min-speed 1 --max-speed 3` at x4) also keeps every pan under one LR pixel per frame.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("images", metavar="IMAGES_DIR", help="folder of still images (or one image)")

@@ -2,7 +2,7 @@
 
     .venv/bin/python docs/temporal_picture.py SEQUENCE OUT.png --weights MODEL [--frame N] [--size N] [--overwrite]
 
-SEQUENCE is one folder of HR frames (for instance one pan written by ``python -m tga_keras.data.pans``).
+SEQUENCE is one folder of HR frames (for instance one pan written by ``python -m training.tools pans``).
 They are degraded by the official BD x4 (as ``tga evaluate --protocol plain``), and the window of
 frame N (default: the middle one) is upscaled twice through the inference core: as it is, and as
 seven copies of its reference frame (the static input of ``tga evaluate --temporal-ablation``).
@@ -44,14 +44,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def temporal_picture(sequence: str, weights: str, frame: int | None = None, size: int | None = None):
     """``(picture uint8 (h, w, 3), figures dict)`` for the ``frame``-th frame of ``sequence``."""
-    from tga_keras.backends import load_backend
     from tga_keras.data.eval_pipeline import modcrop
-    from tga_keras.data.io import list_images, read_image
-    from tga_keras.degradation import bd_degrade
-    from tga_keras.inference import Upscaler, window_indices
-    from tga_keras.metrics import psnr_y, rgb_to_y
-    from tga_keras.pictures import best_box, comparison_strip, default_crop_size, default_zoom
-    from tga_keras.resize import imresize
+    from tga_keras.evaluation.metrics import psnr_y, rgb_to_y
+    from tga_keras.evaluation.pictures import best_box, comparison_strip, default_crop_size, default_zoom
+    from tga_keras.io.images import list_images, read_image
+    from tga_keras.preprocess.degradation import bd_degrade
+    from tga_keras.preprocess.resize import imresize
+    from tga_keras.runtime.backends import load_backend
+    from tga_keras.runtime.upscaler import Upscaler
+    from tga_keras.runtime.windows import sequence_windows
 
     paths = list_images(sequence)
     if not paths:
@@ -64,7 +65,7 @@ def temporal_picture(sequence: str, weights: str, frame: int | None = None, size
         raise ValueError(f"--frame {frame}: the sequence has {len(paths)} frames")
     hr = modcrop(hr, s)
     lr = bd_degrade(hr, s)
-    window = lr[window_indices(len(lr), n)[frame]]
+    window = lr[sequence_windows(len(lr), n)[frame]]
     up = Upscaler(backend)
     sr = np.clip(up.upscale_window(window), 0, 1)
     static = np.clip(up.upscale_window(np.repeat(window[n // 2][None], n, axis=0)), 0, 1)
@@ -98,8 +99,8 @@ def temporal_picture(sequence: str, weights: str, frame: int | None = None, size
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from tga_keras.errors import InputError
-    from tga_keras.io_utils import atomic_path
-    from tga_keras.pictures import write_png
+    from tga_keras.evaluation.pictures import write_png
+    from tga_keras.io.files import atomic_path
 
     problem = None
     if os.path.exists(args.output) and not args.overwrite:

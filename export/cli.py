@@ -32,7 +32,7 @@ from export import FORMATS
 from export.job import ArtifactError, ExportUsageError, Job, ToolMissing
 
 if TYPE_CHECKING:
-    from tga_keras.config import TGAConfig
+    from tga_keras.models.config import TGAConfig
 
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 ONNX_PRECISIONS = ("fp32", "fp16")
@@ -46,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tga_keras.config import PRESETS
+    from tga_keras.models.config import PRESETS
 
     p = _Parser(
         prog="python -m export",
@@ -137,7 +137,7 @@ def parse_hw(text: str | None, option: str, default: None = None) -> tuple[int, 
 
 def parse_hw(text: str | None, option: str, default: tuple[int, int] | None = None) -> tuple[int, int] | None:
     """``'144x180'`` -> ``(144, 180)`` (``default`` for None); ``ExportUsageError`` for anything else."""
-    from tga_keras.inference import parse_size
+    from tga_keras.cli.options import parse_size
 
     if text is None:
         return default
@@ -245,8 +245,8 @@ def onnx_precisions(formats: Iterable[str], precisions: dict[str, tuple[str, ...
 
 def parity_size(cfg: TGAConfig) -> tuple[int, int]:
     """LR size of the parity windows: the bundled clip (176x144) degraded by the model's scale."""
-    from tga_keras.commands.demo import clip_path
-    from tga_keras.data.io import probe_video
+    from tga_keras.assets import clip_path
+    from tga_keras.io.images import probe_video
 
     info = probe_video(clip_path())
     return info.height // cfg.scale, info.width // cfg.scale
@@ -290,8 +290,9 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration is not None and not wants_int8:
         raise ExportUsageError("--calibration applies to the full-integer int8 TFLite model (tflite or all)")
 
-    from tga_keras.inference import KerasBackend, load_tga
-    from tga_keras.parity import real_windows, sr_of
+    from tga_keras.models.loading import load_tga
+    from tga_keras.runtime.backends.keras import KerasBackend
+    from tga_keras.runtime.parity import real_windows, sr_of
 
     try:
         model = load_tga(args.model, args.preset)
@@ -408,12 +409,16 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["profile"]:  # python -m export profile ONNX: where the time goes (export.profile)
+        from export.profile import main as profile_main
+
+        return profile_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.verbose:
         os.environ["TGA_VERBOSE_TF"] = "1"
-    from tga_keras.cli import _quiet_tensorflow_import
+    from tga_keras.cli.main import quiet_tensorflow_import
 
-    _quiet_tensorflow_import()
+    quiet_tensorflow_import()
     try:
         return run(args)
     except ToolMissing as e:

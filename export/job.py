@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, TextIO
 
 import numpy as np
 
-from tga_keras.io_utils import path_bytes, replace_path
+from tga_keras.io.files import path_bytes, replace_path
 
 if TYPE_CHECKING:
-    from tga_keras.config import TGAConfig
-    from tga_keras.inference import Backend, KerasBackend
-    from tga_keras.model import TGAModel
+    from tga_keras.models.config import TGAConfig
+    from tga_keras.models.model import TGAModel
+    from tga_keras.runtime.backends.base import Backend
+    from tga_keras.runtime.backends.keras import KerasBackend
 
 
 class ExportUsageError(Exception):
@@ -92,7 +93,7 @@ class Job:
 
     def check(self, backend: Backend, precision: str) -> dict[str, Any]:
         """Parity figures of ``backend`` on the job's windows; :class:`ParityError` if out of bound."""
-        from tga_keras.parity import compare, meets, sr_of
+        from tga_keras.runtime.parity import compare, meets, sr_of
 
         figures = compare(self.reference, sr_of(backend, self.windows))
         ok, text = meets(figures, precision)

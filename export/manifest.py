@@ -18,7 +18,7 @@ import json
 import os
 import platform
 
-from tga_keras.io_utils import sha256_digest
+from tga_keras.io.files import sha256_digest
 
 NAME = "manifest.json"
 PACKAGES = (
@@ -84,7 +84,7 @@ def check_same_source(outdir: str, source: dict, overwrite: bool) -> None:
 
 def write(outdir: str, source: dict, entries: list[dict], overwrite: bool) -> str:
     """Merge ``entries`` into OUTDIR's manifest (same path: replaced; entries whose files are gone: dropped)."""
-    from tga_keras.io_utils import atomic_path
+    from tga_keras.io.files import atomic_path
 
     old = read(outdir)
     kept = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 
 from export.job import Job, ParityError, removed_on_failure, tensor_io
-from tga_keras.inference import inference_function
+from tga_keras.runtime.graph import inference_function
 
 FOLDER = "onnx"
 OPSET = 17
@@ -85,8 +85,8 @@ def export(job: Job, precisions=("fp32", "fp16")) -> dict[str, str]:
     """Write ``onnx/model.onnx`` and/or ``onnx/model_fp16.onnx``; returns precision -> path."""
     import numpy as np
 
-    from tga_keras.backends import ONNXBackend
-    from tga_keras.parity import compare, sr_of
+    from tga_keras.runtime.backends.onnx import ONNXBackend
+    from tga_keras.runtime.parity import compare, sr_of
 
     proto = to_onnx(job.model)
     written = {}
@@ -109,7 +109,7 @@ def export(job: Job, precisions=("fp32", "fp16")) -> dict[str, str]:
                 f"  at {other.shape[2]}x{other.shape[3]}: max |diff| {second['max_abs_diff']:.3g}, "
                 f"PSNR {second['psnr_db']:.2f} dB"
             )
-            from tga_keras.parity import meets
+            from tga_keras.runtime.parity import meets
 
             ok, text = meets(second, precision)
             if not ok or not np.isfinite(second["max_abs_diff"]):

@@ -1,4 +1,4 @@
-"""Where the time goes: ``python -m export.profile OUTDIR/onnx/model.onnx [--size 144x180] [--threads 2]``.
+"""Where the time goes: ``python -m export profile OUTDIR/onnx/model.onnx [--size 144x180] [--threads 2]``.
 
 Runs an exported ONNX model with onnxruntime's profiler and prints the time of each stage of the
 network (the Keras block a node comes from: ``intra_group``, ``attention``, ``inter_group``,
@@ -51,7 +51,7 @@ def profile(onnx_path: str, h: int, w: int, threads: int, runs: int = 2) -> tupl
     """(ms per stage, ms per op type, total ms) per frame, averaged over ``runs`` after one warm-up."""
     import numpy as np
 
-    from tga_keras.backends import onnx_session
+    from tga_keras.runtime.backends.onnx import onnx_session
 
     with tempfile.TemporaryDirectory() as tmp:
         sess = onnx_session(onnx_path, threads, profile_prefix=os.path.join(tmp, "ort"))
@@ -78,21 +78,21 @@ def profile(onnx_path: str, h: int, w: int, threads: int, runs: int = 2) -> tupl
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.profile", description=__doc__.split("\n", 2)[2].strip())
+    p = argparse.ArgumentParser(prog="python -m export profile", description=__doc__.split("\n", 2)[2].strip())
     p.add_argument("onnx", help="an ONNX artifact of python -m export (onnx/model.onnx)")
     p.add_argument("--size", default="144x180", help="LR frame size HxW")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=2)
     args = p.parse_args(argv)
-    from tga_keras.inference import parse_size
+    from tga_keras.cli.options import parse_size
 
     try:
         h, w = parse_size(args.size)
     except ValueError as e:
-        print(f"export.profile: error: {e}", file=sys.stderr)
+        print(f"python -m export profile: error: {e}", file=sys.stderr)
         return 2
     if not os.path.isfile(args.onnx):
-        print(f"export.profile: error: no such file: {args.onnx}", file=sys.stderr)
+        print(f"python -m export profile: error: no such file: {args.onnx}", file=sys.stderr)
         return 2
     stages, ops, total = profile(args.onnx, h, w, args.threads, args.runs)
     print(f"{args.onnx} at {h}x{w}, {args.threads} threads: {total:.0f} ms of kernel time per frame")
@@ -103,7 +103,3 @@ def main(argv=None) -> int:
     for name, ms in sorted(ops.items(), key=lambda kv: -kv[1])[:8]:
         print(f"  {name:<20} {ms:8.0f} ms  {100 * ms / total:5.1f} %")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

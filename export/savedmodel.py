@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from export.job import Job, removed_on_failure, tensor_io
-from tga_keras.inference import INPUT_NAME, OUTPUT_NAME, inference_function
+from tga_keras.runtime.graph import INPUT_NAME, OUTPUT_NAME, inference_function
 
 FOLDER = "savedmodel"
 
@@ -39,7 +39,7 @@ def write(model, path: str, pin_input_range: bool = False) -> None:
     """Write the two-signature SavedModel of ``model`` to ``path`` (a new folder).
 
     ``pin_input_range``: ``serving_default`` alone, its input fake-quantized to [0, 1] (the source
-    of the full-integer TFLite model; see :func:`tga_keras.inference.inference_function`).
+    of the full-integer TFLite model; see :func:`tga_keras.runtime.upscaler.inference_function`).
     """
     import keras
 
@@ -53,7 +53,7 @@ def write(model, path: str, pin_input_range: bool = False) -> None:
 
 def export(job: Job, version: int | None = None) -> str:
     """Export, check (float32 signature, max |diff| <= 1e-4; uint8 signature run too) and keep."""
-    from tga_keras.backends import SavedModelBackend
+    from tga_keras.runtime.backends.savedmodel import SavedModelBackend
 
     final = target(job.outdir, version)
     tmp = job.temp_path(final)
@@ -95,7 +95,7 @@ def _check_uint8_signature(backend, job: Job) -> None:
     import tensorflow as tf
 
     from export.job import ParityError
-    from tga_keras.inference import to_output
+    from tga_keras.runtime.upscaler import to_output
 
     fn = backend._loaded.signatures["serve_uint8"]
     got = fn(**{INPUT_NAME: tf.constant(job.windows[:1])})[OUTPUT_NAME].numpy()

@@ -93,9 +93,9 @@ def availability() -> tuple[bool, str]:
     if builder is None:
         return False, f"TensorRT {trt.__version__} finds no usable NVIDIA GPU"
     try:
-        from tga_keras.trt_runtime import _cudart
+        from tga_keras.runtime.backends.tensorrt_runtime import cudart
 
-        _cudart()
+        cudart()
     except ValueError as e:  # the engine could be built but not run for its parity check
         return False, str(e)
     return True, trt.__version__
@@ -104,9 +104,9 @@ def availability() -> tuple[bool, str]:
 def gpu_name() -> str:
     """Name of the GPU TensorRT builds for (CUDA device 0, as CUDA_VISIBLE_DEVICES maps it)."""
     try:
-        from tga_keras.trt_runtime import _check, _cudart
+        from tga_keras.runtime.backends.tensorrt_runtime import check_cuda, cudart
 
-        name = _check(_cudart().cudaGetDeviceProperties(0)).name
+        name = check_cuda(cudart().cudaGetDeviceProperties(0)).name
         return (name.decode() if isinstance(name, bytes) else str(name)).strip("\x00 ")
     except Exception:  # noqa: BLE001 - no cuda-python or no device: fall back to nvidia-smi
         pass
@@ -157,7 +157,7 @@ def export(job: Job, onnx_fp16: str, shapes: dict) -> str:
             f"build the same engine with:\n  {command}"
         )
         raise ToolMissing(detail)
-    from tga_keras.backends import TensorRTBackend
+    from tga_keras.runtime.backends.tensorrt import TensorRTBackend
 
     tmp = job.temp_path(final) + ".engine"
     job.say(f"tensorrt fp16 (TensorRT {detail}) -> {final}")

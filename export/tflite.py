@@ -39,7 +39,7 @@ def filename(precision: str) -> str:
 def check_calibration(video: str | None, frames: int, scale: int) -> None:
     """``ExportUsageError`` unless ``video`` can be read, holds at least ``frames`` frames, and is
     large enough to degrade by ``scale`` (BD) into frames the model takes."""
-    from tga_keras.parity import real_windows
+    from tga_keras.runtime.parity import real_windows
 
     if video is None:
         return
@@ -58,8 +58,8 @@ def check_calibration(video: str | None, frames: int, scale: int) -> None:
 
 def calibration_windows(job: Job):
     """Float32 LR windows for the int8 calibration (``--calibration`` video, else the bundled clip)."""
-    from tga_keras.data.io import probe_video
-    from tga_keras.parity import real_windows
+    from tga_keras.io.images import probe_video
+    from tga_keras.runtime.parity import real_windows
 
     cfg = job.config
     video = job.calibration
@@ -117,7 +117,7 @@ def export(job: Job, saved_model: str, precisions=PRECISIONS) -> list[str]:
     """Convert ``saved_model`` (a folder written by :mod:`export.savedmodel`) at each precision
     (``int8`` from a scratch SavedModel whose input range is pinned to [0, 1])."""
     from export.savedmodel import write
-    from tga_keras.backends import TFLiteBackend, non_builtin_ops, tflite_float_ops
+    from tga_keras.runtime.backends.tflite import TFLiteBackend, non_builtin_ops, tflite_float_ops
 
     written = []
     for precision in precisions:

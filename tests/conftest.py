@@ -1,13 +1,12 @@
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-FIXTURES = pathlib.Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import pytest  # noqa: E402
 from filelock import FileLock  # noqa: E402
+
+from tests.helpers.paths import FIXTURES  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +18,7 @@ def fixtures_dir():
 def official_model():
     """The official config loaded with the random-weight official checkpoint (built once)."""
     pytest.importorskip("torch")
-    from tga_keras.convert import from_torch
+    from tga_keras.models.convert import from_torch
 
     return from_torch(FIXTURES / "official_tga_random_seed0.pth")
 
@@ -29,8 +28,8 @@ def tiny_weights(tmp_path_factory):
     """A tiny TGA (.keras) with He-normal kernels: at its own init the residual is ~1e-8 (output =
     bicubic), this one's is not, so what the neighbouring frames change shows."""
     import numpy as np
-    from export_helpers import TINY_EXPORT_CONFIG
 
+    from tests.helpers.export_helpers import TINY_EXPORT_CONFIG
     from tga_keras import build_tga
 
     model = build_tga(TINY_EXPORT_CONFIG)
@@ -78,7 +77,7 @@ def _built_once(tmp_path_factory, name: str, product: str, build) -> pathlib.Pat
 def export_model(tmp_path_factory):
     """The exporter tests' tiny model (.keras path; ``export_helpers.save_tiny_export_model``), built
     once per session, shared by the xdist workers."""
-    from export_helpers import save_tiny_export_model
+    from tests.helpers.export_helpers import save_tiny_export_model
 
     return str(_built_once(tmp_path_factory, "export_model", "tiny.keras", lambda p: save_tiny_export_model(str(p))))
 
@@ -90,7 +89,7 @@ def export_all(export_model, tmp_path_factory):
     import json
     import types
 
-    from export_helpers import run_export
+    from tests.helpers.export_helpers import run_export
 
     def export(result: pathlib.Path) -> None:
         rc, out, err = run_export(["all", export_model, str(result.parent / "out")])

@@ -17,9 +17,10 @@ import zipfile
 
 import pytest
 
+from tests.helpers.paths import REPO
+
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 
@@ -40,7 +41,7 @@ def test_build_requirement_supports_the_licence_metadata():
 
 
 def test_bundled_clip_is_package_data():
-    from tga_keras.commands.demo import clip_path
+    from tga_keras.assets import clip_path
 
     clip = pathlib.Path(clip_path())
     assert clip.is_file()
@@ -51,7 +52,7 @@ def test_bundled_clip_is_package_data():
 
 @pytest.mark.parametrize("command", ["demo", "upscale", "evaluate"])
 def test_missing_shipped_model_says_where_it_lives(command, tmp_path, capsys, monkeypatch):
-    from tga_keras.cli import main
+    from tga_keras.cli.main import main
 
     monkeypatch.chdir(tmp_path)  # as after `pip install`, outside the checkout
     weights = ["--weights", "saved_models/tga_small_bd_x4/model.keras"]
@@ -103,9 +104,9 @@ def test_wheel_holds_the_package_the_clip_and_the_script(tmp_path):
         metadata = z.read(meta_name).decode()
         entry_points = z.read(meta_name.replace("METADATA", "entry_points.txt")).decode()
     assert "tga_keras/assets/carphone_pristine.mp4" in names
-    assert "tga_keras/cli.py" in names and "tga_keras/commands/upscale.py" in names
+    assert "tga_keras/cli/main.py" in names and "tga_keras/cli/upscale.py" in names
     assert not [n for n in names if n.startswith(("tests/", "training/", "export/", "saved_models/"))]
-    assert "tga = tga_keras.cli:main" in entry_points
+    assert "tga = tga_keras.cli.main:main" in entry_points
     assert "License-Expression: MIT" in metadata
     for extra in ("cpu", "gpu", "torch", "export", "dev"):
         assert f"Provides-Extra: {extra}" in metadata

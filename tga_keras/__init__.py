@@ -13,30 +13,30 @@ import typing as _typing
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tga_keras.config import TGAConfig  # noqa: E402
+from tga_keras.models.config import TGAConfig  # noqa: E402
 
 if _typing.TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-    from tga_keras.model import TGAModel
+    from tga_keras.models.model import TGAModel
 
 __version__ = "0.1.0"
 
 
 def build_tga(config: "TGAConfig | None" = None, return_attention: bool = False) -> "TGAModel":
-    """Build a TGA ``keras.Model`` (see :func:`tga_keras.model.build_tga`)."""
-    from tga_keras.model import build_tga as _build
+    """Build a TGA ``keras.Model`` (see :func:`tga_keras.models.model.build_tga`)."""
+    from tga_keras.models.model import build_tga as _build
 
     return _build(config, return_attention=return_attention)
 
 
 def register_keras_objects() -> None:
     """Import the modules whose classes and functions are ``register_keras_serializable``."""
+    import tga_keras.evaluation.metrics  # noqa: F401
     import tga_keras.losses  # noqa: F401
-    import tga_keras.metrics  # noqa: F401
-    import tga_keras.model  # noqa: F401
+    import tga_keras.models.model  # noqa: F401
 
 
 def _submodule_initializing() -> bool:

@@ -1,11 +1,21 @@
-"""The exception that separates a user's mistake from a failure inside the program.
+"""One hierarchy of errors: what separates a user's mistake from a failure inside the program.
 
-``InputError`` (a ``ValueError``) means the input cannot be used: bad arguments, a file that is not
-what it should be, data of the wrong shape. The ``tga`` command line turns it (and its subclasses
-:class:`tga_keras.data.DatasetError`, :class:`tga_keras.convert.CheckpointError` and the command
-line's ``UsageError``) into a one-line message and exit code 2. Any other exception is a failure
-inside the program: exit code 1, the message, and the traceback under ``--debug``.
-:func:`first_line` shortens a foreign exception's message for such one-line messages.
+::
+
+    InputError (ValueError)      the input cannot be used: exit code 2, one line
+    ├── UsageError               a mistake in how a command was called (arguments, an existing output)
+    ├── DatasetError             bad or inconsistent training/evaluation data (names the file or folder)
+    │   └── DatasetFileNotFoundError   a file or folder the data needs does not exist
+    ├── CheckpointError          an official PyTorch checkpoint that does not fit the network
+    └── ExportError              a model, size or calibration clip the exporters cannot use
+
+Every entry point (``tga``, ``python -m export``, ``python -m training.run``, ``python -m
+training.tools``) turns an ``InputError`` (and the file errors: not found, exists, permission) into
+``<program>: error: <message>`` and exit code 2 (:func:`tga_keras.cli.main.run_command`). Any other
+exception is a failure inside the program: exit code 1, the message, and the traceback under
+``--debug``. :func:`first_line` shortens a foreign exception's message for such one-line messages.
+
+Importing this module never loads TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,14 +25,24 @@ class InputError(ValueError):
     """The user's input (arguments, files, frames, configs) cannot be used; the message says why."""
 
 
-class DatasetError(InputError):
-    """Bad or inconsistent training/evaluation data; the message names the file or folder.
+class UsageError(InputError):
+    """A mistake in how the command was called (exit code 2)."""
 
-    Defined here (re-exported by :mod:`tga_keras.data`) so that raising it never imports TensorFlow."""
+
+class DatasetError(InputError):
+    """Bad or inconsistent training/evaluation data; the message names the file or folder."""
 
 
 class DatasetFileNotFoundError(DatasetError, FileNotFoundError):
     """A file or folder the dataset needs does not exist (a list file, a frame, a video)."""
+
+
+class CheckpointError(InputError):
+    """A PyTorch checkpoint that does not fit the TGA network; the message lists the keys at fault."""
+
+
+class ExportError(InputError):
+    """What the exporters were given cannot be exported (exit 2, nothing written)."""
 
 
 def first_line(e: BaseException) -> str:
@@ -31,4 +51,12 @@ def first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-__all__ = ["DatasetError", "DatasetFileNotFoundError", "InputError", "first_line"]
+__all__ = [
+    "CheckpointError",
+    "DatasetError",
+    "DatasetFileNotFoundError",
+    "ExportError",
+    "InputError",
+    "UsageError",
+    "first_line",
+]

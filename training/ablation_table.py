@@ -1,6 +1,6 @@
 """Print the dilation / alignment ablation table (README) from the JSONs of ``training/configs/ablation/evaluate.sh``.
 
-``python -m training.ablation_table docs/ablation`` reads ``<run>_<data>.json`` (written by
+``python -m training.tools ablation-table docs/ablation`` reads ``<run>_<data>.json`` (written by
 ``tga evaluate --temporal-ablation --json``) for the runs ``plain``, ``dilation``, ``align`` and
 ``dilation_align`` and prints a Markdown table: Y-PSNR of each run on each data set and, in
 brackets, its temporal gain (PSNR minus the same weights fed seven copies of the reference).
@@ -49,11 +49,7 @@ def table(folder: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or not os.path.isdir(argv[0]):
-        print("usage: python -m training.ablation_table FOLDER (the JSONs of evaluate.sh)", file=sys.stderr)
+        print("usage: python -m training.tools ablation-table FOLDER (the JSONs of evaluate.sh)", file=sys.stderr)
         return 2
     print(table(argv[0]))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tga_keras.io_utils import atomic_path
+from tga_keras.io.files import atomic_path
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -106,7 +106,7 @@ class AtomicSave(keras.callbacks.Callback):
 def comparison_strip(lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, scale: int) -> np.ndarray:
     """``bicubic | TGA | ground truth`` side by side, float32 ``(H, 3W, 3)`` in [0, 1], from one
     window's LR frames ``(F, h, w, 3)``, SR ``(H, W, 3)`` and HR ``(H, W, 3)``."""
-    from tga_keras.resize import imresize
+    from tga_keras.preprocess.resize import imresize
 
     bic = np.clip(imresize(lr[lr.shape[0] // 2], scale), 0, 1)[: hr.shape[0], : hr.shape[1]]
     return np.concatenate([bic, np.clip(sr, 0, 1), hr], axis=1).astype(np.float32)

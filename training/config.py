@@ -14,8 +14,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tga_keras.config import TGAConfig
     from tga_keras.data.synthetic import MotionRange
+    from tga_keras.models.config import TGAConfig
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 MIXED_PRECISIONS = (None, "bfloat16", "float16")
@@ -155,7 +155,7 @@ class TrainConfig:
             raise ValueError(f"stills_motion: {e}") from None
 
     def model_config(self) -> TGAConfig:
-        from tga_keras.config import TGAConfig
+        from tga_keras.models.config import TGAConfig
 
         spec = dict(self.model)
         preset = spec.pop("preset", "official")

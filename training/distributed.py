@@ -152,7 +152,7 @@ def fit_distributed(
 def validate(model: keras.Model, dataset) -> dict[str, float]:
     """``val_loss``/``val_psnr_y``/``val_ssim_y`` of ``model`` (inference mode) on ``(lr, hr)`` batches,
     computed in this process alone (no collective ops, so any worker may run it)."""
-    from tga_keras.metrics import PSNRY, SSIMY
+    from tga_keras.evaluation.metrics import PSNRY, SSIMY
 
     psnr, ssim, loss = PSNRY(), SSIMY(), keras.metrics.Mean()
     for lr, hr in dataset:

@@ -1,4 +1,4 @@
-"""Package a training run for shipping: ``python -m training.package runs/NAME saved_models/NAME``.
+"""Package a training run for shipping: ``python -m training.tools package runs/NAME saved_models/NAME``.
 
 Writes ``model.keras`` (the run's ``best.keras`` without optimizer state), ``training_config.json``
 and ``training_log.csv`` into the target folder.
@@ -44,8 +44,8 @@ def package(
     """
     import json
 
-    from tga_keras.inference import load_tga
-    from tga_keras.io_utils import atomic_path, sha256_digest
+    from tga_keras.io.files import atomic_path, sha256_digest
+    from tga_keras.models.loading import load_tga
 
     best = os.path.join(run_dir, "best.keras")
     if not os.path.isfile(best):
@@ -82,7 +82,9 @@ def package(
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m training.package", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m training.tools package",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_dir", help="a training run folder (holds best.keras)")
     p.add_argument("out_dir", help="folder to write (e.g. saved_models/tga_small_bd_x4)")
@@ -104,10 +106,6 @@ def main(argv=None) -> int:
         weight = 1.0 if args.weight is None else args.weight
         print(package(args.run_dir, args.out_dir, args.overwrite, args.average_with, weight))
     except (FileNotFoundError, FileExistsError, ValueError, ImportError) as e:  # ImportError: a .pth without torch
-        print(f"training.package: error: {e}", file=sys.stderr)
+        print(f"python -m training.tools package: error: {e}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

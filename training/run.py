@@ -141,14 +141,14 @@ def load_initial_weights(model: keras.Model, cfg: TrainConfig) -> None:
     the same weights are applied, not the weights (fine-tuning a plain model with dilation or
     alignment switched on).
     """
-    from tga_keras.inference import load_tga
+    from tga_keras.models.loading import load_tga
 
     path = cfg.init_from
     if path is None:
         raise ValueError("load_initial_weights: the config has no init_from")
     mcfg = cfg.model_config()
     if path.endswith((".pth", ".pt", ".npz")):
-        from tga_keras.convert import from_torch
+        from tga_keras.models.convert import from_torch
 
         src = from_torch(path, config=mcfg)
     else:
@@ -164,7 +164,7 @@ def load_initial_weights(model: keras.Model, cfg: TrainConfig) -> None:
 
 def _check_run_folder(output: str, raw: dict[str, Any], write: bool) -> None:
     """Store the config as written in ``output/config.json``, or refuse a folder holding another."""
-    from tga_keras.io_utils import atomic_path
+    from tga_keras.io.files import atomic_path
 
     cfg_path = os.path.join(output, "config.json")
     written = TrainConfig.parse(raw).to_dict()
@@ -195,9 +195,9 @@ def train(
     """
     import tensorflow as tf
 
+    from tga_keras.evaluation.metrics import PSNRY, SSIMY
     from tga_keras.losses import charbonnier, l1_sum
-    from tga_keras.metrics import PSNRY, SSIMY
-    from tga_keras.model import build_tga
+    from tga_keras.models.model import build_tga
     from training.callbacks import AtomicSave, EpochLog, TensorBoardPictures, Validation
     from training.distributed import (
         fit_distributed,
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be >= 1")
-    from tga_keras.data.errors import DatasetError
+    from tga_keras.errors import DatasetError
 
     try:
         raw = read_config_file(args.config)

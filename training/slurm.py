@@ -1,4 +1,4 @@
-"""``TF_CONFIG`` for a Slurm job step: ``export TF_CONFIG=$(python -m training.slurm [--port 12345])``.
+"""``TF_CONFIG`` for a Slurm job step: ``export TF_CONFIG=$(python -m training.tools slurm [--port 12345])``.
 
 Run inside ``srun`` (one task per node): the worker list is the step's nodes
 (``SLURM_STEP_NODELIST``, else ``SLURM_JOB_NODELIST``, in Slurm's compressed form such as
@@ -45,17 +45,13 @@ def slurm_tf_config(env=os.environ, port: int = 12345) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m training.slurm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m training.tools slurm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--port", type=int, default=12345, help="the port every worker listens on")
     args = p.parse_args(argv)
     try:
         print(json.dumps(slurm_tf_config(port=args.port)))
     except ValueError as e:
-        print(f"training.slurm: error: {e}", file=sys.stderr)
+        print(f"python -m training.tools slurm: error: {e}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import keras
 
-from tga_keras.io_utils import atomic_path
+from tga_keras.io.files import atomic_path
 
 
 @dataclass

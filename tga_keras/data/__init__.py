@@ -1,14 +1,12 @@
 """Data for TGA: frame sources (Vimeo-90K, frame folders, videos, synthetic motion) and tf.data pipelines.
 
-Frames everywhere are float32 RGB in [0, 1], ``(..., H, W, 3)``. See :mod:`tga_keras.data.io` for
-the image conversions, :mod:`.train_pipeline` / :mod:`.eval_pipeline` for element layouts.
+Frames everywhere are float32 RGB in [0, 1], ``(..., H, W, 3)``. Frames are read by :mod:`tga_keras.io`; see
+:mod:`.train_pipeline` / :mod:`.eval_pipeline` for element layouts.
 """
 
 from __future__ import annotations
 
-from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
-from tga_keras.data.eval_pipeline import crop_sr_output, make_eval_dataset, modcrop, sr_border, window_indices
-from tga_keras.data.io import image_size, list_images, natural_key, probe_video, read_image, read_video
+from tga_keras.data.eval_pipeline import crop_sr_output, make_eval_dataset, modcrop, sr_border
 from tga_keras.data.sources import (
     ArraySequence,
     FrameFolders,
@@ -25,8 +23,6 @@ from tga_keras.data.train_pipeline import degrade, make_train_dataset
 
 __all__ = [
     "ArraySequence",
-    "DatasetError",
-    "DatasetFileNotFoundError",
     "FrameFolders",
     "FrameSequence",
     "MotionRange",
@@ -39,16 +35,9 @@ __all__ = [
     "collect_sequences",
     "crop_sr_output",
     "degrade",
-    "image_size",
-    "list_images",
     "make_eval_dataset",
     "make_train_dataset",
     "measure_pipeline_throughput",
     "modcrop",
-    "natural_key",
-    "probe_video",
-    "read_image",
-    "read_video",
     "sr_border",
-    "window_indices",
 ]

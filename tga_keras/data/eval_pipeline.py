@@ -2,7 +2,7 @@
 
 For reference frame ``i`` of an ``n``-frame sequence the input frames are ``i - r .. i + r``
 (``r = frames // 2``) clamped to ``[0, n - 1]``: boundary frames are replicated, as in the official
-test code (:func:`tga_keras.windows.window_indices`, the rule the inference core uses too). HR
+test code (:func:`tga_keras.runtime.windows.window_indices`, the rule the inference core uses too). HR
 frames are modcropped (bottom/right) to a multiple of ``scale``; every LR frame is degraded once
 (numpy) and reused by the windows that need it.
 
@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tga_keras.data.errors import DatasetError
 from tga_keras.data.sources import collect_sequences
 from tga_keras.data.train_pipeline import check_common, degrade
-from tga_keras.degradation import PROTOCOLS
-from tga_keras.windows import window_indices  # the one boundary rule; importable from here too
+from tga_keras.errors import DatasetError
+from tga_keras.preprocess.degradation import PROTOCOLS
+from tga_keras.runtime.windows import window_indices  # the one boundary rule
 
 
 def sr_border(scale: int, protocol: str = "plain") -> int:
@@ -81,7 +81,7 @@ def make_eval_dataset(
             neighbours before it are still read (not degraded when no window needs them). A
             sequence with no frame from there on gives no windows.
         align: warp each LR window's neighbours onto its reference
-            (:func:`tga_keras.alignment.align`), for models with ``TGAConfig.align`` (the inference
+            (:func:`tga_keras.preprocess.alignment.align`), for models with ``TGAConfig.align`` (the inference
             core does this itself: leave it False when the windows go to an ``Upscaler``).
     """
     check_common(frames, scale, degradation)
@@ -139,7 +139,7 @@ def make_eval_dataset(
                     hr_cache[read] = hr
             lr = np.stack([lr_cache[j] for j in idxs])
             if align:
-                from tga_keras.alignment import align as align_window
+                from tga_keras.preprocess.alignment import align as align_window
 
                 lr = align_window(lr, frames // 2)
             yield lr, hr_cache.pop(i), i
@@ -186,4 +186,4 @@ def _stack(batch, name: bytes, border: int):
     return lr, hr, info
 
 
-__all__ = ["crop_sr_output", "make_eval_dataset", "modcrop", "sr_border", "window_indices"]
+__all__ = ["crop_sr_output", "make_eval_dataset", "modcrop", "sr_border"]

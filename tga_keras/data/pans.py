@@ -28,7 +28,7 @@ Output layout (the Vid4/REDS "folder of frame folders" that ``tga evaluate OUT``
     OUT/<image stem>/00000.png ... OUT/<image stem>/000NN.png
     OUT/pans.json        (each sequence's source image, velocity, box; the settings)
 
-Command line: ``python -m tga_keras.data.pans IMAGES_DIR OUT_DIR [--frames N] [--min-speed PX]
+Command line: ``python -m training.tools pans IMAGES_DIR OUT_DIR [--frames N] [--min-speed PX]
 [--max-speed PX] [--seed S] [--size HxW] [--scale S] [--overwrite]``. The output is written to a
 temporary folder beside ``OUT_DIR`` and renamed into place; an existing non-empty ``OUT_DIR`` is
 refused unless ``--overwrite``. Exit codes: 0 done, 2 bad arguments or unusable input.
@@ -36,7 +36,6 @@ refused unless ``--overwrite``. Exit codes: 0 done, 2 bad arguments or unusable 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -46,9 +45,9 @@ from typing import Any, Iterable, TextIO
 import cv2
 import numpy as np
 
-from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
-from tga_keras.data.io import IMAGE_EXTENSIONS, image_size, list_images, read_image
 from tga_keras.data.synthetic import warp_frame
+from tga_keras.errors import DatasetError, DatasetFileNotFoundError
+from tga_keras.io.images import IMAGE_EXTENSIONS, image_size, list_images, read_image
 
 MIN_LR_PHASE = 0.1  # LR px: a velocity whose v / scale is this close to integers on both axes is drawn again
 MARGIN = 3  # HR px kept between the farthest sample and the image edge (bicubic support + rounding)
@@ -161,7 +160,7 @@ def write_pans(
     ``[vx, vy]`` (HR px/frame), ``lr_velocity`` (``velocity / scale``), ``speed`` and ``box``
     ``[top, left, h, w]`` (and ``zoom``, the per-frame factor, when ``max_zoom > 1``).
     """
-    from tga_keras.io_utils import atomic_path
+    from tga_keras.io.files import atomic_path
 
     log = sys.stderr if log is None else log
     if isinstance(frames, bool) or int(frames) != frames or frames < 2:
@@ -241,75 +240,4 @@ def write_pans(
     return manifest
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m tga_keras.data.pans",
-        description="Turn still photographs into sub-pixel camera pans (one folder of HR PNG frames per image, "
-        "readable by `tga evaluate OUT_DIR`) and a pans.json of the velocities. Sub-pixel: the per-frame "
-        "displacement in LR pixels is never a whole number; `--max-speed` below the scale (e.g. "
-        "`--min-speed 1 --max-speed 3` at x4) also keeps every pan under one LR pixel per frame.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("images", metavar="IMAGES_DIR", help="folder of still images (or one image)")
-    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (must not exist or be empty, or --overwrite)")
-    p.add_argument("--frames", type=int, default=15, metavar="N", help="frames per sequence")
-    p.add_argument("--min-speed", type=float, default=1.0, metavar="PX", help="smallest pan speed, HR px/frame")
-    p.add_argument(
-        "--max-speed",
-        type=float,
-        default=6.0,
-        metavar="PX",
-        help="largest pan speed, HR px/frame (6 = 1.5 LR px at x4)",
-    )
-    p.add_argument(
-        "--max-zoom",
-        type=float,
-        default=1.0,
-        metavar="Z",
-        help="also zoom by a per-frame factor drawn in [1/Z, Z] (1 = pans only; 1.02 moves the edge of a 256 box "
-        "by about 2.6 HR px per frame)",
-    )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the velocities and zooms")
-    p.add_argument("--size", default="256x256", metavar="HxW", help="HR frame size, the centre box of each image")
-    p.add_argument("--scale", type=int, default=4, help="SR scale the motion is made sub-pixel for")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT_DIR")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line (module docstring); returns the exit code."""
-    from tga_keras.inference import parse_size
-
-    args = _parser().parse_args(argv)
-    try:
-        size = parse_size(args.size, "--size")
-        if args.frames < 2:
-            raise ValueError(f"--frames must be >= 2, got {args.frames}")
-        if not 0 < args.min_speed <= args.max_speed:
-            raise ValueError(f"need 0 < --min-speed <= --max-speed, got {args.min_speed:g} and {args.max_speed:g}")
-        manifest = write_pans(
-            args.images,
-            args.out_dir,
-            frames=args.frames,
-            speed=(args.min_speed, args.max_speed),
-            seed=args.seed,
-            size=size,
-            scale=args.scale,
-            max_zoom=args.max_zoom,
-            overwrite=args.overwrite,
-        )
-    except (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as e:
-        print(f"pans: error: {e}", file=sys.stderr)  # DatasetError is a ValueError
-        return 2
-    except OSError as e:  # a failure while writing (disk full, ...)
-        print(f"pans: error: {e}", file=sys.stderr)
-        return 1
-    n = len(manifest["sequences"])
-    print(f"wrote {n} pan{'s' if n != 1 else ''} of {args.frames} frames ({size[0]}x{size[1]}) to {args.out_dir}")
-    return 0
-
-
-__all__ = ["draw_velocity", "main", "pan_frames", "required_size", "write_pans"]
-
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["draw_velocity", "pan_frames", "required_size", "write_pans"]

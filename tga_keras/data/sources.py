@@ -18,8 +18,8 @@ from typing import Sequence as _Seq
 
 import numpy as np
 
-from tga_keras.data.errors import DatasetError, DatasetFileNotFoundError
-from tga_keras.data.io import (
+from tga_keras.errors import DatasetError, DatasetFileNotFoundError
+from tga_keras.io.images import (
     VIDEO_EXTENSIONS,
     find_files,
     image_size,

@@ -15,9 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from tga_keras.data.augment import augment_frames
-from tga_keras.data.errors import DatasetError
 from tga_keras.data.sources import Sequence, collect_sequences
-from tga_keras.degradation import bd_degrade, bi_degrade
+from tga_keras.errors import DatasetError
+from tga_keras.preprocess.degradation import bd_degrade, bi_degrade
 
 DEGRADATIONS = ("bd", "bi")
 
@@ -60,7 +60,7 @@ def training_windows(sequences: list[Sequence], frames: int, hr_crop: int):
 
 
 def _align_window(lr: np.ndarray) -> np.ndarray:
-    from tga_keras.alignment import align
+    from tga_keras.preprocess.alignment import align
 
     return align(lr, len(lr) // 2)
 
@@ -116,7 +116,7 @@ def make_train_dataset(
             and this shard yields its ``batch_size // num_shards`` consecutive samples of every global
             batch (so the shards together see exactly the batches of a single process).
         align: warp each LR window's neighbours onto its reference after the degradation
-            (:func:`tga_keras.alignment.align` in a ``tf.numpy_function``), for ``TGAConfig.align``.
+            (:func:`tga_keras.preprocess.alignment.align` in a ``tf.numpy_function``), for ``TGAConfig.align``.
 
     Raises (eagerly, naming the file): :class:`DatasetError` for a sequence shorter than
     ``frames`` or with frames smaller than ``hr_crop``; ``ValueError`` for bad arguments. A file

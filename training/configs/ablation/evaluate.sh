@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Evaluate the four ablation runs (run_all.sh) on held-out data; JSONs into docs/ablation/, then the table.
 #   real video: carphone (120 frames) and the OpenCV samples tree.avi + vtest.avi (data/eval_clips, 30 frames each)
-#   large camera motion: data/pans_large = python -m tga_keras.data.pans data/stills/test data/pans_large \
+#   large camera motion: data/pans_large = python -m training.tools pans data/stills/test data/pans_large \
 #       --min-speed 8 --max-speed 16 --max-zoom 1.02 --frames 9 --seed 7   (2-4 LR px per frame, zooming)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -16,4 +16,4 @@ for name in plain dilation align dilation_align; do
   $TGA evaluate data/pans_large --weights $model --temporal-ablation --no-progress \
       --json docs/ablation/${name}_pans_large.json --overwrite
 done
-.venv/bin/python -m training.ablation_table docs/ablation
+.venv/bin/python -m training.tools ablation-table docs/ablation

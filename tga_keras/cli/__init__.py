@@ -1,0 +1,1 @@
+"""The ``tga`` command line: :func:`tga_keras.cli.main.main`, one thin module per command."""

@@ -1,0 +1,436 @@
+"""``tga benchmark``: speed and memory of the inference core, optionally against the ONNX speed peer.
+
+Timings go through the same inference core as ``tga upscale`` (``tga_keras.runtime.upscaler.Upscaler``),
+for any backend: ``--weights`` a Keras model or an exported artifact (``--backend``), or
+``--artifacts OUTDIR`` for every artifact of a ``python -m export`` folder plus the Keras model it
+came from (float32 and bfloat16), each in a fresh process so that its peak memory is its own.
+``psnr_vs_fp32`` compares each backend with the float32 Keras model on real frames (the bundled
+clip, BD x4). The peer is the official network exported to ONNX, run by onnxruntime with the same
+input size and thread count in the same run, so the ratio is comparable across machines; absolute
+times are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+from tga_keras.cli.options import (
+    MODEL_HELP,
+    add_backend_argument,
+    add_overlap_argument,
+    add_precision_argument,
+    weights_not_found,
+)
+from tga_keras.errors import UsageError
+
+DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_seed0.onnx")
+
+
+def add_parser(sub):
+    from tga_keras.models.config import PRESETS
+
+    p = sub.add_parser(
+        "benchmark",
+        help="time the model (ms/frame, peak memory), optionally against the onnxruntime peer",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--preset", default="official", choices=PRESETS)
+    p.add_argument("--config", metavar="JSON", help="TGAConfig fields overriding the preset, e.g. '{\"nf\": 48}'")
+    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + " (default: random weights; speed is the same)")
+    add_backend_argument(p, extra=("peer",), note="; peer: --weights is the official network as ONNX, timed alone")
+    p.add_argument(
+        "--artifacts",
+        metavar="OUTDIR",
+        help="time every artifact listed in OUTDIR/manifest.json and its source Keras model (fp32, bf16), "
+        "one process each; with --peer, the peer is a row of the same run",
+    )
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON (atomic): config, size, threads, results")
+    p.add_argument("--overwrite", action="store_true", help="replace --json FILE if it exists")
+    p.add_argument("--size", default="144x180", help="LR frame size HxW")
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
+    p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
+    p.add_argument("--tile", type=int, default=None, help="LR tile size (default: whole frame)")
+    add_overlap_argument(p)
+    add_precision_argument(p)
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="instead of inference: samples/s of the training input pipeline alone (bundled clip, BD) "
+        "vs training steps of the preset, same batch size and crop",
+    )
+    p.add_argument("--batch", type=int, default=8, help="batch size for --train")
+    p.add_argument("--data", metavar="VIDEO", help="video for --train (default: the bundled 176x144 clip)")
+    p.add_argument("--hr-crop", type=int, default=128, help="HR crop for --train (LR = crop / 4)")
+    p.add_argument(
+        "--peer",
+        default=None,
+        metavar="ONNX",
+        help=f"ONNX file of the official network to time with onnxruntime (e.g. {DEFAULT_PEER})",
+    )
+    return p
+
+
+def _size(text: str):
+    from tga_keras.cli.options import parse_size
+
+    try:
+        return parse_size(text, "--size")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _median_ms(fn, runs: int) -> float:
+    fn()  # warm-up: tracing, allocator, kernel selection
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000.0
+
+
+def _config(args):
+    """The preset's TGAConfig with the ``--config`` overrides (UsageError for bad JSON or fields)."""
+    import json
+
+    from tga_keras.errors import UsageError
+    from tga_keras.models.config import TGAConfig
+
+    cfg = TGAConfig.preset(args.preset)
+    if not args.config:
+        return cfg
+    try:
+        changes = json.loads(args.config)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--config is not valid JSON: {e}") from None
+    if not isinstance(changes, dict):
+        raise UsageError("--config must be a JSON object of TGAConfig fields")
+    return TGAConfig.from_dict({**cfg.to_dict(), **changes})
+
+
+def _label(args) -> str:
+    return f"{args.preset} preset" + (f" + {args.config}" if args.config else "")
+
+
+def _set_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process (e.g. tests)
+        pass
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def time_peer(onnx_path: str, h: int, w: int, threads: int, runs: int) -> float:
+    """Median ms/frame of the official ONNX network on onnxruntime (CPU): inputs ``x`` and ``hr``."""
+    import numpy as np
+
+    from tga_keras.runtime.backends.onnx import onnx_session
+
+    sess = onnx_session(onnx_path, threads)
+    rng = np.random.default_rng(0)
+    feed = {
+        "x": rng.random((1, 3, 9, h, w), dtype=np.float32),
+        "hr": rng.random((1, 3, 4 * h, 4 * w), dtype=np.float32),
+    }
+    return _median_ms(lambda: sess.run(None, feed), runs)
+
+
+def run_train(args) -> int:
+    """Input pipeline samples/s vs model.fit step samples/s, one process, same batches."""
+    import keras
+    import tensorflow as tf
+
+    from tga_keras.assets import clip_path
+    from tga_keras.data import VideoFiles, make_train_dataset, measure_pipeline_throughput
+    from tga_keras.models.model import build_tga
+
+    video = args.data or clip_path()
+    ds = make_train_dataset(VideoFiles(video), batch_size=args.batch, hr_crop=args.hr_crop, seed=0)
+    pipe = measure_pipeline_throughput(ds, steps=max(5, 3 * args.runs))
+    policy = "float32" if args.precision == "float32" else f"mixed_{args.precision}"
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_tga(_config(args))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae")
+    lr, hr = next(iter(ds))
+    model.train_on_batch(lr, hr)  # tracing
+    times = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        model.train_on_batch(lr, hr)
+        times.append(time.perf_counter() - t)
+    step = statistics.median(times)
+    print(f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads")
+    print(
+        f"input pipeline ({os.path.basename(video)}, BD x4, HR crop {args.hr_crop}, batch {args.batch}, "
+        f"augmentations): "
+        f"{pipe:.1f} samples/s"
+    )
+    n = sum(int(v.numpy().size) for v in model.trainable_weights)
+    print(
+        f"training step, {_label(args)} ({n:,} params, Adam, L1, {policy}): {step * 1000:.0f} ms/batch = "
+        f"{args.batch / step:.1f} samples/s (median of {args.runs})"
+    )
+    print(f"the pipeline is {pipe * step / args.batch:.1f}x faster than training consumes it")
+    return 0
+
+
+ROW_FIELDS = ("backend", "precision", "ms_per_frame", "psnr_vs_fp32", "peak_rss_mb")
+
+
+def _reference_model(args, backend):
+    """The float32 Keras model that ``psnr_vs_fp32`` compares ``backend`` with (None: it is the
+    reference itself, or no Keras source is known for the artifact)."""
+    from tga_keras.models.loading import load_tga
+    from tga_keras.runtime.backends.base import find_manifest_entry
+
+    if backend.name == "keras":  # bf16: the same weights in float32; fp32: the reference itself
+        return None if backend.precision == "fp32" else load_tga(args.weights)
+    found = find_manifest_entry(args.weights)
+    source = found[0].get("source", {}).get("path") if found else None
+    if source and os.path.isfile(source):
+        return load_tga(source)
+    return None
+
+
+def measure(args, h: int, w: int) -> dict:
+    """One result row: the backend of ``--weights``/``--backend`` (or an untrained preset), timed here."""
+    import numpy as np
+
+    from tga_keras.models.loading import with_precision
+    from tga_keras.runtime.backends import load_backend
+    from tga_keras.runtime.backends.keras import KerasBackend
+    from tga_keras.runtime.parity import compare, real_windows, sr_of
+    from tga_keras.runtime.upscaler import Upscaler
+
+    if args.backend == "peer":  # before TensorFlow is imported: the peer's memory is its own
+        return {
+            "backend": "peer",
+            "precision": "fp32",
+            "ms_per_frame": time_peer(args.weights, h, w, args.threads, args.runs),
+            "psnr_vs_fp32": None,
+            "peak_rss_mb": _peak_rss_mb(),
+            "path": args.weights,
+            "bytes": os.path.getsize(args.weights),
+        }
+    _set_threads(args.threads)
+    if args.weights is None:
+        from tga_keras.models.model import build_tga
+
+        model = build_tga(_config(args))
+        backend = KerasBackend(with_precision(model, args.precision))
+        fp32 = None if backend.precision == "fp32" else model
+    else:
+        backend = load_backend(args.weights, args.backend, precision=args.precision, threads=args.threads)
+        fp32 = _reference_model(args, backend)
+    ups = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
+    x = np.random.default_rng(0).random((backend.frames, h, w, 3), dtype=np.float32)
+    ups.check_window((1,) + x.shape)
+    ms = _median_ms(lambda: ups.upscale_window(x), args.runs)
+    psnr = diff = None
+    if fp32 is not None:
+        windows = real_windows(backend.frames, backend.scale, count=2)
+        figures = compare(sr_of(KerasBackend(fp32), windows), sr_of(backend, windows))
+        diff = figures["max_abs_diff"]
+        psnr = None if figures["psnr_db"] == float("inf") else figures["psnr_db"]  # null + diff 0: bit-equal
+    config = backend.config if backend.config is not None else getattr(fp32, "config", None)
+    row = {
+        "backend": backend.name,
+        "precision": backend.precision,
+        "ms_per_frame": ms,
+        "psnr_vs_fp32": psnr,
+        "peak_rss_mb": _peak_rss_mb(),
+        "max_abs_diff_vs_fp32": diff,
+        "path": args.weights or _label(args),
+        "config": None if config is None else config.to_dict(),
+    }
+    if backend.name == "keras":
+        row["params"] = sum(int(np.prod(v.shape)) for v in backend.model.trainable_weights)
+    row["scale"] = backend.scale
+    if ups.tile is not None:
+        row["tile"], row["tile_overlap"] = ups.tile, ups.tile_overlap
+    if args.weights and os.path.exists(args.weights):
+        from tga_keras.io.files import path_bytes
+
+        row["bytes"] = path_bytes(args.weights)
+    return row
+
+
+def _suite_rows(args) -> list[tuple[str, list[str]]]:
+    """(label, benchmark arguments) for every row of ``--artifacts OUTDIR``."""
+    from tga_keras.runtime.backends.base import MANIFEST
+
+    path = os.path.join(args.artifacts, MANIFEST)
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+        source = manifest["source"]["path"]
+        artifacts = manifest["artifacts"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--artifacts {args.artifacts}: no readable {MANIFEST} ({e})") from None
+    rows = []
+    if os.path.isfile(source):
+        rows.append(("keras fp32", ["--weights", source, "--backend", "keras"]))
+        rows.append(("keras bf16", ["--weights", source, "--backend", "keras", "--precision", "bfloat16"]))
+    for a in artifacts:
+        if a.get("format") == "tensorrt":
+            try:
+                import tensorrt  # noqa: F401
+            except ImportError:
+                print(f"skipping {a['path']}: TensorRT is not installed here", file=sys.stderr)
+                continue
+        rows.append(
+            (
+                f"{a['format']} {a['precision']}",
+                ["--weights", os.path.join(args.artifacts, a["path"]), "--backend", a["format"]],
+            )
+        )
+    if args.peer:
+        rows.append(("peer", ["--weights", args.peer, "--backend", "peer"]))
+    return rows
+
+
+def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[dict]:
+    """Each row in its own process (``tga benchmark ... --json``): peak memory per backend, no shared caches.
+
+    A row that fails is kept as ``{"backend", "error"}`` (and the command exits 1).
+    """
+    import subprocess
+    import tempfile
+
+    results = []
+    common = ["--size", f"{h}x{w}", "--threads", str(args.threads), "--runs", str(args.runs)]
+    if args.tile:
+        common += ["--tile", str(args.tile)]
+    if args.overlap is not None:
+        common += ["--overlap", str(args.overlap)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (label, extra) in enumerate(rows):
+            out = os.path.join(tmp, f"{k}.json")
+            cmd = [sys.executable, "-m", "tga_keras.cli.main", "benchmark", *common, *extra, "--json", out]
+            print(f"[{k + 1}/{len(rows)}] {label} ...", file=sys.stderr, flush=True)
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+                print(f"    failed ({done.returncode}): {tail}", file=sys.stderr)
+                results.append({"backend": label.split()[0], "precision": (label.split() + ["fp32"])[1], "error": tail})
+                continue
+            with open(out) as f:
+                results.extend(json.load(f)["results"])
+    return results
+
+
+def _print_table(results: list[dict]) -> None:
+    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
+    print(
+        f"{'backend':<11} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'PSNR vs fp32':>13} "
+        f"{'peak RSS MB':>12} {'MB on disk':>11}"
+    )
+    for r in results:
+        if "error" in r:
+            print(f"{r['backend']:<11} {r['precision']:<13} FAILED: {r['error']}")
+            continue
+        speed = f"{peer / r['ms_per_frame']:.2f}x" if peer else "-"
+        psnr = r.get("psnr_vs_fp32")
+        if psnr is None:
+            psnr = (
+                "reference"
+                if r["backend"] == "keras" and r["precision"] == "fp32"
+                else "identical"
+                if r.get("max_abs_diff_vs_fp32") == 0
+                else "-"
+            )
+        else:
+            psnr = f"{psnr:.2f} dB"
+        size = f"{r['bytes'] / 1e6:.1f}" if r.get("bytes") else "-"
+        print(
+            f"{r['backend']:<11} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {psnr:>13} "
+            f"{r['peak_rss_mb']:>12.0f} {size:>11}"
+        )
+
+
+def run(args) -> int:
+    if args.batch < 1 or args.hr_crop < 16 or args.hr_crop % 4:
+        raise UsageError("--batch must be >= 1 and --hr-crop a multiple of 4, at least 16")
+    if args.train:
+        _set_threads(args.threads)
+        return run_train(args)
+    h, w = _size(args.size)
+    if args.threads < 1 or args.runs < 1:
+        raise UsageError("--threads and --runs must be >= 1")
+    if args.peer and not os.path.isfile(args.peer):
+        raise UsageError(f"--peer {args.peer}: no such file")
+    if args.json and os.path.exists(args.json) and not args.overwrite:
+        raise UsageError(f"{args.json} exists; pass --overwrite to replace it")
+    if args.config and args.weights:
+        raise UsageError("--config applies to untrained presets; a --weights file carries its own config")
+    if args.weights is not None and not os.path.exists(args.weights):
+        raise weights_not_found(args.weights, "model")
+    if args.backend == "peer" and not args.weights:
+        raise UsageError("--backend peer needs --weights PEER.onnx")
+    if args.artifacts:
+        if args.weights:
+            raise UsageError("--artifacts times the artifacts of a folder; leave out --weights")
+        if args.peer is None and os.path.isfile(DEFAULT_PEER):
+            args.peer = DEFAULT_PEER  # the peer is a row of every suite run where it is at hand
+        results = run_rows(args, h, w, _suite_rows(args))
+        config = next((r.get("config") for r in results if r.get("config")), None)
+    else:
+        results = [measure(args, h, w)]
+        config = results[0].get("config")
+        if args.peer:  # in its own process, so that its peak memory is its own
+            results += run_rows(args, h, w, [("peer", ["--weights", args.peer, "--backend", "peer"])])
+    import tensorflow as tf
+
+    print(
+        f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
+        f"median of {args.runs} runs"
+    )
+    first = next((r for r in results if r.get("scale")), None)
+    if first is not None:
+        s = first["scale"]
+        params = f" ({first['params']:,} params)" if first.get("params") else ""
+        print(
+            f"model: {first.get('path')}{params}, {h}x{w} -> {s * h}x{s * w}"
+            + (f", tile {first['tile']} (overlap {first['tile_overlap']})" if first.get("tile") else "")
+        )
+    _print_table(results)
+    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
+    if peer and len(results) == 2 and "error" not in results[0]:
+        print(f"speed-up over the peer: {peer / results[0]['ms_per_frame']:.2f}x")
+    if args.json:
+        from tga_keras.io.files import atomic_path
+
+        report = {
+            "config": config,
+            "size": [h, w],
+            "threads": args.threads,
+            "runs": args.runs,
+            "results": [
+                {k: r.get(k) for k in ROW_FIELDS}
+                | {k: v for k, v in r.items() if k not in ROW_FIELDS and k != "config"}
+                for r in results
+            ],
+        }
+        for r in report["results"]:
+            if peer and r.get("ms_per_frame"):
+                r["speedup_vs_peer"] = peer / r["ms_per_frame"]
+        with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+    sys.stdout.flush()
+    return 1 if any("error" in r for r in results) else 0

@@ -1,0 +1,273 @@
+"""``tga evaluate DATA``: PSNR-Y / SSIM-Y of a model on video sequences, as the official test.
+
+DATA is a video file, a folder of videos, a folder of frame folders (Vid4 / REDS layout: one
+folder per sequence), one folder of frames, or a Vimeo-90K septuplet root (``sep_testlist.txt``:
+the centre frame of each septuplet is the reference). Every frame is a reference, with the
+boundary frames replicated. LR frames come from the HR frames by the official BD degradation
+(or BI). ``--protocol official`` reflect-pads the HR by 2*scale before BD and crops the SR output
+by as much (the official loaders); ``plain`` degrades the frame as it is and crops 8 pixels
+before the metrics. Figures: per sequence the mean over its frames; overall the mean over
+sequences (as the official test.py), with the bicubic baseline beside them.
+
+``--temporal-ablation`` also runs the model, through the same tiling, on seven copies of each
+window's reference LR frame (a static input): the difference between the two PSNR-Y figures, the
+temporal gain, is what the neighbouring frames add; beside it, how far the two nearest neighbours
+moved from the reference (mean optical flow, LR pixels): frames that do not move have nothing to
+add. ``--plot`` draws the PSNR-Y of every frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from tga_keras.cli.options import (
+    MODEL_HELP,
+    add_align_argument,
+    add_backend_argument,
+    add_overlap_argument,
+    add_precision_argument,
+    align_choice,
+    alignment_note,
+    model_label,
+    weights_not_found,
+)
+
+
+def add_parser(sub):
+    from tga_keras.models.config import PRESETS
+
+    p = sub.add_parser(
+        "evaluate",
+        help="PSNR-Y/SSIM-Y of a model on sequences (official protocol)",
+        description=__doc__.split("\n", 2)[2].strip(),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("data", help="video, folder of videos, folder of frame folders, frame folder or Vimeo-90K root")
+    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
+    add_backend_argument(p)
+    p.add_argument("--preset", choices=PRESETS, default=None, help="architecture (a .keras file carries its own)")
+    p.add_argument("--protocol", choices=["official", "plain"], default="official")
+    p.add_argument("--degradation", choices=["bd", "bi"], default="bd")
+    p.add_argument(
+        "--crop-border",
+        type=int,
+        default=None,
+        help="pixels cropped before the metrics (default: 0 for official, whose SR crop already "
+        "removes the padding; 8 for plain)",
+    )
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate at most N frames per sequence")
+    p.add_argument(
+        "--first-frame",
+        type=int,
+        default=0,
+        metavar="K",
+        help="start at frame K of every sequence (counted from 0; the frames before it still serve as neighbours)",
+    )
+    p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
+    add_overlap_argument(p)
+    add_align_argument(p)
+    add_precision_argument(p)
+    p.add_argument(
+        "--temporal-ablation",
+        action="store_true",
+        help="also run the model (twice the work) on seven copies of each reference LR frame, same tiling, "
+        "and report that static input's PSNR-Y/SSIM-Y, the temporal gain (model minus static "
+        "PSNR-Y, dB) and how far the nearest neighbours moved (mean optical flow, LR px)",
+    )
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON (atomic)")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also draw PSNR-Y per frame (model, bicubic, static with --temporal-ablation) into this "
+        "image (.png, .pdf or .svg; atomic; needs matplotlib)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace --json / --plot FILE if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def open_sources(path: str):
+    """The data source(s) for DATA and whether only centre frames are references (Vimeo test)."""
+    from tga_keras.data import FrameFolders, FrameSequence, VideoFiles, VimeoSeptuplets
+    from tga_keras.io.images import list_images
+
+    if os.path.isfile(path):
+        return VideoFiles(path), False
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if os.path.isfile(os.path.join(path, "sep_testlist.txt")):
+        return VimeoSeptuplets(path, "test"), True
+    entries = sorted(os.listdir(path))
+    if any(os.path.isdir(os.path.join(path, e)) for e in entries):
+        return FrameFolders(path), False
+    if list_images(path):
+        return FrameSequence(os.path.basename(os.path.normpath(path)), list_images(path)), False
+    return VideoFiles(path), False
+
+
+def run(args) -> int:
+    from tga_keras.errors import UsageError
+    from tga_keras.evaluation.pictures import PLOT_FORMATS, have_matplotlib, write_psnr_plot
+    from tga_keras.models.loading import DEFAULT_PRESET
+
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError("--max-frames must be >= 1")
+    if args.first_frame < 0:
+        raise UsageError("--first-frame must be >= 0")
+    if args.crop_border is not None and args.crop_border < 0:
+        raise UsageError("--crop-border must be >= 0")
+    if args.protocol == "official" and args.degradation != "bd":
+        raise UsageError("--protocol official applies to --degradation bd only; use --protocol plain with bi")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path and os.path.isdir(path):
+            raise UsageError(f"{option} {path} is a folder; give a file name")
+        if path and os.path.exists(path) and not args.overwrite:
+            raise UsageError(f"{path} exists; pass --overwrite to replace it")
+    if args.json and args.plot and os.path.abspath(args.json) == os.path.abspath(args.plot):
+        raise UsageError("--json and --plot name the same file")
+    if args.plot:
+        if os.path.splitext(args.plot)[1].lower() not in PLOT_FORMATS:
+            raise UsageError(f"--plot {args.plot}: the file name must end in one of {', '.join(PLOT_FORMATS)}")
+        if not have_matplotlib():
+            raise UsageError("--plot needs matplotlib (pip install matplotlib)")
+    if args.weights is not None and not os.path.exists(args.weights):
+        raise weights_not_found(args.weights)
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from tga_keras.cli.options import UNTRAINED_WARNING
+    from tga_keras.data import crop_sr_output, make_eval_dataset
+    from tga_keras.evaluation.metrics import mean_motion_px, psnr_y, ssim_y
+    from tga_keras.io.files import atomic_path
+    from tga_keras.preprocess.resize import imresize
+    from tga_keras.runtime.backends import load_backend
+    from tga_keras.runtime.upscaler import Upscaler
+
+    sources, centre_only = open_sources(args.data)
+    if args.weights is None:
+        print(UNTRAINED_WARNING, file=sys.stderr)
+    backend = load_backend(
+        args.weights,
+        args.backend,
+        precision=args.precision,
+        preset=args.preset if args.preset or args.weights else DEFAULT_PRESET,
+    )
+    crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
+    ds = make_eval_dataset(
+        sources,
+        frames=backend.frames,
+        scale=backend.scale,
+        degradation=args.degradation,
+        protocol=args.protocol,
+        batch_size=None,
+        references="center" if centre_only else "all",
+        max_references=args.max_frames,
+        first_reference=args.first_frame,
+    )
+    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, align=align_choice(args))
+    ablate = args.temporal_ablation
+    keys = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim") + (
+        ("static_psnr", "static_ssim", "motion_lr_px") if ablate else ()
+    )
+    per_seq: dict[str, dict[str, list[float]]] = {}
+    frame_ids: dict[str, list[int]] = {}
+    t0 = time.perf_counter()
+    bar = tqdm(desc="evaluate", unit="frame", disable=args.no_progress, file=sys.stderr)
+    for lr, hr, info in ds.as_numpy_iterator():
+        name = info["sequence"].decode("utf-8")
+        figs = per_seq.setdefault(name, {k: [] for k in keys})
+        frame_ids.setdefault(name, []).append(int(info["frame"]))
+        sr = crop_sr_output(up.upscale_window(lr), backend.scale, args.protocol)
+        bic = np.clip(imresize(lr[backend.frames // 2], backend.scale), 0, 1)
+        bic = crop_sr_output(bic, backend.scale, args.protocol)
+        figs["psnr"].append(psnr_y(sr, hr, crop))
+        figs["ssim"].append(ssim_y(sr, hr, crop))
+        figs["bicubic_psnr"].append(psnr_y(bic, hr, crop))
+        figs["bicubic_ssim"].append(ssim_y(bic, hr, crop))
+        if ablate:
+            static = np.repeat(lr[backend.frames // 2][None], backend.frames, axis=0)
+            st = crop_sr_output(up.upscale_window(static), backend.scale, args.protocol)
+            figs["static_psnr"].append(psnr_y(st, hr, crop))
+            figs["static_ssim"].append(ssim_y(st, hr, crop))
+            c = backend.frames // 2  # how far the two nearest neighbours moved from the reference
+            figs["motion_lr_px"].append(mean_motion_px(lr[c], lr[c - 1], lr[c + 1]))
+        bar.update(1)
+    bar.close()
+    if not per_seq:
+        after = f" from frame {args.first_frame} on" if args.first_frame else ""
+        raise UsageError(f"{args.data}: no frames to evaluate{after}")
+    seconds = time.perf_counter() - t0
+
+    rows = {
+        name: {k: float(np.mean(v)) for k, v in f.items()} | {"frames": len(f["psnr"])} for name, f in per_seq.items()
+    }
+    overall = {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}
+    if ablate:
+        for r in (*rows.values(), overall):
+            r["temporal_gain_db"] = r["psnr"] - r["static_psnr"]
+    width = max(8, max(len(n) for n in rows))
+    print(
+        f"TGA x{backend.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
+        f"{backend.name} {backend.precision}), "
+        f"{args.degradation.upper()}, protocol {args.protocol}, Y channel, crop {crop} px"
+    )
+    if ablate:
+        print(
+            f"static: the same model on {backend.frames} copies of the reference LR frame; "
+            "gain: PSNR-Y minus static PSNR-Y (what the neighbouring frames add); "
+            "motion: mean optical flow from the reference LR frame to its two nearest neighbours, LR px"
+        )
+    print(
+        f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM"
+        + ("   static PSNR / SSIM   gain dB   motion" if ablate else "")
+    )
+    total = sum(r["frames"] for r in rows.values())
+    for name, r in [*rows.items(), ("average", overall | {"frames": total})]:
+        line = (
+            f"{name:<{width}}  {r['frames']:6d}  {r['psnr']:7.3f}  {r['ssim']:.4f}   "
+            f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}"
+        )
+        if ablate:
+            line += (
+                f"   {r['static_psnr']:7.3f} / {r['static_ssim']:.4f}  {r['temporal_gain_db']:+8.3f}"
+                f"  {r['motion_lr_px']:7.3f}"
+            )
+        print(line)
+    print(f"{seconds:.1f} s")
+    note = alignment_note(up)
+    if note:
+        print(note)
+    if args.json:
+        config = None if backend.config is None else backend.config.to_dict()
+        report = {
+            "data": args.data,
+            "weights": args.weights,
+            "backend": backend.name,
+            "precision": backend.precision,
+            "config": config,
+            "protocol": args.protocol,
+            "degradation": args.degradation,
+            "crop_border": crop,
+            "first_frame": args.first_frame,
+            "max_frames": args.max_frames,
+            "temporal_ablation": ablate,
+            "aligned": up.align,
+            "alignment_fallbacks": up.alignment_stats["fell_back"] if up.align else None,
+            "sequences": rows,
+            "average": overall,
+        }
+        with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+    if args.plot:
+        model = (
+            f"untrained {args.preset or DEFAULT_PRESET} preset" if args.weights is None else model_label(args.weights)
+        )
+        title = f"TGA x{backend.scale} {model}: PSNR-Y per frame ({args.degradation.upper()}, protocol {args.protocol})"
+        with atomic_path(args.plot, overwrite=args.overwrite) as tmp:
+            write_psnr_plot(tmp, per_seq, frame_ids, title)
+    return 0

@@ -1,0 +1,140 @@
+"""The ``tga`` command line: ``tga <command> --help`` explains each command.
+
+Exit codes: 0 success; 2 a user's mistake (bad arguments, a missing, unreadable or unusable input,
+an existing output: :class:`tga_keras.errors.InputError` and the file errors); 1 a failure inside
+the program (any other exception, or an operating-system error such as a full disk while writing);
+130 interrupted (Ctrl-C). Every error is one line on stderr; ``--debug`` (anywhere on the command
+line) adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import sys
+import traceback
+from typing import Callable, Sequence
+
+from tga_keras.errors import InputError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# command name -> module in tga_keras.cli with `add_parser(subparsers)` and `run(args) -> int`
+COMMANDS = {
+    "demo": "demo",
+    "upscale": "upscale",
+    "convert": "convert",
+    "evaluate": "evaluate",
+    "benchmark": "benchmark",
+    "info": "info",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tga",
+        description="TGA video super-resolution (Isobe et al., CVPR 2020) in Keras 3.",
+        epilog="Run `tga <command> --help` for the options of a command. Exit codes: 0 done, 2 a mistake in the "
+        "arguments or the input, 1 a failure inside the program (add --debug for its traceback), 130 interrupted.",
+    )
+    from tga_keras import __version__
+
+    p.add_argument("--version", action="version", version=f"tga-keras {__version__}")
+    p.add_argument("--debug", action="store_true", help="print the traceback of any error (also after the command)")
+    sub = p.add_subparsers(dest="command", metavar="<command>")
+    for module in COMMANDS.values():
+        mod = importlib.import_module(f"tga_keras.cli.{module}")
+        sp = mod.add_parser(sub)
+        sp.set_defaults(_run=mod.run)
+    return p
+
+
+def quiet_tensorflow_import() -> None:
+    """Import TensorFlow with C++ start-up chatter (oneDNN/absl INFO lines) kept off stderr."""
+    if "tensorflow" in sys.modules or os.environ.get("TGA_VERBOSE_TF"):
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr descriptor: nothing to silence
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+# A user's input error raised inside tf.data (a numpy_function or generator) reaches us wrapped in a
+# TensorFlow error whose message holds the original "DatasetError: ..." line.
+_WRAPPED_INPUT_ERROR = re.compile(r"\b(?:DatasetError|DatasetFileNotFoundError|InputError|CheckpointError): (.+)")
+_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def _wrapped_input_error(e: BaseException) -> str | None:
+    """The message of a user's input error that TensorFlow wrapped (tf.data), or None."""
+    if not type(e).__module__.startswith("tensorflow"):
+        return None
+    m = _WRAPPED_INPUT_ERROR.search(str(e))
+    return m.group(1).strip() if m else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    if argv and argv[0] not in ("-h", "--help", "--version"):  # top-level help needs no TensorFlow
+        quiet_tensorflow_import()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    return run_command(f"tga {args.command}", lambda: args._run(args), debug)
+
+
+def run_command(name: str, run: Callable[[], int | None], debug: bool = False) -> int:
+    """``run()`` under the exit-code contract of every entry point (module docstring): its exit code, or
+    one line ``<name>: error: ...`` on stderr and 2 (a user's mistake), 1 (a failure inside the program)
+    or 130 (Ctrl-C); ``debug`` adds the traceback. ``tga``, ``python -m export``, ``python -m
+    training.run`` and ``python -m training.tools`` all end here."""
+    try:
+        return int(run() or 0)
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except (InputError, *_FILE_ERRORS) as e:
+        _report(name, f"error: {e}", debug)
+        return 2
+    except OSError as e:  # the system failed us while working: a full disk, an I/O error
+        _report(name, f"error: {e}", debug)
+        return 1
+    except Exception as e:  # noqa: BLE001 - every other failure: one line, exit 1
+        wrapped = _wrapped_input_error(e)
+        if wrapped is not None:
+            _report(name, f"error: {wrapped}", debug)
+            return 2
+        text = str(e).strip().splitlines()
+        _report(name, f"internal error: {type(e).__name__}: {text[0] if text else ''}", debug, internal=True)
+        return 1
+
+
+def _report(name: str, message: str, debug: bool, internal: bool = False) -> None:
+    if debug:
+        traceback.print_exc()
+    print(f"{name}: {message}", file=sys.stderr)
+    if internal and not debug:
+        print(
+            f"{name}: this is a bug or an unsupported case; run again with --debug for the traceback", file=sys.stderr
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

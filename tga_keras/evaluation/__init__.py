@@ -1,0 +1,1 @@
+"""Evaluation: metrics (the official PSNR-Y/SSIM-Y), the evaluator, pictures."""

@@ -1,0 +1,1 @@
+"""Files, images and video: the one place frames are read and written."""

@@ -1,0 +1,1 @@
+"""The network: config and presets, layers, the Keras model, loading and the official-checkpoint converter."""

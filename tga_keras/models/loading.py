@@ -1,0 +1,141 @@
+"""Model loading: the one place a weights path or a preset becomes a Keras TGA model.
+
+:func:`load_tga` is what every command, the training packager and the exporters load Keras models
+with (:func:`tga_keras.runtime.backends.load_backend` calls it for the ``keras`` backend). ``weights`` is:
+
+* ``None``: an untrained network of ``preset``;
+* ``.keras``: a saved Keras model, which carries its own config (``preset``, if given, must match);
+* ``.pth`` / ``.pt``: an official PyTorch checkpoint (:func:`tga_keras.models.convert.from_torch`; the
+  architecture is recognised from its keys; ``preset``, if given, must match);
+* ``.weights.h5``: Keras weights for ``preset``.
+
+The default rule: where neither the file nor the caller names the architecture (no weights, or
+``.weights.h5``), it is :data:`DEFAULT_PRESET` (``'official'``). :func:`with_precision` rebuilds a
+float32 model for bfloat16 compute. Frames the models take are float32 RGB in [0, 1]
+(:mod:`tga_keras.runtime.upscaler`).
+
+Imports TensorFlow and Keras only when a model is built or read, not at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from tga_keras.errors import InputError, first_line
+
+if TYPE_CHECKING:
+    import keras
+
+    from tga_keras.models.config import TGAConfig
+    from tga_keras.models.model import TGAModel
+
+PRECISIONS = ("float32", "bfloat16")
+DEFAULT_PRESET = "official"  # the architecture when neither the weights file nor the caller names one
+
+
+def with_precision(model: keras.Model, precision: str = "float32") -> keras.Model:
+    """``model`` itself for ``'float32'``; for ``'bfloat16'`` the same network and weights rebuilt
+    under Keras' ``mixed_bfloat16`` policy (bf16 compute, float32 weights and BatchNorm).
+
+    bfloat16 is an opt-in speed mode: on CPUs with AMX / AVX512-BF16 (Intel Sapphire Rapids and
+    later) and on GPUs it is several times faster. Only the residual branch runs in bf16 (the input
+    frames, the bicubic base and the final sum stay float32); outputs differ from float32 by up to
+    about 1e-2 (7.2e-3 measured on real frames with the shipped model's version 1; measure yours with
+    ``tga evaluate --precision`` or ``tga benchmark``). Elsewhere it can be slower than float32.
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "float32":
+        return model
+    import keras
+
+    from tga_keras.models.model import build_tga
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        fast = build_tga(model.config, return_attention=getattr(model, "return_attention", False))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    fast.set_weights(model.get_weights())
+    return fast
+
+
+def load_tga(
+    weights: str | os.PathLike[str] | None = None, preset: str | None = None, precision: str = "float32"
+) -> TGAModel:
+    """A TGA ``keras.Model``: untrained ``preset`` if ``weights`` is None, else loaded from ``weights``.
+
+    ``precision``: ``'float32'`` (exact) or ``'bfloat16'`` (see :func:`with_precision`).
+
+    ``.keras``: a saved Keras model (its own config; ``preset``, if given, must match).
+    ``.pth``: an official PyTorch checkpoint via :func:`tga_keras.models.convert.from_torch` (the network,
+    ``official`` or the dilated ``paper``, is recognised from its keys; ``preset``, if given, must
+    match). ``.weights.h5``: Keras weights for ``preset`` (default official).
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is not a TGA model.
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return with_precision(_load_float32(weights, preset), precision)
+
+
+def _preset_or_default(config: TGAConfig | None) -> TGAConfig:
+    """``config``, or the config of :data:`DEFAULT_PRESET` when the caller named no preset."""
+    from tga_keras.models.config import TGAConfig
+
+    return config or TGAConfig.preset(DEFAULT_PRESET)
+
+
+def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) -> TGAModel:
+    from tga_keras.models.config import TGAConfig
+    from tga_keras.models.model import TGAModel, build_tga
+
+    config = TGAConfig.preset(preset) if preset is not None else None
+    if weights is None:
+        return build_tga(_preset_or_default(config))
+    path = os.fspath(weights)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"weights file not found: {path}")
+    if not os.path.isfile(path):
+        raise InputError(f"weights must be a file, got a folder: {path}")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"weights file is empty (0 bytes): {path}")
+    lower = path.lower()
+    if lower.endswith(".pth") or lower.endswith(".pt"):
+        from tga_keras.models.convert import from_torch
+
+        return from_torch(path, config)
+    if lower.endswith(".weights.h5"):
+        model = build_tga(_preset_or_default(config))
+        try:
+            model.load_weights(path)
+        except Exception as e:  # h5py/keras raise many types for foreign or mismatched files
+            raise InputError(
+                f"{path}: cannot load these weights into the "
+                f"{preset or DEFAULT_PRESET} TGA: {type(e).__name__}: {first_line(e)}"
+            ) from None
+        return model
+    if lower.endswith(".keras"):
+        import zipfile
+
+        import keras
+
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is not)")
+        try:
+            model = keras.saving.load_model(path, compile=False)  # inference needs no optimizer
+        except Exception as e:  # zipfile/json/keras errors for files that are not Keras models
+            raise InputError(f"{path}: not a readable Keras model: {type(e).__name__}: {first_line(e)}") from None
+        if not isinstance(model, TGAModel):
+            raise InputError(f"{path}: holds a {type(model).__name__}, not a TGA model")
+        if config is not None and model.config != config:
+            raise InputError(
+                f"{path}: the saved model is not the {preset!r} preset "
+                f"(saved config {model.config.to_json()}); drop --preset"
+            )
+        return model
+    raise InputError(f"{path}: unknown weights format; use .keras, .weights.h5 or an official .pth")
+
+
+__all__ = ["DEFAULT_PRESET", "PRECISIONS", "load_tga", "with_precision"]

@@ -1,0 +1,1 @@
+"""What happens to frames before the network: degradation, resizing, alignment."""

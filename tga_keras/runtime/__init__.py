@@ -1,0 +1,1 @@
+"""Running a model: windows, tiling, backends (one registry) and the Upscaler."""

@@ -1,0 +1,1 @@
+"""Data tools of training: photographs (stills), clips."""

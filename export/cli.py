@@ -246,9 +246,9 @@ def onnx_precisions(formats: Iterable[str], precisions: dict[str, tuple[str, ...
 def parity_size(cfg: TGAConfig) -> tuple[int, int]:
     """LR size of the parity windows: the bundled clip (176x144) degraded by the model's scale."""
     from tga_keras.assets import clip_path
-    from tga_keras.io.images import probe_video
+    from tga_keras.io.video import probe
 
-    info = probe_video(clip_path())
+    info = probe(clip_path())
     return info.height // cfg.scale, info.width // cfg.scale
 
 

@@ -58,14 +58,16 @@ def check_calibration(video: str | None, frames: int, scale: int) -> None:
 
 def calibration_windows(job: Job):
     """Float32 LR windows for the int8 calibration (``--calibration`` video, else the bundled clip)."""
-    from tga_keras.io.images import probe_video
+    from tga_keras.io.video import iter_frames, probe
     from tga_keras.runtime.parity import real_windows
 
     cfg = job.config
     video = job.calibration
     start = 0 if video else CALIBRATION_START
     if video:
-        n = probe_video(video).num_frames
+        n = probe(video).num_frames
+        if n is None:  # a container without a frame count
+            n = sum(1 for _ in iter_frames(video))
         count = max(1, min(CALIBRATION_WINDOWS, (n - cfg.frames) // cfg.frames + 1))
     else:
         count = CALIBRATION_WINDOWS

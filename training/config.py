@@ -13,6 +13,8 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from tga_keras.models.presets import DEFAULT_PRESET, TRAINING_PRESET
+
 if TYPE_CHECKING:
     from tga_keras.data.synthetic import MotionRange
     from tga_keras.models.config import TGAConfig
@@ -31,7 +33,7 @@ _PATH_LIST_FIELDS = ("train_videos", "val_videos")
 class TrainConfig:
     """A training run (see ``training/README.md`` for a worked example of every field)."""
 
-    model: dict[str, Any] = dataclasses.field(default_factory=lambda: {"preset": "small"})
+    model: dict[str, Any] = dataclasses.field(default_factory=lambda: {"preset": TRAINING_PRESET})
     # --- data
     train_videos: list[str] = dataclasses.field(default_factory=list)
     train_vimeo: str | None = None  # root of vimeo_septuplet (sequences/, sep_trainlist.txt)
@@ -158,7 +160,7 @@ class TrainConfig:
         from tga_keras.models.config import TGAConfig
 
         spec = dict(self.model)
-        preset = spec.pop("preset", "official")
+        preset = spec.pop("preset", DEFAULT_PRESET)  # a "model" without "preset": the default architecture
         try:
             return TGAConfig.preset(preset).replace(**spec)
         except TypeError as e:

@@ -11,7 +11,8 @@ import pytest
 from tests.helpers.export_helpers import TINY_EXPORT_CONFIG
 from tga_keras.assets import clip_path
 from tga_keras.cli.main import main
-from tga_keras.io.images import read_image, read_video
+from tga_keras.io.images import read_image
+from tga_keras.io.video import read_video
 
 CLIP = clip_path()
 TINY = TINY_EXPORT_CONFIG

@@ -10,7 +10,8 @@ import pytest
 
 from tga_keras.assets import clip_path
 from tga_keras.cli.main import main
-from tga_keras.io.images import probe_video, read_image, read_video
+from tga_keras.io.images import read_image
+from tga_keras.io.video import probe, read_video
 
 CLIP = clip_path()
 SMALL = ["--preset", "small", "--no-progress"]
@@ -59,7 +60,7 @@ def test_bundled_clip_to_folder_and_mp4(tmp_path, capsys):
 
     video = tmp_path / "sr.mp4"
     assert main(["upscale", CLIP, str(video), "--frames-limit", "2", "--fps", "10", *SMALL]) == 0
-    info = probe_video(video)
+    info = probe(video)
     assert (info.num_frames, info.height, info.width, round(info.fps)) == (2, 576, 704, 10)
     assert _leftovers(tmp_path) == []
 
@@ -79,7 +80,7 @@ def test_folder_input_keeps_names_tiles_and_overwrites(tmp_path, lr_frames, caps
     assert read_image(out / "f6.png").shape == (160, 192, 3)
     avi = tmp_path / "out.avi"
     assert main(["upscale", str(src), str(avi), "--frames-limit", "3", *SMALL]) == 0
-    assert probe_video(avi).num_frames == 3
+    assert probe(avi).num_frames == 3
     assert _leftovers(tmp_path) == []
 
 
@@ -199,7 +200,7 @@ def test_demo_small(tmp_path, capsys):
     assert read_image(out / "comparison_001.png").shape == (288, 352 + 4 * 288 + 4 * 4, 3)
     assert read_image(out / "attention_001.png").shape[1] == 3 * 352 + 2 * 4
     for video, size in (("tga.mp4", (144, 176)), ("bicubic_vs_tga.mp4", (288, 2 * 352 + 4))):
-        info = probe_video(out / video)
+        info = probe(out / video)
         assert (info.num_frames, info.height, info.width) == (2, *size)
     for name in ("tga.mp4", "bicubic_vs_tga.mp4", "comparison_001.png", "attention_001.png", *plot):
         assert name in text

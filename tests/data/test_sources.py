@@ -13,7 +13,8 @@ from tga_keras.data import ArraySequence, FrameFolders, SyntheticMotion, VideoFi
 from tga_keras.data.fakes import random_frames, write_frames, write_video, write_vimeo_tree
 from tga_keras.data.synthetic import warp_frame
 from tga_keras.errors import DatasetFileNotFoundError
-from tga_keras.io.images import image_size, natural_key, read_image, read_video
+from tga_keras.io.images import image_size, natural_key, read_image
+from tga_keras.io.video import read_video
 
 CLIP = os.path.join(REPO, "tga_keras", "assets", "carphone_pristine.mp4")
 

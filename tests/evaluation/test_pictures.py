@@ -158,7 +158,7 @@ def test_attention_maps_match_the_models_attention_output():
 @pytest.fixture(scope="module")
 def lr_folder(tmp_path_factory):
     from tga_keras.assets import clip_path
-    from tga_keras.io.images import read_video
+    from tga_keras.io.video import read_video
 
     folder = tmp_path_factory.mktemp("lr")
     for i, frame in enumerate(read_video(clip_path(), 0, 6)[:, 40:64, 60:92]):  # 32x24

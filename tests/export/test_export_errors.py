@@ -215,7 +215,7 @@ def three_frame_clip(tmp_path_factory):
     for _ in range(3):
         writer.write(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
     writer.release()
-    from tga_keras.io.images import read_video
+    from tga_keras.io.video import read_video
 
     assert read_video(path).shape == (3, 64, 64, 3)  # readable: only the frame count is wrong
     return path

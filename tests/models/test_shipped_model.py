@@ -1,10 +1,13 @@
-"""The shipped model: its files agree with each other and it still gives its card's figures."""
+"""The shipped model: its files agree with each other and it still gives the figures of its ``metrics.json``.
+
+No test reads the model card's prose: the measured figures live in ``metrics.json`` (copied from the
+``tga evaluate --json`` files beside the model); the card may quote them.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 
 import pytest
 
@@ -15,32 +18,40 @@ from tga_keras.cli.main import main
 FOLDER = os.path.join(REPO, "saved_models", "tga_small_bd_x4")
 
 
-def _card_figure(protocol_label: str) -> tuple[float, float]:
-    """PSNR-Y / SSIM-Y of the card's evaluation table row that starts with ``protocol_label``."""
-    with open(os.path.join(FOLDER, "MODEL_CARD.md")) as f:
-        for line in f:
-            if line.startswith(f"| {protocol_label}"):
-                psnr, ssim = re.search(r"\| ([\d.]+) / ([\d.]+) \|", line).groups()
-                return float(psnr), float(ssim)
-    raise AssertionError(f"no row {protocol_label!r} in the model card")
+def _json(name: str) -> dict:
+    with open(os.path.join(FOLDER, name)) as f:
+        return json.load(f)
 
 
-def test_config_is_the_card_and_json_config():
+METRICS = _json("metrics.json")
+
+
+def test_config_is_the_metrics_and_json_config():
     from tga_keras.models.config import TGAConfig
     from tga_keras.models.loading import load_tga
 
     model = load_tga(os.path.join(FOLDER, "model.keras"))
-    assert model.config == TGAConfig.preset("small")  # the card: "TGA `small` preset"
+    assert model.config == TGAConfig.preset(METRICS["preset"])
     n = sum(int(w.numpy().size) for w in model.trainable_weights)
-    with open(os.path.join(FOLDER, "MODEL_CARD.md")) as f:
-        assert f"({n:,} parameters" in f.read()
-    with open(os.path.join(FOLDER, "eval_carphone_official.json")) as f:
-        # the JSON written by tga evaluate beside the model records the model's config
-        assert TGAConfig.from_dict(json.load(f)["config"]) == model.config
+    assert n == METRICS["parameters"]
+    # the JSON written by tga evaluate beside the model records the model's config
+    assert TGAConfig.from_dict(_json("eval_carphone_official.json")["config"]) == model.config
 
 
-def test_reproduces_the_card_on_the_bundled_clip(tmp_path, capsys):
-    """All 120 carphone frames, official protocol: the card's figure to 0.001 dB / 1e-4."""
+@pytest.mark.parametrize("name", sorted(k for k, e in METRICS["evaluations"].items() if e.get("source")))
+def test_metrics_are_those_of_the_eval_json(name):
+    """Every figure of ``metrics.json`` with a source is that ``tga evaluate --json`` file's average."""
+    entry = METRICS["evaluations"][name]
+    source = _json(entry["source"])
+    assert source["protocol"] == entry["protocol"]
+    assert len(source["sequences"]) == entry["sequences"]
+    figures = {k: v for k, v in entry.items() if isinstance(v, float)}
+    assert figures, f"{name}: no figures"
+    assert figures == pytest.approx({k: source["average"][k] for k in figures}, abs=1e-9)
+
+
+def test_reproduces_the_metrics_on_the_bundled_clip(tmp_path, capsys):
+    """All 120 carphone frames, official protocol: ``metrics.json``'s figure to 0.001 dB / 1e-4."""
     report = tmp_path / "eval.json"
     assert (
         main(
@@ -57,10 +68,11 @@ def test_reproduces_the_card_on_the_bundled_clip(tmp_path, capsys):
         == 0
     )
     got = json.loads(report.read_text())["average"]
-    psnr, ssim = _card_figure("official: HR reflect-padded")
-    assert got["psnr"] == pytest.approx(psnr, abs=1e-3) and got["ssim"] == pytest.approx(ssim, abs=1e-4)
-    with open(os.path.join(FOLDER, "eval_carphone_official.json")) as f:
-        assert json.load(f)["average"]["psnr"] == pytest.approx(got["psnr"], abs=1e-4)
+    want = METRICS["evaluations"]["carphone_official"]
+    assert got["psnr"] == pytest.approx(want["psnr"], abs=1e-3)
+    assert got["ssim"] == pytest.approx(want["ssim"], abs=1e-4)
+    assert got["bicubic_psnr"] == pytest.approx(want["bicubic_psnr"], abs=1e-3)
+    assert got["bicubic_ssim"] == pytest.approx(want["bicubic_ssim"], abs=1e-4)
 
 
 @pytest.mark.parametrize(

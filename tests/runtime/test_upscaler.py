@@ -261,7 +261,8 @@ def test_default_tile_overlap_keeps_the_shipped_model_within_1e4_of_whole_frames
     import os
 
     from tga_keras.assets import clip_path
-    from tga_keras.io.images import read_video, u8_to_float
+    from tga_keras.io.images import u8_to_float
+    from tga_keras.io.video import read_video
     from tga_keras.models.loading import load_tga
 
     shipped = os.path.join(REPO, "saved_models", "tga_small_bd_x4", "model.keras")

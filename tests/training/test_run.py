@@ -421,7 +421,7 @@ def test_stills_motion_sets_the_motion_range():
 
 
 def test_l1_sum_is_the_official_reduction():
-    """`"loss": "l1_sum"` (paper_vimeo.json) equals the official `nn.L1Loss(reduction='sum')(p, t) / batchsize`."""
+    """`"loss": "l1_sum"` (paper_vimeo_bd_x4.json) is the official `nn.L1Loss(reduction="sum")(p, t) / batchsize`."""
     from tga_keras.losses import l1_sum
 
     rng = np.random.default_rng(0)
@@ -432,7 +432,7 @@ def test_l1_sum_is_the_official_reduction():
     torch = pytest.importorskip("torch")
     official = torch.nn.L1Loss(reduction="sum")(torch.from_numpy(pred), torch.from_numpy(target)) / 3
     np.testing.assert_allclose(per_sample.mean(), official.item(), rtol=1e-5)
-    path = os.path.join(REPO, "training", "configs", "paper_vimeo.json")
+    path = os.path.join(REPO, "training", "configs", "paper_vimeo_bd_x4.json")
     assert TrainConfig.parse(json.loads(open(path).read())).loss == "l1_sum"
 
 

@@ -25,6 +25,7 @@ from tga_keras.cli.options import (
     add_backend_argument,
     add_overlap_argument,
     add_precision_argument,
+    weights_missing,
     weights_not_found,
 )
 from tga_keras.errors import UsageError
@@ -33,7 +34,7 @@ DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_se
 
 
 def add_parser(sub):
-    from tga_keras.models.config import PRESETS
+    from tga_keras.models.presets import DEFAULT_PRESET, PRESETS
 
     p = sub.add_parser(
         "benchmark",
@@ -41,7 +42,7 @@ def add_parser(sub):
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--preset", default="official", choices=PRESETS)
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS)
     p.add_argument("--config", metavar="JSON", help="TGAConfig fields overriding the preset, e.g. '{\"nf\": 48}'")
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + " (default: random weights; speed is the same)")
     add_backend_argument(p, extra=("peer",), note="; peer: --weights is the official network as ONNX, timed alone")
@@ -379,7 +380,7 @@ def run(args) -> int:
         raise UsageError(f"{args.json} exists; pass --overwrite to replace it")
     if args.config and args.weights:
         raise UsageError("--config applies to untrained presets; a --weights file carries its own config")
-    if args.weights is not None and not os.path.exists(args.weights):
+    if args.weights is not None and weights_missing(args.weights):
         raise weights_not_found(args.weights, "model")
     if args.backend == "peer" and not args.weights:
         raise UsageError("--backend peer needs --weights PEER.onnx")

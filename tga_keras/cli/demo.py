@@ -22,6 +22,7 @@ from tga_keras.cli.options import (
     add_backend_argument,
     add_overlap_argument,
     add_precision_argument,
+    weights_missing,
     weights_not_found,
 )
 from tga_keras.models.loading import DEFAULT_PRESET  # the one default architecture
@@ -74,39 +75,19 @@ def _write_png(path: str, rgb_u8: np.ndarray) -> None:
 
 
 def _write_video(path: str, frames_u8: list[np.ndarray], fps: float) -> str:
-    """A video of RGB uint8 frames, atomically: H.264 through PyAV (tga_keras.io.video), OpenCV's mp4v
-    without it. Returns the encoder used."""
-    import numpy as np
-
+    """A video of RGB uint8 frames, atomically, through :func:`tga_keras.io.video.open_writer` (H.264 with
+    PyAV, OpenCV's mp4v without it). Returns the encoder used."""
     from tga_keras.io.files import atomic_path
-    from tga_keras.io.video import av_available
+    from tga_keras.io.video import open_writer
 
-    h, w = frames_u8[0].shape[:2]
     with atomic_path(path, overwrite=True) as tmp:
-        if av_available():
-            from fractions import Fraction
-
-            from tga_keras.io.video import VideoWriter, choose_encoder
-
-            choice = choose_encoder(".mp4")
-            writer = VideoWriter(tmp, choice, rate=Fraction(fps).limit_denominator(1001))
-            try:
-                for frame in frames_u8:
-                    writer.write(np.ascontiguousarray(frame))
-            finally:
-                writer.close()
-            return choice.describe()
-        import cv2
-
-        cv_writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
-        if not cv_writer.isOpened():
-            raise OSError(f"OpenCV cannot open an 'mp4v' video writer for {path}")
+        writer = open_writer(tmp, ".mp4", rate=fps)
         try:
             for frame in frames_u8:
-                cv_writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+                writer.write(frame)
         finally:
-            cv_writer.release()
-        return "mp4v (OpenCV)"
+            writer.close()
+        return writer.describe()
 
 
 def _side_by_side(bicubic: np.ndarray, sr: np.ndarray, sr_name: str, zoom: int) -> np.ndarray:
@@ -125,7 +106,7 @@ def run(args) -> int:
         raise UsageError(f"--frames must be >= 1, got {args.frames}")
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise UsageError(f"--output {args.output} exists and is not a folder")
-    if args.weights is not None and not os.path.exists(args.weights):
+    if args.weights is not None and weights_missing(args.weights):
         raise weights_not_found(args.weights)
 
     import numpy as np
@@ -143,7 +124,8 @@ def run(args) -> int:
         write_psnr_plot,
     )
     from tga_keras.io.files import atomic_path
-    from tga_keras.io.images import probe_video, read_video, u8_to_float
+    from tga_keras.io.images import u8_to_float
+    from tga_keras.io.video import probe, read_video
     from tga_keras.preprocess.degradation import bd_degrade
     from tga_keras.preprocess.resize import imresize
     from tga_keras.runtime.backends import load_backend
@@ -152,7 +134,8 @@ def run(args) -> int:
 
     t_start = time.perf_counter()
     path = clip_path()
-    info = probe_video(path)
+    info = probe(path)
+    assert info.num_frames is not None  # the bundled clip's container has its count
     if args.frames > info.num_frames:
         raise UsageError(f"--frames {args.frames}: the bundled clip has {info.num_frames} frames")
     trained = args.weights is not None

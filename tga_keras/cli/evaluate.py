@@ -33,6 +33,7 @@ from tga_keras.cli.options import (
     align_choice,
     alignment_note,
     model_label,
+    weights_missing,
     weights_not_found,
 )
 
@@ -134,7 +135,7 @@ def run(args) -> int:
             raise UsageError(f"--plot {args.plot}: the file name must end in one of {', '.join(PLOT_FORMATS)}")
         if not have_matplotlib():
             raise UsageError("--plot needs matplotlib (pip install matplotlib)")
-    if args.weights is not None and not os.path.exists(args.weights):
+    if args.weights is not None and weights_missing(args.weights):
         raise weights_not_found(args.weights)
 
     import numpy as np

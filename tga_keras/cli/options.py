@@ -21,14 +21,39 @@ def add_precision_argument(parser) -> None:
 
 
 def weights_not_found(path: str, what: str = "weights file") -> FileNotFoundError:
-    """The error for a ``--weights`` path that does not exist; shipped models get a hint (they are not in the wheel)."""
+    """The error for a ``--weights`` path that does not exist; shipped models get a hint (they are not in
+    the wheel), and a bare name the list of the shipped models' names."""
+    from tga_keras.models.presets import SHIPPED_HINT, known_names_text, looks_like_name
+
     hint = ""
     if "saved_models" in str(path).replace("\\", "/").split("/"):
+        hint = f" ({SHIPPED_HINT})"
+    elif looks_like_name(path):
         hint = (
-            " (the shipped models are in saved_models/ of the project's git checkout, not in the pip package: "
-            "run from the checkout or give the model's full path)"
+            f" (nor a shipped model's name; known names: {known_names_text()}; "
+            "or give a model's path, or a handle Keras loads such as hf://user/repo)"
         )
     return FileNotFoundError(f"{what} not found: {path}{hint}")
+
+
+def weights_argument(value: str) -> str:
+    """``--weights`` as the commands read it (the argparse ``type`` :func:`add_backend_argument` gives it):
+    a shipped model's name (``tga_small_bd_x4``) becomes the path of its file in the checkout, whether
+    or not the file is there (a missing one is then reported by the command, saying where it lives);
+    anything else (a path, a handle such as ``hf://user/repo``) comes back unchanged. Never raises, so
+    every mistake is reported by the command (exit code 2, :func:`weights_not_found`)."""
+    from tga_keras.models.presets import shipped_location
+
+    location = shipped_location(value)
+    return value if location is None else str(location)
+
+
+def weights_missing(path: str | None) -> bool:
+    """Whether a ``--weights`` value names nothing loadable here: not None, not an existing path and not
+    a handle Keras loads itself (``hf://user/repo``), which only ``keras.saving.load_model`` can check."""
+    from tga_keras.models.presets import is_handle
+
+    return path is not None and not os.path.exists(path) and not is_handle(path)
 
 
 def add_overlap_argument(parser) -> None:
@@ -88,6 +113,18 @@ def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") ->
         help="runtime for --weights; auto picks it from the path (.keras/.pth/.h5 keras, a folder savedmodel, "
         ".tflite, .onnx, .engine tensorrt)" + note,
     )
+    # every command that takes --weights adds it just before --backend: let it take a shipped model's name
+    for action in parser._actions:
+        if action.dest == "weights" and action.type is None:
+            action.type = weights_argument
+            if action.help:
+                action.help += f"; or a shipped model's name ({_shipped_names()}: its file in the checkout)"
+
+
+def _shipped_names() -> str:
+    from tga_keras.models.presets import TABLE
+
+    return ", ".join(p.weights.name for p in TABLE.values() if p.weights is not None)
 
 
 UNTRAINED_WARNING = (

@@ -30,18 +30,14 @@ from tga_keras.cli.options import (
     add_precision_argument,
     align_choice,
     alignment_note,
+    weights_missing,
     weights_not_found,
 )
 from tga_keras.cli.upscale_pictures import FramePictures, add_picture_arguments, check_picture_args
 from tga_keras.errors import InputError
 
 if TYPE_CHECKING:
-    import cv2
-
     from tga_keras.io.video import EncoderChoice, VideoProbe
-
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}  # OpenCV's fourccs, without PyAV
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi")  # with PyAV (tga_keras.io.video.CONTAINERS)
 
 
 def add_parser(sub):
@@ -124,13 +120,14 @@ def add_parser(sub):
 def output_kind(path: str) -> str:
     """``'folder'`` or a video extension (``'.mp4'``, ``'.mkv'``, ``'.mov'``, ``'.avi'``); ``UsageError`` else."""
     from tga_keras.errors import UsageError
+    from tga_keras.io.video import CONTAINERS
 
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         return "folder"
     ext = os.path.splitext(path)[1].lower()
     if ext == "":
         return "folder"
-    if ext in VIDEO_EXTENSIONS:
+    if ext in CONTAINERS:
         return ext
     raise UsageError(
         f"unsupported output {path!r}: write a .mp4, .mkv, .mov or .avi video, or a folder (no extension) of PNG frames"
@@ -155,7 +152,7 @@ def _video_plan(args, kind: str):
     if not video.av_available():
         if given:
             raise UsageError(f"{given[0]} needs PyAV (pip install av); without it videos are written with OpenCV")
-        if kind not in VIDEO_CODECS:
+        if kind not in video.OPENCV_FOURCCS:
             raise UsageError(f"writing a {kind} video needs PyAV (pip install av); without it write .mp4 or .avi")
         return None
     try:
@@ -199,7 +196,7 @@ class _Source:
 def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Source:
     """Open INPUT; neighbours of the first/last selected frames are read too (up to ``radius`` each side)."""
     from tga_keras.errors import UsageError
-    from tga_keras.io.images import image_size, iter_video, list_images, probe_video, read_image
+    from tga_keras.io.images import image_size, list_images, read_image
 
     lo = max(0, start - radius)
     hi = None if limit is None else start + limit + radius
@@ -231,26 +228,16 @@ def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Sour
         )
     if not os.path.exists(path):
         raise FileNotFoundError(f"input not found: {path}")
-    from tga_keras.io import video
-
-    if video.av_available():
-        return _open_video_av(path, start, limit, lo, hi)
-    info = probe_video(path)  # DatasetError (a ValueError) for zero-byte, corrupt or unsupported files
-    if start >= info.num_frames:
-        raise UsageError(f"--start {start} is past the end: {path} has about {info.num_frames} frames")
-    total = info.num_frames - start if limit is None else min(limit, info.num_frames - start)
-    frames = itertools.islice(iter_video(path), lo, hi)
-    names = (f"{start + k:06d}" for k in itertools.count())
-    fps = info.fps if info.fps and info.fps > 0 else 25.0
-    return _Source(frames, start - lo, total, names, fps, f"~{total} frames of {info.width}x{info.height} from {path}")
+    return _open_video(path, start, limit, lo, hi)
 
 
-def _open_video_av(path: str, start: int, limit: int | None, lo: int, hi: int | None) -> _Source:
-    """A video read with PyAV: frames uint8 RGB, or float32 [0, 1] over 8 bits; their timestamps go to ``stamps``."""
+def _open_video(path: str, start: int, limit: int | None, lo: int, hi: int | None) -> _Source:
+    """A video read with tga_keras.io.video (PyAV, OpenCV without it): frames uint8 RGB, or float32 [0, 1]
+    over 8 bits; their timestamps (``None`` with OpenCV) go to ``stamps``."""
     from tga_keras.errors import UsageError
     from tga_keras.io import video
 
-    info = video.probe(path)  # DatasetError (a ValueError) for corrupt or unsupported files
+    info = video.probe(path)  # DatasetError (a ValueError) for zero-byte, corrupt or unsupported files
     n = info.num_frames
     if n is not None and start >= n:
         raise UsageError(f"--start {start} is past the end: {path} has about {n} frames")
@@ -296,28 +283,23 @@ class _FolderWriter:
 
 
 class _VideoWriter:
-    """A video OUTPUT: PyAV (:class:`tga_keras.io.video.VideoWriter`) when ``plan`` is given, else OpenCV.
+    """A video OUTPUT through :func:`tga_keras.io.video.open_writer`: PyAV with ``plan``, OpenCV without PyAV.
 
     With PyAV a video source keeps its frame timestamps (popped from ``source.stamps`` frame by
     frame), colour tags and audio track, unless ``--fps`` is given (a constant ``fps``, no audio).
-    OpenCV writes VIDEO_CODECS[kind] ('mp4v', 'MJPG') at ``fps``, with neither.
+    OpenCV writes ``tga_keras.io.video.OPENCV_FOURCCS[kind]`` ('mp4v', 'MJPG') at ``fps``, with neither.
     """
 
     def __init__(self, path: str, kind: str, fps: float, plan: EncoderChoice | None, source: _Source, args):
-        self.path, self.fps, self.count = path, fps, 0
-        self.codec = plan.encoder if plan is not None else VIDEO_CODECS[kind]
-        self.writer: cv2.VideoWriter | None = None  # OpenCV's, opened at the first frame (its size)
-        self.stamps: collections.deque | None = source.stamps  # popped per frame (bounded), used without --fps
-        self.use_stamps = False
-        self.notes: list[str] = [plan.fallback] if plan is not None and plan.fallback else []
-        self.av = None
-        if plan is None:
-            return
         from fractions import Fraction
 
         from tga_keras.io import video
 
-        probe = source.video
+        self.count = 0
+        self.stamps: collections.deque | None = source.stamps  # popped per frame (bounded), used without --fps
+        self.use_stamps = False
+        self.notes: list[str] = [plan.fallback] if plan is not None and plan.fallback else []
+        probe = source.video if plan is not None else None
         rate = Fraction(fps).limit_denominator(1001)
         timing: dict = {"origin": None}  # frames numbered from 0 at ``rate``
         audio = None
@@ -333,37 +315,29 @@ class _VideoWriter:
                     audio = video.AudioCopy(probe.path, to_end=args.frames_limit is None)
             elif probe.audio is not None:
                 self.notes.append("audio track not copied: --fps retimes the video")
-        self.av = video.VideoWriter(
-            path, plan, rate=rate, color=probe.color if probe is not None else None, audio=audio, **timing
+        self.writer = video.open_writer(
+            path,
+            kind,
+            rate=rate if plan is not None else fps,  # OpenCV: a constant rate
+            choice=plan,
+            color=probe.color if probe is not None else None,
+            audio=audio,
+            **timing,
         )
 
     def write(self, rgb_u8):
-        if self.av is not None:
-            pts, duration = self.stamps.popleft() if self.stamps else (None, None)
-            if not self.use_stamps:  # --fps: a constant rate (the stamps were only drained)
-                pts, duration = None, None
-            self.av.write(rgb_u8, pts, duration)
-            self.count += 1
-            return
-        import cv2
-
-        if self.writer is None:
-            h, w = rgb_u8.shape[:2]
-            self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter.fourcc(*self.codec), self.fps, (w, h))
-            if not self.writer.isOpened():
-                raise OSError(f"OpenCV cannot open a {self.codec!r} video writer for {self.path}")
-        self.writer.write(rgb_u8[:, :, ::-1])
+        pts, duration = self.stamps.popleft() if self.stamps else (None, None)
+        if not self.use_stamps:  # --fps, or OpenCV: a constant rate (the stamps were only drained)
+            pts, duration = None, None
+        self.writer.write(rgb_u8, pts, duration)
         self.count += 1
 
     def close(self):
-        if self.av is not None:
-            self.av.close()
-            self.notes += self.av.notes
-        if self.writer is not None:
-            self.writer.release()
+        self.writer.close()
+        self.notes += self.writer.notes
 
     def describe(self) -> str:
-        return self.av.describe() if self.av is not None else self.codec
+        return self.writer.describe()
 
 
 # ------------------------------------------------------------------------------ run
@@ -381,7 +355,7 @@ def run(args) -> int:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     if os.path.realpath(args.output) == os.path.realpath(args.input):
         raise UsageError("OUTPUT is the INPUT; write somewhere else")
-    if args.weights is not None and not os.path.exists(args.weights):
+    if args.weights is not None and weights_missing(args.weights):
         raise weights_not_found(args.weights)
     if os.path.isfile(args.input) and os.path.getsize(args.input) == 0:
         raise InputError(f"empty (zero-byte) input file: {args.input}")

@@ -19,18 +19,8 @@ from typing import Sequence as _Seq
 import numpy as np
 
 from tga_keras.errors import DatasetError, DatasetFileNotFoundError
-from tga_keras.io.images import (
-    VIDEO_EXTENSIONS,
-    find_files,
-    image_size,
-    iter_video,
-    list_images,
-    natural_key,
-    probe_video,
-    read_image,
-    read_video,
-    u8_to_float,
-)
+from tga_keras.io.images import find_files, image_size, list_images, natural_key, read_image, u8_to_float
+from tga_keras.io.video import VIDEO_EXTENSIONS, iter_frames, probe, read_video
 
 Box = tuple  # (top, left, height, width) in HR pixels
 
@@ -152,12 +142,14 @@ class ArraySequence(Sequence):
 
 
 class VideoSequence(Sequence):
-    """A video file read with ``cv2.VideoCapture`` (BGR -> RGB, /255).
+    """A video file read with :func:`tga_keras.io.video.read_video` (the reader of ``tga upscale``).
 
+    8-bit sources give uint8 frames (/255), sources of more than 8 bits float32 [0, 1] frames.
     ``in_memory=True`` decodes the whole video (or its first ``max_frames`` frames) once, on
-    construction, and keeps uint8 frames: exact frame count and fast random windows.
-    ``in_memory=False`` trusts the container's frame count and seeks per read (slower; some
-    codecs seek inexactly); a window that cannot be decoded raises :class:`DatasetError`.
+    construction, and keeps the frames: exact frame count and fast random windows.
+    ``in_memory=False`` trusts the container's frame count (counts the frames when it has none)
+    and decodes from the first frame up to each window read (exact, slower for late windows);
+    a window that cannot be decoded raises :class:`DatasetError`.
     """
 
     def __init__(
@@ -175,9 +167,10 @@ class VideoSequence(Sequence):
             self.num_frames = int(self.frames.shape[0])
             self.size = (int(self.frames.shape[1]), int(self.frames.shape[2]))
         else:
-            info = probe_video(self.path)
+            info = probe(self.path)
             self.frames = None
-            self.num_frames = info.num_frames if max_frames is None else min(info.num_frames, max_frames)
+            n = info.num_frames if info.num_frames is not None else sum(1 for _ in iter_frames(self.path))
+            self.num_frames = n if max_frames is None else min(n, max_frames)
             self.size = (info.height, info.width)
 
     def _read(self, indices, *, key, box):
@@ -196,7 +189,7 @@ class VideoSequence(Sequence):
             for f in self.frames:
                 yield u8_to_float(f)
             return
-        for k, f in enumerate(iter_video(self.path)):
+        for k, f in enumerate(frame.image for frame in iter_frames(self.path)):
             if k >= self.num_frames:
                 return
             if f.shape[:2] != self.size:

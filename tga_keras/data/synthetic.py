@@ -47,7 +47,8 @@ import numpy as np
 
 from tga_keras.data.sources import Sequence
 from tga_keras.errors import DatasetError, DatasetFileNotFoundError
-from tga_keras.io.images import image_size, list_images, read_image, read_video, u8_to_float
+from tga_keras.io.images import image_size, list_images, read_image, u8_to_float
+from tga_keras.io.video import read_video
 
 MAX_OBJECTS = 16  # most moving objects per sequence (each costs a warp of its bounding box per frame)
 STILL_CACHE_BYTES = 1 << 30  # decoded stills kept in memory, all sources together (module docstring)

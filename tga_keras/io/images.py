@@ -1,4 +1,4 @@
-"""Reading images and videos as float32 RGB frames in [0, 1].
+"""Reading images as float32 RGB frames in [0, 1] (videos: :mod:`tga_keras.io.video`).
 
 Image conversions (``cv2.imread(..., IMREAD_UNCHANGED)``, no EXIF rotation):
 
@@ -7,13 +7,11 @@ Image conversions (``cv2.imread(..., IMREAD_UNCHANGED)``, no EXIF rotation):
 * grayscale ``(H, W)`` or ``(H, W, 1)`` -> the one channel repeated 3 times;
 * BGR -> RGB; BGRA -> RGB (alpha dropped, not composited).
 
-Videos are read with ``cv2.VideoCapture`` (any container/codec the installed OpenCV reads) and
-converted BGR -> RGB.
+Videos are read and written in :mod:`tga_keras.io.video` (PyAV, OpenCV without it).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import struct
@@ -25,7 +23,6 @@ import numpy as np
 from tga_keras.errors import DatasetError, DatasetFileNotFoundError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m", ".wmv", ".flv")
 
 
 def natural_key(name: str) -> list:
@@ -142,99 +139,10 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-# ------------------------------------------------------------------------------------ video
-@dataclasses.dataclass(frozen=True)
-class VideoInfo:
-    """What the container reports: ``num_frames`` may be approximate for some containers."""
-
-    path: str
-    num_frames: int
-    height: int
-    width: int
-    fps: float
-
-
-def _open_video(path: str) -> cv2.VideoCapture:
-    _check_file(path)
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        cap.release()
-        raise DatasetError(f"OpenCV cannot open video {path} (corrupt, truncated or unsupported codec)")
-    return cap
-
-
-def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Open ``path`` and decode its first frame; raise :class:`DatasetError` if that fails."""
-    path = os.fspath(path)
-    cap = _open_video(path)
-    try:
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            raise DatasetError(f"video {path} has no decodable frame")
-        n = int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        cap.release()
-    return VideoInfo(path, max(n, 1), int(frame.shape[0]), int(frame.shape[1]), fps)
-
-
-def _frame_to_rgb_u8(frame: np.ndarray, path: str) -> np.ndarray:
-    if frame.ndim == 2:
-        frame = frame[:, :, None]
-    if frame.shape[2] == 1:
-        frame = np.repeat(frame, 3, axis=2)
-    if frame.dtype != np.uint8:
-        raise DatasetError(f"video {path} decodes to {frame.dtype} frames; only 8-bit is supported")
-    return np.ascontiguousarray(frame[:, :, 2::-1])
-
-
-def read_video(path: str | os.PathLike, start: int = 0, count: int | None = None) -> np.ndarray:
-    """Frames ``start .. start+count-1`` (all from ``start`` if ``count`` is None) as uint8 RGB ``(N, H, W, 3)``.
-
-    Raises :class:`DatasetError` if the video cannot be opened, or if fewer than ``count`` frames
-    can be decoded from ``start``.
-    """
-    path = os.fspath(path)
-    cap = _open_video(path)
-    frames: list[np.ndarray] = []
-    try:
-        if start > 0:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, float(start))
-        while count is None or len(frames) < count:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                break
-            frames.append(_frame_to_rgb_u8(frame, path))
-    finally:
-        cap.release()
-    if count is not None and len(frames) < count:
-        raise DatasetError(
-            f"video {path}: needed frames {start}..{start + count - 1} but only {len(frames)} decoded from {start}"
-        )
-    if not frames:
-        raise DatasetError(f"video {path} has no decodable frame from index {start}")
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        raise DatasetError(f"video {path} changes frame size mid-stream: {sorted(shapes)}")
-    return np.stack(frames)
-
-
-def iter_video(path: str | os.PathLike):
-    """Decode a video frame by frame: uint8 RGB ``(H, W, 3)`` arrays, streaming (no whole-video buffer)."""
-    path = os.fspath(path)
-    cap = _open_video(path)
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                return
-            yield _frame_to_rgb_u8(frame, path)
-    finally:
-        cap.release()
-
-
 def u8_to_float(frames: np.ndarray) -> np.ndarray:
-    """uint8 -> float32 in [0, 1]."""
+    """uint8 -> float32 in [0, 1]; float frames (a video of more than 8 bits, already in [0, 1]) -> float32."""
+    if np.issubdtype(frames.dtype, np.floating):
+        return np.asarray(frames, dtype=np.float32)
     out = frames.astype(np.float32)
     out /= np.float32(255.0)
     return out
@@ -242,16 +150,11 @@ def u8_to_float(frames: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "IMAGE_EXTENSIONS",
-    "VIDEO_EXTENSIONS",
-    "VideoInfo",
     "find_files",
     "image_size",
-    "iter_video",
     "list_images",
     "natural_key",
-    "probe_video",
     "read_image",
-    "read_video",
     "to_float_rgb",
     "u8_to_float",
 ]

@@ -1,9 +1,11 @@
-"""Video files through PyAV (FFmpeg's libraries): frames with their timestamps, colour tags and audio.
+"""The one video layer: every command and data pipeline reads and writes video files here.
 
-PyAV (``pip install av``; its wheels bundle FFmpeg) is optional: :func:`av_available` says whether
-``import av`` works, and ``tga upscale`` falls back to OpenCV (:mod:`tga_keras.io.images`) without it.
+PyAV (FFmpeg's libraries) first: frames with their timestamps, colour tags and audio. PyAV
+(``pip install av``; its wheels bundle FFmpeg) is a dependency, but where ``import av`` fails
+(:func:`av_available`) this module, and only this module, falls back to OpenCV: ``cv2.VideoCapture``
+(BGR -> RGB, 8-bit, no timestamps, colour tags or audio) and ``cv2.VideoWriter`` (:data:`OPENCV_FOURCCS`).
 
-Reading (:func:`probe`, :func:`iter_frames`)
+Reading (:func:`probe`, :func:`iter_frames`, :func:`read_video`)
     Frames are decoded one at a time (streaming, constant memory) and converted to RGB with the
     stream's own colour matrix and range (BT.601 and limited range where the file does not say, as
     FFmpeg assumes):
@@ -15,7 +17,10 @@ Reading (:func:`probe`, :func:`iter_frames`)
     Each frame keeps its presentation timestamp (``pts``, in the stream's ``time_base``), so a
     variable-frame-rate source keeps its timing when written back with :class:`VideoWriter`.
 
-Writing (:func:`choose_encoder`, :class:`VideoWriter`)
+    :func:`read_video` decodes a span of frames into one array (the same frames as :func:`iter_frames`).
+    :data:`VIDEO_EXTENSIONS` are the file names taken as videos when a folder is listed.
+
+Writing (:func:`choose_encoder`, :class:`VideoWriter`, :func:`open_writer`)
     ``uint8`` RGB ``(H, W, 3)`` frames. The container comes from the extension (:data:`CONTAINERS`);
     the encoder, unless ``codec`` names one, is the first the FFmpeg build has of:
 
@@ -49,9 +54,16 @@ if TYPE_CHECKING:
     import av.container
     import av.packet
     import av.stream
+    import cv2
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m", ".wmv", ".flv")
+"""Input files taken as videos (any case) when a folder is listed; any file FFmpeg decodes can be given by name."""
 
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
-"""Output extension -> FFmpeg container format."""
+"""Output extension -> FFmpeg container format (the videos that can be written)."""
+
+OPENCV_FOURCCS = {".mp4": "mp4v", ".avi": "MJPG"}
+"""Output extension -> ``cv2.VideoWriter`` fourcc, the writers without PyAV."""
 
 H264_ENCODERS = ("libx264", "libopenh264")
 DEFAULT_ENCODERS = {
@@ -215,6 +227,8 @@ def _open_input(path: str) -> av.container.InputContainer:
         from tga_keras.errors import DatasetFileNotFoundError
 
         raise DatasetFileNotFoundError(f"video not found: {path}")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise _dataset_error(f"empty (zero-byte) file: {path}")
     try:
         return av.open(path, "r")
     except av.FFmpegError as e:
@@ -229,10 +243,19 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.Video
 
 
 def probe(path: str | os.PathLike) -> VideoProbe:
-    """Open ``path`` and decode its first video frame; :class:`DatasetError` if that fails."""
+    """Open ``path`` and decode its first video frame; :class:`DatasetError` if that fails.
+
+    Without PyAV (OpenCV): ``codec`` is the fourcc, ``pix_fmt`` ``'bgr24'``, no colour tags, no audio.
+    """
+    path = os.fspath(path)
+    if not av_available():
+        return _probe_cv(path)
+    return _probe_av(path)
+
+
+def _probe_av(path: str) -> VideoProbe:
     import av
 
-    path = os.fspath(path)
     container = _open_input(path)
     try:
         stream = _video_stream(container, path)
@@ -312,11 +335,18 @@ def iter_frames(path: str | os.PathLike, *, high_bit_depth: bool | None = None) 
 
     ``high_bit_depth``: ``None`` decides from the stream's pixel format (float32 frames for more
     than 8 bits per component, uint8 otherwise); ``True``/``False`` force float32/uint8.
-    Decoding errors become :class:`DatasetError` naming the file.
+    Decoding errors become :class:`DatasetError` naming the file. Without PyAV (OpenCV): uint8
+    frames (float32 with ``high_bit_depth=True``), ``pts`` and ``duration`` ``None``.
     """
+    path = os.fspath(path)
+    if not av_available():
+        return _iter_frames_cv(path, bool(high_bit_depth))
+    return _iter_frames_av(path, high_bit_depth)
+
+
+def _iter_frames_av(path: str, high_bit_depth: bool | None) -> Iterator[DecodedFrame]:
     import av
 
-    path = os.fspath(path)
     container = _open_input(path)
     try:
         stream = _video_stream(container, path)
@@ -363,6 +393,115 @@ def _to_rgb(frame: av.VideoFrame, wide: bool) -> np.ndarray:
         out *= np.float32(1.0 / 65535.0)
         return out
     return np.ascontiguousarray(frame.to_ndarray(format="rgb24", src_colorspace=matrix, src_color_range=color_range))
+
+
+def read_video(path: str | os.PathLike, start: int = 0, count: int | None = None) -> np.ndarray:
+    """Frames ``start .. start+count-1`` (all from ``start`` if ``count`` is None) as ``(N, H, W, 3)``.
+
+    The frames of :func:`iter_frames` (the reader of ``tga upscale``): uint8 RGB for 8 bits per
+    component, float32 [0, 1] for more. Frames are counted in decoding order from the first (exact;
+    no seeking). :class:`DatasetError` if the video cannot be opened, if fewer than ``count`` frames
+    can be decoded from ``start``, or if the frame size changes.
+    """
+    path = os.fspath(path)
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    frames: list[np.ndarray] = []
+    it = iter_frames(path)
+    try:
+        for k, frame in enumerate(it):
+            if k < start:
+                continue
+            if count is not None and len(frames) >= count:
+                break
+            frames.append(frame.image)
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+    if count is not None and len(frames) < count:
+        raise _dataset_error(
+            f"video {path}: needed frames {start}..{start + count - 1} but only {len(frames)} decoded from {start}"
+        )
+    if not frames:
+        raise _dataset_error(f"video {path} has no decodable frame from index {start}")
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise _dataset_error(f"video {path} changes frame size mid-stream: {sorted(shapes)}")
+    return np.stack(frames)
+
+
+# ------------------------------------------------------------------------------------ OpenCV reading
+def _open_cv(path: str) -> cv2.VideoCapture:
+    import cv2
+
+    if not os.path.isfile(path):
+        from tga_keras.errors import DatasetFileNotFoundError
+
+        raise DatasetFileNotFoundError(f"video not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise _dataset_error(f"empty (zero-byte) file: {path}")
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        cap.release()
+        raise _dataset_error(f"OpenCV cannot open video {path} (corrupt, truncated or unsupported codec)")
+    return cap
+
+
+def _cv_rgb(frame: np.ndarray, path: str) -> np.ndarray:
+    if frame.ndim == 2:
+        frame = frame[:, :, None]
+    if frame.shape[2] == 1:
+        frame = np.repeat(frame, 3, axis=2)
+    if frame.dtype != np.uint8:
+        raise _dataset_error(f"video {path} decodes to {frame.dtype} frames; only 8-bit is supported")
+    return np.ascontiguousarray(frame[:, :, 2::-1])
+
+
+def _probe_cv(path: str) -> VideoProbe:
+    import cv2
+
+    cap = _open_cv(path)
+    try:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            raise _dataset_error(f"video {path} has no decodable frame")
+        n = int(round(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+    finally:
+        cap.release()
+    rate = Fraction(fps).limit_denominator(1001) if fps > 0 else None
+    fourcc = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") or "unknown"
+    return VideoProbe(
+        path=path,
+        width=int(frame.shape[1]),
+        height=int(frame.shape[0]),
+        fps=fps if fps > 0 else 0.0,
+        rate=rate,
+        time_base=1 / rate if rate else Fraction(1, 25),
+        num_frames=max(n, 1),
+        codec=fourcc.lower(),
+        pix_fmt="bgr24",
+        bit_depth=8,
+        color=ColorInfo(),
+        audio=None,
+    )
+
+
+def _iter_frames_cv(path: str, wide: bool) -> Iterator[DecodedFrame]:
+    cap = _open_cv(path)
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return
+            rgb = _cv_rgb(frame, path)
+            if wide:
+                rgb = rgb.astype(np.float32) / np.float32(255.0)
+            yield DecodedFrame(rgb, None, None)
+    finally:
+        cap.release()
 
 
 # ------------------------------------------------------------------------------------ writing
@@ -764,20 +903,98 @@ class VideoWriter:
         return text
 
 
+class OpenCVWriter:
+    """The writer without PyAV: ``cv2.VideoWriter`` with :data:`OPENCV_FOURCCS` at a constant ``fps``.
+
+    Same interface as :class:`VideoWriter`; ``pts``/``duration`` are ignored, and neither colour
+    tags nor audio are written. Opened at the first frame (its size).
+    """
+
+    def __init__(self, path: str, extension: str, fps: float) -> None:
+        ext = extension.lower()
+        if ext not in OPENCV_FOURCCS:
+            raise InputError(
+                f"writing a {ext} video needs PyAV (pip install av); without it write " + " or ".join(OPENCV_FOURCCS)
+            )
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        self.path, self.fourcc, self.fps = path, OPENCV_FOURCCS[ext], float(fps)
+        self.count = 0
+        self.notes: list[str] = []
+        self._writer: cv2.VideoWriter | None = None
+        self._closed = False
+
+    def write(self, rgb: np.ndarray, pts: int | None = None, duration: int | None = None) -> None:
+        import cv2
+
+        rgb = np.asarray(rgb)
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"frames must be uint8 (H, W, 3) RGB, got {rgb.dtype} {rgb.shape}")
+        if self._writer is None:
+            h, w = rgb.shape[:2]
+            self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter.fourcc(*self.fourcc), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise OSError(f"OpenCV cannot open a {self.fourcc!r} video writer for {self.path}")
+        self._writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+        self.count += 1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            self._writer.release()
+
+    def describe(self) -> str:
+        return f"{self.fourcc} (OpenCV)"
+
+
+def open_writer(
+    path: str,
+    extension: str,
+    *,
+    rate: Fraction | float,
+    choice: EncoderChoice | None = None,
+    time_base: Fraction | None = None,
+    origin: Fraction | None = Fraction(0),
+    color: ColorInfo | None = None,
+    audio: AudioCopy | None = None,
+) -> VideoWriter | OpenCVWriter:
+    """A writer of ``uint8`` RGB frames for a file of ``extension``: PyAV first, OpenCV without it.
+
+    With PyAV: a :class:`VideoWriter` with ``choice`` (default :func:`choose_encoder` of
+    ``extension``) and the timing, colour and audio arguments. Without: an :class:`OpenCVWriter`
+    at ``rate`` (``choice`` must be ``None``; the other arguments are dropped).
+    """
+    if not av_available():
+        if choice is not None:
+            raise InputError(f"{choice.encoder} needs PyAV (pip install av)")
+        return OpenCVWriter(path, extension, float(rate))
+    if choice is None:
+        choice = choose_encoder(extension)
+    rate = Fraction(rate).limit_denominator(1001) if isinstance(rate, float) else Fraction(rate)
+    return VideoWriter(path, choice, rate=rate, time_base=time_base, origin=origin, color=color, audio=audio)
+
+
 __all__ = [
     "CODEC_ALIASES",
     "CONTAINERS",
     "CRF_ENCODERS",
     "DEFAULT_ENCODERS",
+    "OPENCV_FOURCCS",
+    "VIDEO_EXTENSIONS",
     "AudioCopy",
     "AudioInfo",
     "ColorInfo",
     "DecodedFrame",
     "EncoderChoice",
+    "OpenCVWriter",
     "VideoProbe",
     "VideoWriter",
     "av_available",
     "choose_encoder",
     "iter_frames",
+    "open_writer",
     "probe",
+    "read_video",
 ]

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from tga_keras.errors import InputError
+from tga_keras.models.presets import PRESETS, preset_config
 
 _SUPPORTED_SCALES = (2, 3, 4)
 
@@ -194,42 +195,34 @@ class TGAConfig:
         return dataclasses.replace(self, **changes)
 
     # -------------------------------------------------------------- presets
+    # The presets are defined once, in tga_keras.models.presets.TABLE; these read it.
     @classmethod
     def official(cls) -> "TGAConfig":
-        """The released "TGA-without-align-dla" network (7,057,853 parameters)."""
-        return cls()
+        """The released "TGA-without-align-dla" network (the ``official`` preset)."""
+        return preset_config("official")
 
     @classmethod
     def paper(cls) -> "TGAConfig":
         """The dilated TGA the official repository published first, with the ``TGA.pth`` checkpoint
-        (``TGA/arch.py``, commit 4c5c102): per-group dilation, no stem biases (7,057,597 parameters)."""
-        return cls(dilation=True, stem_bias=False)
+        (``TGA/arch.py``, commit 4c5c102): per-group dilation, no stem biases (the ``paper`` preset)."""
+        return preset_config("paper")
 
     @classmethod
     def paper_full(cls) -> "TGAConfig":
         """The paper's full model: the dilated network (:meth:`paper`, same weights) with the fast
-        spatial alignment before it (``align=True``)."""
-        return cls(dilation=True, stem_bias=False, align=True)
+        spatial alignment before it (``align=True``; the ``paper_full`` preset)."""
+        return preset_config("paper_full")
 
     @classmethod
     def small(cls) -> "TGAConfig":
-        """A narrow, shallow variant that trains on a 2-core CPU in hours (see README)."""
-        return cls(
-            nf=32,
-            ng=16,
-            intra_units=(3, 3),
-            fusion3d_units=(1, 1),
-            inter_units=(3, 3),
-            reconstruction_width=64,
-            upsample_width=32,
-        )
+        """A narrow, shallow variant that trains on a 2-core CPU in hours (the ``small`` preset; see README)."""
+        return preset_config("small")
 
     @classmethod
     def preset(cls, name: str) -> "TGAConfig":
-        presets = {"official": cls.official, "paper": cls.paper, "paper_full": cls.paper_full, "small": cls.small}
-        if name not in presets:
-            raise InputError(f"unknown preset {name!r}; choose one of {', '.join(sorted(presets))}")
-        return presets[name]()
+        """The config of preset ``name`` (:data:`tga_keras.models.presets.TABLE`); ``InputError`` listing
+        the names for any other."""
+        return preset_config(name)
 
 
-PRESETS = ("official", "paper", "paper_full", "small")
+__all__ = ["CONFIG_FORMAT", "PRESETS", "TGAConfig"]

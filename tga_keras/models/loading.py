@@ -7,12 +7,15 @@ with (:func:`tga_keras.runtime.backends.load_backend` calls it for the ``keras``
 * ``.keras``: a saved Keras model, which carries its own config (``preset``, if given, must match);
 * ``.pth`` / ``.pt``: an official PyTorch checkpoint (:func:`tga_keras.models.convert.from_torch`; the
   architecture is recognised from its keys; ``preset``, if given, must match);
-* ``.weights.h5``: Keras weights for ``preset``.
+* ``.weights.h5``: Keras weights for ``preset``;
+* a shipped model's name (``tga_small_bd_x4``): its file in the checkout
+  (:func:`tga_keras.models.presets.resolve_weights`);
+* a handle Keras loads itself (``hf://user/repo``): passed unchanged to ``keras.saving.load_model``.
 
 The default rule: where neither the file nor the caller names the architecture (no weights, or
-``.weights.h5``), it is :data:`DEFAULT_PRESET` (``'official'``). :func:`with_precision` rebuilds a
-float32 model for bfloat16 compute. Frames the models take are float32 RGB in [0, 1]
-(:mod:`tga_keras.runtime.upscaler`).
+``.weights.h5``), it is :data:`DEFAULT_PRESET` (``'official'``, from :mod:`tga_keras.models.presets`).
+:func:`with_precision` rebuilds a float32 model for bfloat16 compute. Frames the models take are
+float32 RGB in [0, 1] (:mod:`tga_keras.runtime.upscaler`).
 
 Imports TensorFlow and Keras only when a model is built or read, not at import time.
 """
@@ -23,6 +26,7 @@ import os
 from typing import TYPE_CHECKING
 
 from tga_keras.errors import InputError, first_line
+from tga_keras.models.presets import DEFAULT_PRESET, is_handle, preset_config, resolve_weights
 
 if TYPE_CHECKING:
     import keras
@@ -31,7 +35,6 @@ if TYPE_CHECKING:
     from tga_keras.models.model import TGAModel
 
 PRECISIONS = ("float32", "bfloat16")
-DEFAULT_PRESET = "official"  # the architecture when neither the weights file nor the caller names one
 
 
 def with_precision(model: keras.Model, precision: str = "float32") -> keras.Model:
@@ -72,7 +75,9 @@ def load_tga(
     ``.keras``: a saved Keras model (its own config; ``preset``, if given, must match).
     ``.pth``: an official PyTorch checkpoint via :func:`tga_keras.models.convert.from_torch` (the network,
     ``official`` or the dilated ``paper``, is recognised from its keys; ``preset``, if given, must
-    match). ``.weights.h5``: Keras weights for ``preset`` (default official).
+    match). ``.weights.h5``: Keras weights for ``preset`` (default official). A shipped model's name
+    (``tga_small_bd_x4``) loads its file from the checkout; a handle such as ``hf://user/repo`` goes
+    to ``keras.saving.load_model`` unchanged.
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is not a TGA model.
     """
     if precision not in PRECISIONS:
@@ -82,19 +87,18 @@ def load_tga(
 
 def _preset_or_default(config: TGAConfig | None) -> TGAConfig:
     """``config``, or the config of :data:`DEFAULT_PRESET` when the caller named no preset."""
-    from tga_keras.models.config import TGAConfig
-
-    return config or TGAConfig.preset(DEFAULT_PRESET)
+    return config or preset_config(DEFAULT_PRESET)
 
 
 def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) -> TGAModel:
-    from tga_keras.models.config import TGAConfig
-    from tga_keras.models.model import TGAModel, build_tga
+    from tga_keras.models.model import build_tga
 
-    config = TGAConfig.preset(preset) if preset is not None else None
-    if weights is None:
+    config = preset_config(preset) if preset is not None else None
+    path = resolve_weights(weights)
+    if path is None:
         return build_tga(_preset_or_default(config))
-    path = os.fspath(weights)
+    if is_handle(path):  # Keras resolves it itself (hf://, gs://)
+        return _keras_model(path, config, preset)
     if not os.path.exists(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     if not os.path.isfile(path):
@@ -119,23 +123,31 @@ def _load_float32(weights: str | os.PathLike[str] | None, preset: str | None) ->
     if lower.endswith(".keras"):
         import zipfile
 
-        import keras
-
         if not zipfile.is_zipfile(path):
             raise InputError(f"{path}: not a Keras model (a .keras file is a zip archive; this one is not)")
-        try:
-            model = keras.saving.load_model(path, compile=False)  # inference needs no optimizer
-        except Exception as e:  # zipfile/json/keras errors for files that are not Keras models
-            raise InputError(f"{path}: not a readable Keras model: {type(e).__name__}: {first_line(e)}") from None
-        if not isinstance(model, TGAModel):
-            raise InputError(f"{path}: holds a {type(model).__name__}, not a TGA model")
-        if config is not None and model.config != config:
-            raise InputError(
-                f"{path}: the saved model is not the {preset!r} preset "
-                f"(saved config {model.config.to_json()}); drop --preset"
-            )
-        return model
+        return _keras_model(path, config, preset)
     raise InputError(f"{path}: unknown weights format; use .keras, .weights.h5 or an official .pth")
+
+
+def _keras_model(path: str, config: TGAConfig | None, preset: str | None) -> TGAModel:
+    """The TGA model ``keras.saving.load_model`` reads from ``path`` (a ``.keras`` file or a handle such
+    as ``hf://user/repo``); ``InputError`` if it is not a TGA model or not ``config``."""
+    import keras
+
+    from tga_keras.models.model import TGAModel
+
+    try:
+        model = keras.saving.load_model(path, compile=False)  # inference needs no optimizer
+    except Exception as e:  # zipfile/json/keras/network errors for what is not a readable Keras model
+        raise InputError(f"{path}: not a readable Keras model: {type(e).__name__}: {first_line(e)}") from None
+    if not isinstance(model, TGAModel):
+        raise InputError(f"{path}: holds a {type(model).__name__}, not a TGA model")
+    if config is not None and model.config != config:
+        raise InputError(
+            f"{path}: the saved model is not the {preset!r} preset "
+            f"(saved config {model.config.to_json()}); drop --preset"
+        )
+    return model
 
 
 __all__ = ["DEFAULT_PRESET", "PRECISIONS", "load_tga", "with_precision"]

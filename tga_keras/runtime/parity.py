@@ -36,7 +36,8 @@ def real_windows(
     ``video`` defaults to the bundled clip (carphone, 176x144 -> LR 44x36 at x4); windows start at
     ``start, start + stride, ...`` (``stride`` defaults to ``frames``: no frame shared).
     """
-    from tga_keras.io.images import read_video, u8_to_float
+    from tga_keras.io.images import u8_to_float
+    from tga_keras.io.video import read_video
     from tga_keras.preprocess.degradation import bd_degrade
 
     if video is None:

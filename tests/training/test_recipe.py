@@ -1,0 +1,90 @@
+"""``python -m training.recipe``: the shipped model's chain of stages, its checks, and a tiny run of it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import pytest
+
+from tests.helpers.paths import REPO
+from tga_keras.data.fakes import random_frames, write_video
+from training.config import TrainConfig
+from training.recipe import DEFAULT_RECIPE, Recipe, main, parse_overrides, stage_config
+
+
+def test_shipped_recipe_chains_every_stage_from_scratch():
+    recipe = Recipe.from_file(DEFAULT_RECIPE)
+    assert recipe.model == "tga_small_bd_x4"
+    assert recipe.stages[0].init is None  # from scratch
+    names = [s.name for s in recipe.stages]
+    for earlier, stage in zip(recipe.stages, recipe.stages[1:], strict=False):
+        assert stage.init == earlier.name  # each stage fine-tunes the one before
+    assert len(set(names)) == len(names)
+    for stage in recipe.stages:
+        raw = stage_config(stage, "/init.keras" if stage.init else None, {})
+        cfg = TrainConfig.parse(raw)  # field types checked; the data need not exist here
+        cfg.model_config()  # a valid model
+        assert ("init_from" in raw) == (stage.init is not None)
+        for p in cfg.train_videos + ([cfg.train_stills] if cfg.train_stills else []):
+            assert p.startswith(str(REPO / "data") + os.sep)  # the folders the prepare steps write
+
+
+def test_recipe_errors_and_overrides(tmp_path, capsys):
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"stages": [{"name": "a", "config": "a.json", "init": "b"}]}))
+    assert main([str(bad), "--output", str(tmp_path / "o")]) == 2
+    assert "init 'b' is not an earlier stage" in capsys.readouterr().err
+    bad.write_text(json.dumps({"stages": []}))
+    assert main([str(bad), "--output", str(tmp_path / "o")]) == 2
+    assert "non-empty list 'stages'" in capsys.readouterr().err
+    assert main(["--output", str(tmp_path / "o"), "--set", "epochs"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    got = parse_overrides(["epochs=1", "train_stills=s", 'train_videos=["a.mp4"]', "loss=l1"])
+    assert got == {
+        "epochs": 1,
+        "train_stills": os.path.abspath("s"),
+        "train_videos": [os.path.abspath("a.mp4")],
+        "loss": "l1",
+    }
+
+
+@pytest.mark.slow
+def test_tiny_form_of_the_whole_chain_runs_and_resumes(tmp_path, capsys):
+    """Every stage of the shipped recipe, one short epoch each on random data; a rerun skips them all."""
+    write_video(str(tmp_path / "train.avi"), random_frames(12, 48, 64, seed=1))
+    write_video(str(tmp_path / "val.avi"), random_frames(9, 40, 48, seed=2))
+    for split, n in (("train", 3), ("val", 2)):
+        os.makedirs(tmp_path / split)
+        for i in range(n):
+            cv2.imwrite(str(tmp_path / split / f"{i}.png"), random_frames(1, 96, 96, seed=10 + i)[0])
+    tiny = [
+        f'train_videos=["{tmp_path / "train.avi"}"]',
+        f'val_videos=["{tmp_path / "val.avi"}"]',
+        f"train_stills={tmp_path / 'train'}",
+        f"val_stills={tmp_path / 'val'}",
+        'model={"preset": "small", "nf": 16, "inter_units": [2]}',
+        "epochs=1",
+        "steps_per_epoch=1",
+        "batch_size=2",
+        "hr_crop=32",
+        "val_frames=2",
+        "tensorboard=false",
+    ]
+    out = tmp_path / "runs"
+    argv = ["--output", str(out), "--no-prepare", "--quiet", *[a for t in tiny for a in ("--set", t)]]
+    assert main(argv) == 0
+    recipe = Recipe.from_file(DEFAULT_RECIPE)
+    for stage in recipe.stages:
+        assert (out / stage.name / "model" / "model.keras").is_file()
+        cfg = json.loads((out / "configs" / f"{stage.name}.json").read_text())
+        if stage.init:
+            assert cfg["init_from"] == str(out / stage.init / "model" / "model.keras")
+    averaged = [s for s in recipe.stages if s.average_with_init is not None]
+    assert averaged and all((out / s.name / "model" / "averaging.json").is_file() for s in averaged)
+    assert (out / "model.keras").is_file()
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count(": done (") == len(recipe.stages)

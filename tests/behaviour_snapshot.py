@@ -263,7 +263,7 @@ def _mask_json(obj: object) -> object:
     return obj
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Path, work: Path, repo: Path) -> str:
     suffix = path.suffix.lower()
     h = hashlib.sha256()
     try:
@@ -293,9 +293,19 @@ def _digest(path: Path) -> str:
                     w.visititems(lambda n, o: h.update(n.encode() + o[()].tobytes()) if hasattr(o, "shape") else None)
             return "keras:" + h.hexdigest()[:16]
         if suffix == ".json":
-            return "json:" + json.dumps(_mask_json(json.loads(path.read_text())), sort_keys=True)[:4000]
+            text = path.read_text().replace(str(work), "<W>").replace(str(repo), "<R>")
+            return "json:" + json.dumps(_mask_json(json.loads(text)), sort_keys=True)[:4000]
+        if suffix == ".onnx":  # the graph and weights; tf2onnx's node names carry scratch ids
+            import onnx
+
+            m = onnx.load(str(path))
+            h.update(str([(n.op_type, list(n.attribute)) for n in m.graph.node]).encode())
+            for t in m.graph.initializer:
+                h.update(t.raw_data)
+            h.update(str(sorted((p.key, p.value) for p in m.metadata_props)).encode())
+            return "onnx:" + h.hexdigest()[:16]
         if suffix in (".csv", ".md", ".txt", ".svg"):
-            text = path.read_text()
+            text = path.read_text().replace(str(work), "<W>").replace(str(repo), "<R>")
             if suffix == ".csv":
                 text = "\n".join(",".join(r.split(",")[:1] + r.split(",")[2:]) for r in text.splitlines())
             if suffix == ".svg":
@@ -346,7 +356,7 @@ def record(repo: Path, out: Path, only: list[str] | None) -> None:
             files = {}
             for f in sorted((work / "o").rglob("*")):
                 if f.is_file() and before.get(f) != f.stat().st_mtime_ns:
-                    files[str(f.relative_to(work))] = _digest(f)
+                    files[str(f.relative_to(work))] = _digest(f, work, repo)
             results[name] = {
                 "rc": p.returncode,
                 "stdout": _normalise(p.stdout, work, repo),

@@ -39,7 +39,7 @@ def write(model, path: str, pin_input_range: bool = False) -> None:
     """Write the two-signature SavedModel of ``model`` to ``path`` (a new folder).
 
     ``pin_input_range``: ``serving_default`` alone, its input fake-quantized to [0, 1] (the source
-    of the full-integer TFLite model; see :func:`tga_keras.runtime.upscaler.inference_function`).
+    of the full-integer TFLite model; see :func:`tga_keras.runtime.graph.inference_function`).
     """
     import keras
 

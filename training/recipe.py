@@ -70,6 +70,9 @@ class Recipe:
             weight = s.get("average_with_init")
             if weight is not None and (s.get("init") is None or not 0.0 <= float(weight) <= 1.0):
                 raise ValueError(f"{path}: stage {s['name']}: average_with_init needs init and a share in [0, 1]")
+            stop = s.get("stop_after_epochs")
+            if stop is not None and (not isinstance(stop, int) or isinstance(stop, bool) or stop < 1):
+                raise ValueError(f"{path}: stage {s['name']}: stop_after_epochs must be a whole number >= 1")
             stages.append(
                 Stage(
                     s["name"],
@@ -141,6 +144,7 @@ def run_recipe(
     from training.package import package
     from training.run import train
 
+    output = os.path.abspath(output)  # stage configs live in OUTPUT/configs: their paths must not be relative
     overrides = overrides or {}
     chain = recipe.stages[: stages or len(recipe.stages)]
     if prepare:
@@ -153,12 +157,17 @@ def run_recipe(
     os.makedirs(os.path.join(output, "configs"), exist_ok=True)
     for i, stage in enumerate(chain, 1):
         model_path = stage_model(output, stage.name)
-        if os.path.isfile(model_path):
-            print(f"{PROG}: stage {i}/{len(chain)} {stage.name}: done ({model_path})", flush=True)
-            continue
         init_model = None if stage.init is None else stage_model(output, stage.init)
         raw = stage_config(stage, init_model, overrides)
         config_path = os.path.join(output, "configs", f"{stage.name}.json")
+        if os.path.isfile(config_path) and read_config_file(config_path) != raw:
+            raise ValueError(
+                f"{output}: stage {stage.name} was run with another config ({config_path}; other --set values "
+                "or an edited recipe): use another --output"
+            )
+        if os.path.isfile(model_path):
+            print(f"{PROG}: stage {i}/{len(chain)} {stage.name}: done ({model_path})", flush=True)
+            continue
         with atomic_path(config_path, overwrite=True) as tmp, open(tmp, "w") as f:
             f.write(json.dumps(raw, indent=2) + "\n")
         print(f"{PROG}: stage {i}/{len(chain)} {stage.name} (from {init_model or 'scratch'})", flush=True)

@@ -1,4 +1,4 @@
-"""Train TGA: ``python -m training.run --config training/configs/tga_small_bd_x4/2_stills.json --output runs/NAME``.
+"""Train TGA: ``python -m training.run --config training/configs/tga_small_bd_x4/1_clips.json --output runs/NAME``.
 
 Everything a run needs is in one JSON config (``training/config.py``; ``training/README.md`` lists
 the fields); paths in it are relative to the config file. A run writes to ``--output``:

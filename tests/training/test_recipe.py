@@ -36,6 +36,9 @@ def test_recipe_errors_and_overrides(tmp_path, capsys):
     bad.write_text(json.dumps({"stages": [{"name": "a", "config": "a.json", "init": "b"}]}))
     assert main([str(bad), "--output", str(tmp_path / "o")]) == 2
     assert "init 'b' is not an earlier stage" in capsys.readouterr().err
+    bad.write_text(json.dumps({"stages": [{"name": "a", "config": "a.json", "stop_after_epochs": 0}]}))
+    assert main([str(bad), "--output", str(tmp_path / "o")]) == 2
+    assert "stop_after_epochs must be a whole number >= 1" in capsys.readouterr().err
     bad.write_text(json.dumps({"stages": []}))
     assert main([str(bad), "--output", str(tmp_path / "o")]) == 2
     assert "non-empty list 'stages'" in capsys.readouterr().err
@@ -52,7 +55,7 @@ def test_recipe_errors_and_overrides(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_tiny_form_of_the_whole_chain_runs_and_resumes(tmp_path, capsys):
+def test_tiny_form_of_the_whole_chain_runs_and_resumes(tmp_path, capsys, monkeypatch):
     """Every stage of the shipped recipe, one short epoch each on random data; a rerun skips them all."""
     write_video(str(tmp_path / "train.avi"), random_frames(12, 48, 64, seed=1))
     write_video(str(tmp_path / "val.avi"), random_frames(9, 40, 48, seed=2))
@@ -73,8 +76,9 @@ def test_tiny_form_of_the_whole_chain_runs_and_resumes(tmp_path, capsys):
         "val_frames=2",
         "tensorboard=false",
     ]
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "runs"
-    argv = ["--output", str(out), "--no-prepare", "--quiet", *[a for t in tiny for a in ("--set", t)]]
+    argv = ["--output", "runs", "--no-prepare", "--quiet", *[a for t in tiny for a in ("--set", t)]]
     assert main(argv) == 0
     recipe = Recipe.from_file(DEFAULT_RECIPE)
     for stage in recipe.stages:
@@ -88,3 +92,5 @@ def test_tiny_form_of_the_whole_chain_runs_and_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main(argv) == 0
     assert capsys.readouterr().out.count(": done (") == len(recipe.stages)
+    assert main([*argv, "--set", "seed=5"]) == 2  # the same folder with another config is refused
+    assert "was run with another config" in capsys.readouterr().err

@@ -271,6 +271,13 @@ def run(args: argparse.Namespace) -> int:
         raise ExportUsageError(f"--savedmodel-version must be >= 1, got {args.savedmodel_version}")
     if args.threads is not None and args.threads < 1:
         raise ExportUsageError(f"--threads must be >= 1, got {args.threads}")
+    from tga_keras.errors import InputError
+    from tga_keras.models.presets import resolve_weights
+
+    try:
+        args.model = resolve_weights(args.model)  # a shipped model's name -> its file in the checkout
+    except InputError as e:
+        raise ExportUsageError(str(e)) from None
     if not os.path.exists(args.model):
         raise ExportUsageError(f"model not found: {args.model}")
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):

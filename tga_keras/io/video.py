@@ -113,8 +113,8 @@ _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _SWS_DEFAULT = 5  # BT.601: what FFmpeg assumes for an untagged YUV stream
 
 
+def _dataset_error(message: str) -> Exception:
     """A :class:`tga_keras.errors.DatasetError`."""
-    """A :class:`tga_keras.errors.DatasetError` (also ``tga_keras.data.DatasetError``)."""
     from tga_keras.errors import DatasetError
 
     return DatasetError(message)

@@ -6,12 +6,12 @@
     ├── UsageError               a mistake in how a command was called (arguments, an existing output)
     ├── DatasetError             bad or inconsistent training/evaluation data (names the file or folder)
     │   └── DatasetFileNotFoundError   a file or folder the data needs does not exist
-    ├── CheckpointError          an official PyTorch checkpoint that does not fit the network
-    └── ExportError              a model, size or calibration clip the exporters cannot use
+    └── CheckpointError          an official PyTorch checkpoint that does not fit the network
 
-Every entry point (``tga``, ``python -m export``, ``python -m training.run``, ``python -m
-training.tools``) turns an ``InputError`` (and the file errors: not found, exists, permission) into
-``<program>: error: <message>`` and exit code 2 (:func:`tga_keras.cli.main.run_command`). Any other
+Every entry point turns an ``InputError`` (and the file errors: not found, exists, permission) into
+``<program>: error: <message>`` and exit code 2: ``tga`` and ``python -m training.tools`` through
+:func:`tga_keras.cli.main.run_command`; ``python -m export`` (its own ``export.job`` errors),
+``python -m training.run`` and ``python -m training.recipe`` with handlers of their own. Any other
 exception is a failure inside the program: exit code 1, the message, and the traceback under
 ``--debug``. :func:`first_line` shortens a foreign exception's message for such one-line messages.
 
@@ -41,10 +41,6 @@ class CheckpointError(InputError):
     """A PyTorch checkpoint that does not fit the TGA network; the message lists the keys at fault."""
 
 
-class ExportError(InputError):
-    """What the exporters were given cannot be exported (exit 2, nothing written)."""
-
-
 def first_line(e: BaseException) -> str:
     """The first line of an exception's message (its type name if it has none)."""
     text = str(e).strip()
@@ -55,7 +51,6 @@ __all__ = [
     "CheckpointError",
     "DatasetError",
     "DatasetFileNotFoundError",
-    "ExportError",
     "InputError",
     "UsageError",
     "first_line",

@@ -21,15 +21,8 @@ from tga_keras.errors import InputError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# command name -> module in tga_keras.cli with `add_parser(subparsers)` and `run(args) -> int`
-COMMANDS = {
-    "demo": "demo",
-    "upscale": "upscale",
-    "convert": "convert",
-    "evaluate": "evaluate",
-    "benchmark": "benchmark",
-    "info": "info",
-}
+# each command is the module tga_keras.cli.<command> with `add_parser(subparsers)` and `run(args) -> int`
+COMMANDS = ("demo", "upscale", "convert", "evaluate", "benchmark", "info")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"tga-keras {__version__}")
     p.add_argument("--debug", action="store_true", help="print the traceback of any error (also after the command)")
     sub = p.add_subparsers(dest="command", metavar="<command>")
-    for module in COMMANDS.values():
-        mod = importlib.import_module(f"tga_keras.cli.{module}")
+    for command in COMMANDS:
+        mod = importlib.import_module(f"tga_keras.cli.{command}")
         sp = mod.add_parser(sub)
         sp.set_defaults(_run=mod.run)
     return p
@@ -100,8 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(name: str, run: Callable[[], int | None], debug: bool = False) -> int:
     """``run()`` under the exit-code contract of every entry point (module docstring): its exit code, or
     one line ``<name>: error: ...`` on stderr and 2 (a user's mistake), 1 (a failure inside the program)
-    or 130 (Ctrl-C); ``debug`` adds the traceback. ``tga``, ``python -m export``, ``python -m
-    training.run`` and ``python -m training.tools`` all end here."""
+    or 130 (Ctrl-C); ``debug`` adds the traceback. ``tga`` and ``python -m training.tools`` end here."""
     try:
         return int(run() or 0)
     except BrokenPipeError:  # output piped into `head` and the like

@@ -201,7 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.stages is not None and args.stages < 1:
         p.error("--stages must be >= 1")
-    from tga_keras.errors import DatasetError
+    from tga_keras.cli.main import run_command
+
+    return run_command(PROG, lambda: _run(args), args.debug)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tga_keras.errors import InputError, UsageError
 
     try:
         recipe = Recipe.from_file(args.recipe)
@@ -210,13 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{PROG}: stopped; run the same command to continue.", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, DatasetError) as e:
-        if args.debug:
+    except ValueError as e:  # a mistake in the recipe, a stage config or --set: the user's (exit 2)
+        if isinstance(e, InputError):
             raise
-        print(
-            f"{PROG}: error: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}", file=sys.stderr
-        )
-        return 2
+        raise UsageError(str(e)) from e
     print(final)
     return 0
 

@@ -131,12 +131,12 @@ def test_internal_failures_exit_1_with_one_line_and_a_traceback_only_under_debug
 
 def test_disk_full_while_writing_is_exit_1_and_leaves_nothing(capsys, tmp_path, monkeypatch, small_clip):
     """A full disk is not the user's mistake (exit 1) and the partial output is removed."""
-    from tga_keras.cli import upscale
+    from tga_keras.jobs import upscale_job
 
     def full(self, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(upscale._FolderWriter, "write", full)
+    monkeypatch.setattr(upscale_job._SegmentWriter, "write", full)
     out = tmp_path / "frames"
     code, err = _run(capsys, "upscale", small_clip, str(out), "--preset", "small", "--no-progress")
     assert code == 1 and "No space left on device" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ import av  # a dependency of tga-keras: never skipped
 import numpy as np
 import pytest
 
-from tga_keras.cli import upscale
+from tga_keras.jobs.source import open_source
 from tga_keras.data.sources import VideoFiles
 from tga_keras.io import video
 
@@ -56,7 +56,7 @@ def clip(request, tmp_path_factory):
 
 def _upscale_frames(path) -> np.ndarray:
     """The frames ``tga upscale`` feeds the network, as float32 [0, 1]."""
-    source = upscale._open_source(str(path), 0, None, 0)
+    source = open_source(str(path), 0, None, 0)
     frames = list(source.frames)
     out = np.stack([f if f.dtype != np.uint8 else f / np.float32(255.0) for f in frames])
     return out.astype(np.float32)

@@ -5,22 +5,22 @@ images (natural order). OUTPUT is a video (``.mp4``, ``.mkv``, ``.mov``: H.264; 
 JPEG; ``--codec``, ``--crf``, ``--lossless`` for others) or a folder of PNG frames (a path without
 extension, or an existing folder). A video keeps the source's frame timestamps (variable frame
 rates too), colour tags and audio track (copied, not re-encoded) where the container allows; a
-source of more than 8 bits per component is read at full precision (the output is 8-bit). The
-output is written to a temporary sibling and renamed at the end, so a failed or interrupted run
-leaves nothing behind. Frames are streamed: only one temporal window of frames is in memory,
-whatever the length of the video.
+source of more than 8 bits per component is read at full precision (the output is 8-bit).
+
+The output is made in segments (--segment-frames), each committed as it finishes to the work
+folder OUTPUT.segments beside OUTPUT. After a crash, Ctrl-C or a kill, the same command again
+continues from the committed segments; at the end they are joined without re-encoding, OUTPUT is
+renamed into place (it never exists half-written) and the work folder is removed. A work folder
+from another input, model or option set is refused: --overwrite starts over. Frames are streamed:
+only one temporal window of frames is in memory, whatever the length of the video.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import dataclasses
-import itertools
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Iterable, Iterator
 
 from tga_keras.cli.options import (
     MODEL_HELP,
@@ -34,15 +34,9 @@ from tga_keras.cli.options import (
     weights_not_found,
 )
 from tga_keras.cli.upscale_pictures import FramePictures, add_picture_arguments, check_picture_args
-from tga_keras.errors import InputError
-
-if TYPE_CHECKING:
-    from tga_keras.io.video import EncoderChoice, VideoProbe
 
 
 def add_parser(sub):
-    from tga_keras.models.config import PRESETS
-
     p = sub.add_parser(
         "upscale",
         help="super-resolve a video or a folder of frames",
@@ -51,6 +45,22 @@ def add_parser(sub):
     )
     p.add_argument("input", help="video file or folder of frames (RGB; same size)")
     p.add_argument("output", help="output video (.mp4, .mkv, .mov or .avi) or folder for PNG frames")
+    add_output_arguments(p)
+    add_picture_arguments(p)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT, --compare, --attention if they exist, and start over (deleting OUTPUT.segments)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that shape an output, shared by ``tga upscale`` and ``tga batch``."""
+    from tga_keras.jobs.upscale_job import DEFAULT_SEGMENT_FRAMES
+    from tga_keras.models.config import PRESETS
+
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + "; without it the network is untrained")
     add_backend_argument(p)
     p.add_argument(
@@ -110,58 +120,21 @@ def add_parser(sub):
         action="store_true",
         help="write FFV1 (8-bit RGB) in a .mkv OUTPUT: decodes to exactly the frames a PNG folder gets",
     )
-    add_picture_arguments(p)
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT, --compare, --attention if they exist")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    return p
-
-
-# ------------------------------------------------------------------------------ checks
-def output_kind(path: str) -> str:
-    """``'folder'`` or a video extension (``'.mp4'``, ``'.mkv'``, ``'.mov'``, ``'.avi'``); ``UsageError`` else."""
-    from tga_keras.errors import UsageError
-    from tga_keras.io.video import CONTAINERS
-
-    if os.path.isdir(path) or path.endswith(("/", os.sep)):
-        return "folder"
-    ext = os.path.splitext(path)[1].lower()
-    if ext == "":
-        return "folder"
-    if ext in CONTAINERS:
-        return ext
-    raise UsageError(
-        f"unsupported output {path!r}: write a .mp4, .mkv, .mov or .avi video, or a folder (no extension) of PNG frames"
+    p.add_argument(
+        "--segment-frames",
+        type=int,
+        default=DEFAULT_SEGMENT_FRAMES,
+        metavar="N",
+        help="make the output in segments of N frames, each committed to the work folder OUTPUT.segments "
+        "beside OUTPUT as it finishes; the same command again (after a crash, Ctrl-C, a kill) continues from "
+        "the committed segments; at the end they are joined without re-encoding and the folder is removed. "
+        "Segments read their neighbours too: the frames are exactly those of one run",
     )
 
 
-def _video_plan(args, kind: str):
-    """The PyAV encoder of a video OUTPUT (``tga_keras.io.video.EncoderChoice``); ``None`` for a folder or OpenCV.
-
-    ``UsageError`` for --codec/--crf/--lossless that do not fit the output or the FFmpeg build.
-    """
-    from tga_keras.errors import InputError, UsageError
-
-    options = (("--codec", args.codec), ("--crf", args.crf), ("--lossless", args.lossless))
-    given = [name for name, value in options if value is not None and value is not False]
-    if kind == "folder":
-        if given:
-            raise UsageError(f"{given[0]} is for a video OUTPUT; {args.output} is a folder of PNG frames (lossless)")
-        return None
-    from tga_keras.io import video
-
-    if not video.av_available():
-        if given:
-            raise UsageError(f"{given[0]} needs PyAV (pip install av); without it videos are written with OpenCV")
-        if kind not in video.OPENCV_FOURCCS:
-            raise UsageError(f"writing a {kind} video needs PyAV (pip install av); without it write .mp4 or .avi")
-        return None
-    try:
-        return video.choose_encoder(kind, args.codec, args.crf, args.lossless)
-    except InputError as e:
-        raise UsageError(str(e)) from None
-
-
-def _check_args(args) -> None:
+# ------------------------------------------------------------------------------ checks
+def check_output_args(args) -> None:
+    """Range checks of :func:`add_output_arguments`' options (``UsageError``), and that the weights exist."""
     from tga_keras.errors import UsageError
 
     for name, value, low in (
@@ -170,6 +143,7 @@ def _check_args(args) -> None:
         ("--overlap", args.overlap, 0),
         ("--batch-size", args.batch_size, 1),
         ("--tile", args.tile, 3),
+        ("--segment-frames", args.segment_frames, 1),
     ):
         if value is not None and value < low:
             raise UsageError(f"{name} must be >= {low}, got {value}")
@@ -177,255 +151,81 @@ def _check_args(args) -> None:
         raise UsageError(f"--tile ({args.tile}) must be larger than twice --overlap ({args.overlap})")
     if args.fps is not None and not args.fps > 0:
         raise UsageError(f"--fps must be > 0, got {args.fps}")
+    if args.weights is not None and weights_missing(args.weights):
+        raise weights_not_found(args.weights)
 
 
-@dataclasses.dataclass
-class _Source:
-    """The input's frame stream (its first ``first`` frames are context only) and the output names."""
+def output_options(args):
+    """The :class:`~tga_keras.jobs.upscale_job.UpscaleOptions` of a parsed command line."""
+    from tga_keras.jobs.upscale_job import UpscaleOptions
 
-    frames: Iterator
-    first: int
-    total: int | None
-    names: Iterable[str]
-    fps: float
-    describe: str
-    video: VideoProbe | None = None  # a video read with PyAV: its timing, colour tags, audio
-    stamps: collections.deque | None = None  # (pts, duration) of the selected frames decoded and not yet written
-
-
-def _open_source(path: str, start: int, limit: int | None, radius: int) -> _Source:
-    """Open INPUT; neighbours of the first/last selected frames are read too (up to ``radius`` each side)."""
-    from tga_keras.errors import UsageError
-    from tga_keras.io.images import image_size, list_images, read_image
-
-    lo = max(0, start - radius)
-    hi = None if limit is None else start + limit + radius
-    names: Iterable[str]  # output frame names: a list here, an endless stream for a video
-    if os.path.isdir(path):
-        files = list_images(path)
-        if not files:
-            raise UsageError(f"no image files in folder {path}")
-        if start >= len(files):
-            raise UsageError(f"--start {start} is past the end: {path} holds {len(files)} frames")
-        files = files[lo:hi]
-        sizes: dict[tuple[int, int], str] = {}
-        for f in files:  # header reads: fail before any heavy work
-            sizes.setdefault(image_size(f), f)
-        if len(sizes) > 1:
-            (s0, f0), (s1, f1) = list(sizes.items())[:2]
-            raise InputError(f"frames differ in size: {f0} is {s0[1]}x{s0[0]}, {f1} is {s1[1]}x{s1[0]}")
-        selected = files[start - lo :][:limit]
-        stems = [os.path.splitext(os.path.basename(f))[0] for f in selected]
-        names = stems if len(set(stems)) == len(stems) else [f"{start + k:06d}" for k in range(len(selected))]
-        ((h, w),) = sizes
-        return _Source(
-            (read_image(f) for f in files),
-            start - lo,
-            len(selected),
-            names,
-            25.0,
-            f"{len(selected)} frames of {w}x{h} from {path}",
-        )
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"input not found: {path}")
-    return _open_video(path, start, limit, lo, hi)
-
-
-def _open_video(path: str, start: int, limit: int | None, lo: int, hi: int | None) -> _Source:
-    """A video read with tga_keras.io.video (PyAV, OpenCV without it): frames uint8 RGB, or float32 [0, 1]
-    over 8 bits; their timestamps (``None`` with OpenCV) go to ``stamps``."""
-    from tga_keras.errors import UsageError
-    from tga_keras.io import video
-
-    info = video.probe(path)  # DatasetError (a ValueError) for zero-byte, corrupt or unsupported files
-    n = info.num_frames
-    if n is not None and start >= n:
-        raise UsageError(f"--start {start} is past the end: {path} has about {n} frames")
-    total = None if n is None else (n - start if limit is None else min(limit, n - start))
-    stamps: collections.deque = collections.deque()
-
-    def frames() -> Iterator:
-        for k, frame in enumerate(video.iter_frames(path, high_bit_depth=info.high_bit_depth)):
-            if k >= start:  # the writer takes them one by one: only the look-ahead is held
-                stamps.append((frame.pts, frame.duration))
-            yield frame.image
-
-    depth = f" {info.bit_depth}-bit" if info.high_bit_depth else ""
-    count = "" if total is None else f"~{total} "
-    return _Source(
-        itertools.islice(frames(), lo, hi),
-        start - lo,
-        total,
-        (f"{start + k:06d}" for k in itertools.count()),
-        info.fps if info.fps > 0 else 25.0,
-        f"{count}frames of {info.width}x{info.height}{depth} from {path}",
-        info,
-        stamps,
-    )
-
-
-# ------------------------------------------------------------------------------ writing
-class _FolderWriter:
-    def __init__(self, folder: str, names):
-        os.makedirs(folder)
-        self.folder, self.names, self.count = folder, iter(names), 0
-
-    def write(self, rgb_u8):
-        import cv2
-
-        target = os.path.join(self.folder, f"{next(self.names)}.png")
-        if not cv2.imwrite(target, rgb_u8[:, :, ::-1]):
-            raise OSError(f"cannot write {target}")
-        self.count += 1
-
-    def close(self):
-        pass
-
-
-class _VideoWriter:
-    """A video OUTPUT through :func:`tga_keras.io.video.open_writer`: PyAV with ``plan``, OpenCV without PyAV.
-
-    With PyAV a video source keeps its frame timestamps (popped from ``source.stamps`` frame by
-    frame), colour tags and audio track, unless ``--fps`` is given (a constant ``fps``, no audio).
-    OpenCV writes ``tga_keras.io.video.OPENCV_FOURCCS[kind]`` ('mp4v', 'MJPG') at ``fps``, with neither.
-    """
-
-    def __init__(self, path: str, kind: str, fps: float, plan: EncoderChoice | None, source: _Source, args):
-        from fractions import Fraction
-
-        from tga_keras.io import video
-
-        self.count = 0
-        self.stamps: collections.deque | None = source.stamps  # popped per frame (bounded), used without --fps
-        self.use_stamps = False
-        self.notes: list[str] = [plan.fallback] if plan is not None and plan.fallback else []
-        probe = source.video if plan is not None else None
-        rate = Fraction(fps).limit_denominator(1001)
-        timing: dict = {"origin": None}  # frames numbered from 0 at ``rate``
-        audio = None
-        if probe is not None:
-            if probe.high_bit_depth:
-                self.notes.append(f"the source is {probe.bit_depth}-bit; the video written is 8-bit")
-            if args.fps is None:  # the source's timestamps; output time 0 is FFmpeg's (the file's start)
-                self.use_stamps = True
-                rate = probe.rate or rate
-                origin = probe.start_time if args.start == 0 else None  # None: the first frame's time
-                timing = {"time_base": probe.time_base, "origin": origin}
-                if probe.audio is not None:
-                    audio = video.AudioCopy(probe.path, to_end=args.frames_limit is None)
-            elif probe.audio is not None:
-                self.notes.append("audio track not copied: --fps retimes the video")
-        self.writer = video.open_writer(
-            path,
-            kind,
-            rate=rate if plan is not None else fps,  # OpenCV: a constant rate
-            choice=plan,
-            color=probe.color if probe is not None else None,
-            audio=audio,
-            **timing,
-        )
-
-    def write(self, rgb_u8):
-        pts, duration = self.stamps.popleft() if self.stamps else (None, None)
-        if not self.use_stamps:  # --fps, or OpenCV: a constant rate (the stamps were only drained)
-            pts, duration = None, None
-        self.writer.write(rgb_u8, pts, duration)
-        self.count += 1
-
-    def close(self):
-        self.writer.close()
-        self.notes += self.writer.notes
-
-    def describe(self) -> str:
-        return self.writer.describe()
+    return UpscaleOptions.from_args(args, align_choice(args))
 
 
 # ------------------------------------------------------------------------------ run
 def run(args) -> int:
     from tga_keras.errors import UsageError
-    from tga_keras.models.config import TGAConfig
-    from tga_keras.models.loading import DEFAULT_PRESET
+    from tga_keras.jobs.upscale_job import UpscaleJob, output_kind, run_local, work_folder
 
-    _check_args(args)
+    check_output_args(args)
     if not os.path.exists(args.input):
         raise FileNotFoundError(f"input not found: {args.input}")
-    kind = output_kind(args.output)
-    plan = _video_plan(args, kind)
+    output_kind(args.output)
     if os.path.lexists(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     if os.path.realpath(args.output) == os.path.realpath(args.input):
         raise UsageError("OUTPUT is the INPUT; write somewhere else")
-    if args.weights is not None and weights_missing(args.weights):
-        raise weights_not_found(args.weights)
-    if os.path.isfile(args.input) and os.path.getsize(args.input) == 0:
-        raise InputError(f"empty (zero-byte) input file: {args.input}")
     check_picture_args(args)
-
-    # the input is checked (headers, first video frame) before the slow model build
-    radius = TGAConfig.preset(args.preset or DEFAULT_PRESET).frames // 2
-    source = _open_source(args.input, args.start, args.frames_limit, radius)
-
-    from tga_keras.io.files import atomic_path
-    from tga_keras.runtime.backends import load_backend
-    from tga_keras.runtime.upscaler import Upscaler
+    job = UpscaleJob.create(args.input, args.output, output_options(args))  # headers, first frame: no model yet
 
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    backend = load_backend(args.weights, args.backend, preset=args.preset, precision=args.precision)
-    if backend.frames // 2 != radius:  # a model with another window length
-        source = _open_source(args.input, args.start, args.frames_limit, backend.frames // 2)
-    up = Upscaler(
-        backend, tile=args.tile, tile_overlap=args.overlap, batch_size=args.batch_size, align=align_choice(args)
-    )
-    pictures = FramePictures(args, backend, args.start - source.first, source.total)
-    source.frames = pictures.watch_input(source.frames)
-    fps = args.fps or source.fps
+    from tga_keras.jobs.upscale_job import upscaler_for
+
+    up = upscaler_for(job.options)
+    backend = up.backend
+    FramePictures(args, backend, args.start, job.total)  # --compare-frame, --attention: checked before the work
     print(
-        f"upscaling {source.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision})",
+        f"upscaling {job.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision}; "
+        f"segments of {job.segment_frames} frames in {work_folder(args.output)})",
         file=sys.stderr,
     )
-
     t0 = time.perf_counter()
-    with atomic_path(args.output, overwrite=args.overwrite) as tmp:  # a file or a folder
-        writer: _FolderWriter | _VideoWriter
-        if kind == "folder":
-            writer = _FolderWriter(tmp, source.names)
-        else:
-            writer = _VideoWriter(tmp, kind, fps, plan, source, args)
-        try:
-            for sr in pictures.watch_output(
-                up.upscale_frames(
-                    source.frames,
-                    dtype="uint8",
-                    progress=not args.no_progress,
-                    total=source.total,
-                    first=source.first,
-                    count=args.frames_limit,
-                )
-            ):
-                writer.write(sr)
-        finally:
-            writer.close()
-        if writer.count == 0:
-            raise InputError(f"no frames decoded from {args.input}")
+    result, resumed = run_local(job, overwrite=args.overwrite, progress=not args.no_progress)
     dt = time.perf_counter() - t0
-    what = "PNG frames"
-    if isinstance(writer, _VideoWriter):
-        what = f"frames of {fps:g} fps video ({writer.describe()})"
-        for line in writer.notes:
-            print(f"note: {line}", file=sys.stderr)
-    print(f"wrote {args.output}: {writer.count} {what}, {dt:.1f} s ({1000 * dt / writer.count:.0f} ms/frame)")
-    if source.total is not None and writer.count < source.total:
+    made = result.frames - resumed
+    pace = f", {1000 * dt / made:.0f} ms/frame" if made > 0 else ""
+    again = f"; {resumed} frames were committed by an earlier run" if resumed else ""
+    print(f"wrote {args.output}: {result.frames} {result.describe}, {dt:.1f} s{pace}{again}")
+    for line in result.notes:
+        print(f"note: {line}", file=sys.stderr)
+    if job.total is not None and result.frames < job.total and job.names is None:
         cap = ", capped by --frames-limit" if args.frames_limit is not None else ""
         print(
-            f"note: expected about {source.total} frames (the container's count from --start on{cap}), but only "
-            f"{writer.count} could be decoded (a damaged or truncated file, or a container that over-estimates "
+            f"note: expected about {job.total} frames (the container's count from --start on{cap}), but only "
+            f"{result.frames} could be decoded (a damaged or truncated file, or a container that over-estimates "
             "its frame count)",
             file=sys.stderr,
         )
-    for line in pictures.write(up):
+    for line in _pictures(args, up, result.frames):
         print(line)
     note = alignment_note(up)
     if note:
         print(note, file=sys.stderr)
     return 0
+
+
+def _pictures(args, up, frames: int) -> list[str]:
+    """``--compare`` / ``--attention``: the chosen frame's window is upscaled again (one window) and drawn."""
+    if not (args.compare or args.attention):
+        return []
+    from tga_keras.jobs.source import open_source
+
+    pictures = FramePictures(args, up.backend, args.start, frames)
+    source = open_source(args.input, pictures.frame, 1, up.frames // 2)
+    pictures.start = pictures.frame
+    pictures.stream_start = pictures.frame - source.first
+    frames_in = pictures.watch_input(source.frames)
+    for _ in pictures.watch_output(up.upscale_frames(frames_in, dtype="uint8", first=source.first, count=1)):
+        pass
+    return pictures.write(up)

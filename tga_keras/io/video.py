@@ -368,6 +368,29 @@ def _iter_frames_av(path: str, high_bit_depth: bool | None) -> Iterator[DecodedF
         container.close()
 
 
+def frame_time(path: str | os.PathLike, index: int) -> Fraction | None:
+    """The presentation time (seconds) of frame ``index`` (0-based, decode-only: no colour conversion);
+    ``None`` past the end, or without PyAV or timestamps."""
+    import av
+
+    if not av_available():
+        return None
+    path = os.fspath(path)
+    container = _open_input(path)
+    try:
+        stream = _video_stream(container, path)
+        tb = _frac(stream.time_base) or Fraction(1, 90000)
+        try:
+            for k, frame in enumerate(container.decode(stream)):
+                if k == index:
+                    return None if frame.pts is None else frame.pts * tb
+        except av.FFmpegError as e:
+            raise _dataset_error(f"cannot decode video {path}: {e}") from e
+        return None
+    finally:
+        container.close()
+
+
 def _decoded(frame: av.VideoFrame, wide: bool, next_pts: int | None) -> DecodedFrame:
     """A :class:`DecodedFrame`; its duration is the gap to the next frame (decoders' own durations can
     be those of another frame after B-frame reordering), for the last frame the decoder's."""
@@ -662,6 +685,13 @@ class VideoWriter:
     ``color``: the colour tags to write (default :data:`RGB_FRAMES_COLOR`); the RGB -> YUV
     conversion uses their matrix and range. ``audio``: an audio track to copy. ``notes`` collects
     what was changed or left out (an audio track the container cannot hold, a range forced by the codec).
+
+    ``packets`` lists the ``(pts, dts, duration)`` of every encoded video packet in decode order,
+    in units of :attr:`packet_time_base`, as the encoder gave them to the muxer (a demuxer may
+    return other timestamps: MP4 edit lists shift them, Matroska drops ``dts``).
+    :meth:`append_segment` builds a file from such pieces instead of encoding frames: their
+    packets are copied (no re-encoding) with these recorded timestamps, so the muxer gets what it
+    would have got from one encoder.
     """
 
     def __init__(
@@ -701,6 +731,9 @@ class VideoWriter:
         self._audio_pending: av.packet.Packet | None = None
         self._audio_shift = 0
         self._closed = False
+        self._copying = False  # append_segment: packets copied, no encoder
+        self.packets: list[tuple[int | None, int | None, int]] = []
+        self.packet_time_base: Fraction = self.in_time_base
 
     # -------------------------------------------------------------- setup
     def _open(self, width: int, height: int) -> None:
@@ -715,10 +748,8 @@ class VideoWriter:
         stream.width, stream.height, stream.pix_fmt = width, height, pix
         # AVI has no timestamps (it counts frames): encode on the 1/rate grid; same for the time bases
         # that MPEG-4 part 2 cannot code (denominator over 16 bits)
-        if choice.format == "avi" or (choice.encoder in QSCALE_ENCODERS and self.in_time_base.denominator > 65535):
-            self._tb = 1 / self.rate
-        else:
-            self._tb = self.in_time_base
+        self._tb = self._encode_time_base()
+        self.packet_time_base = self._tb
         cc = stream.codec_context
         cc.time_base = self._tb
         stream.time_base = self._tb
@@ -753,6 +784,81 @@ class VideoWriter:
         if self.audio is not None:
             self._open_audio(out, self.audio.path)
 
+    def _encode_time_base(self) -> Fraction:
+        """The time base frames are encoded in: the input's, but AVI counts frames (no timestamps), and
+        MPEG-4 part 2 cannot code a time base whose denominator is over 16 bits: ``1 / rate`` there."""
+        choice = self.choice
+        if choice.format == "avi" or (choice.encoder in QSCALE_ENCODERS and self.in_time_base.denominator > 65535):
+            return 1 / self.rate
+        return self.in_time_base
+
+    def _open_copy(self, template: av.VideoStream, time_base: Fraction) -> None:
+        """Open the output for :meth:`append_segment`: a video stream with ``template``'s codec parameters."""
+        import av
+
+        self._out = out = av.open(self.path, "w", format=self.choice.format)
+        stream = out.add_stream_from_template(template)
+        if not isinstance(stream, av.VideoStream):
+            raise ValueError(f"{template} is not a video stream")
+        stream.time_base = time_base
+        self._tb = self.packet_time_base = time_base
+        self._vstream = stream
+        self._copying = True
+        if self.audio is not None:
+            self._open_audio(out, self.audio.path)
+        if self.origin is None:
+            raise ValueError("append_segment needs an explicit origin (the source time of output time 0)")
+        self._offset = self.origin
+        self._audio_shift_from(self._offset)
+
+    def append_segment(self, path: str, packets: list[tuple[int | None, int | None, int]], time_base: Fraction) -> int:
+        """Copy the video packets of ``path`` (a file this class wrote) to the output, without re-encoding.
+
+        ``packets``/``time_base``: that writer's :attr:`packets` and :attr:`packet_time_base`; they
+        replace the timestamps the demuxer returns. Pieces are appended in order; the first one sets
+        the stream's codec parameters (every piece must come from the same encoder settings), and the
+        audio (``audio``) is interleaved as with encoded frames. Returns the number of packets copied.
+        Raises ``OSError`` when the file does not hold the packets recorded for it.
+        """
+        import av
+
+        if self._closed or (self._out is not None and not self._copying):
+            raise ValueError("append_segment needs a writer that has not encoded frames and is not closed")
+        try:
+            source = av.open(path, "r")
+        except av.FFmpegError as e:
+            raise OSError(f"cannot read video piece {path}: {e}") from e
+        try:
+            stream = source.streams.video[0]
+            if self._out is None:
+                self._open_copy(stream, Fraction(time_base))
+            assert self._out is not None and self._vstream is not None
+            demuxed = [p for p in source.demux(stream) if p.size > 0]
+            if len(demuxed) != len(packets):
+                raise OSError(f"{path} holds {len(demuxed)} video packets, its record lists {len(packets)}")
+            for packet, (pts, dts, duration) in zip(demuxed, packets, strict=True):
+                packet.stream = self._vstream
+                packet.time_base = time_base
+                packet.pts, packet.dts, packet.duration = pts, dts, duration
+                if pts is not None:
+                    self._last_end = max(self._last_end, (pts + duration) * Fraction(time_base))
+                self._out.mux(packet)
+                if pts is not None:
+                    self._pump_audio(pts * Fraction(time_base))
+            self.count += len(demuxed)
+            return len(demuxed)
+        except av.FFmpegError as e:
+            raise OSError(f"cannot copy video piece {path} into {self.path}: {e}") from e
+        finally:
+            source.close()
+
+    def _mux_encoded(self, packets: list[av.packet.Packet]) -> None:
+        assert self._out is not None
+        for packet in packets:
+            if packet.size > 0:
+                self.packets.append((packet.pts, packet.dts, int(packet.duration or 0)))
+            self._out.mux(packet)
+
     def _open_audio(self, out: av.container.OutputContainer, path: str) -> None:
         import av
 
@@ -779,6 +885,8 @@ class VideoWriter:
         rgb = np.asarray(rgb)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"frames must be uint8 (H, W, 3) RGB, got {rgb.dtype} {rgb.shape}")
+        if self._copying:
+            raise ValueError("this writer copies pieces (append_segment); it does not encode frames")
         if self._out is None:
             self._open(rgb.shape[1], rgb.shape[0])
         assert self._out is not None and self._vstream is not None and self.pix_fmt is not None
@@ -815,8 +923,7 @@ class VideoWriter:
         frame.time_base = self._tb
         frame.duration = max(1, round(length / self._tb))
         try:
-            for packet in self._vstream.encode(frame):
-                self._out.mux(packet)
+            self._mux_encoded(self._vstream.encode(frame))
             self._pump_audio(out_pts * self._tb)
         except av.FFmpegError as e:
             raise OSError(f"cannot write video {self.path} ({self.choice.encoder}): {e}") from e
@@ -883,8 +990,8 @@ class VideoWriter:
         try:
             if self._out is not None and self._vstream is not None:
                 try:
-                    for packet in self._vstream.encode(None):
-                        self._out.mux(packet)
+                    if not self._copying:
+                        self._mux_encoded(self._vstream.encode(None))
                     self._finish_audio()
                 except av.FFmpegError as e:
                     raise OSError(f"cannot write video {self.path} ({self.choice.encoder}): {e}") from e
@@ -993,6 +1100,7 @@ __all__ = [
     "VideoWriter",
     "av_available",
     "choose_encoder",
+    "frame_time",
     "iter_frames",
     "open_writer",
     "probe",

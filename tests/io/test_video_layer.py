@@ -13,9 +13,9 @@ import av  # a dependency of tga-keras: never skipped
 import numpy as np
 import pytest
 
-from tga_keras.jobs.source import open_source
 from tga_keras.data.sources import VideoFiles
 from tga_keras.io import video
+from tga_keras.jobs.source import open_source
 
 H, W = 32, 48
 COLOURS = np.array([(0.8, 0.2, 0.3), (0.1, 0.7, 0.4), (0.3, 0.35, 0.9), (0.5012, 0.5, 0.4987)])

@@ -75,6 +75,9 @@ def add_parser(sub):
         metavar="ONNX",
         help=f"ONNX file of the official network to time with onnxruntime (e.g. {DEFAULT_PEER})",
     )
+    from tga_keras.cli import benchmark_segments
+
+    benchmark_segments.add_arguments(p)
     return p
 
 
@@ -371,6 +374,11 @@ def run(args) -> int:
     if args.train:
         _set_threads(args.threads)
         return run_train(args)
+    if args.segments:
+        from tga_keras.cli import benchmark_segments
+
+        _set_threads(args.threads)
+        return benchmark_segments.run(args)
     h, w = _size(args.size)
     if args.threads < 1 or args.runs < 1:
         raise UsageError("--threads and --runs must be >= 1")

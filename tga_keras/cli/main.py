@@ -22,7 +22,7 @@ from tga_keras.errors import InputError
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # each command is the module tga_keras.cli.<command> with `add_parser(subparsers)` and `run(args) -> int`
-COMMANDS = ("demo", "upscale", "convert", "evaluate", "benchmark", "info")
+COMMANDS = ("demo", "upscale", "batch", "convert", "evaluate", "benchmark", "info")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,0 +1,283 @@
+"""Many inputs, one command: ``tga batch SRC OUTDIR``, in this process or on a Ray cluster.
+
+SRC is a folder (videos found recursively; the folder structure is mirrored under OUTDIR) or a
+text file with one input per line (a video or a folder of frames, relative to the file; ``#``
+starts a comment). Each input becomes an :class:`~tga_keras.jobs.upscale_job.UpscaleJob` with
+the same options; every segment of every job is a unit of work for a runner (:class:`LocalRunner`
+here, :class:`tga_keras.jobs.ray_cluster.RayRunner` on a cluster). A rerun skips the outputs that
+exist and continues the others from their committed segments. One bad input is reported and does
+not stop the others; ``OUTDIR/batch_report.json`` lists every input with its status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from collections import deque
+from typing import Any, Callable, Iterator
+
+from tga_keras.errors import InputError, UsageError, first_line
+from tga_keras.jobs import upscale_job
+from tga_keras.jobs.upscale_job import SegmentRecord, UpscaleJob, UpscaleOptions
+
+REPORT = "batch_report.json"
+CONTAINER_CHOICES = (".mp4", ".mkv", ".mov", ".avi", "png")
+
+
+@dataclasses.dataclass
+class BatchItem:
+    """One input of a batch and what became of it.
+
+    ``status``: ``pending``, ``done`` (written by this run), ``skipped`` (OUTPUT existed: done
+    by an earlier run), ``bad`` (the input or its work folder cannot be used: ``error`` says why)
+    or ``failed`` (an error inside the program). ``frames``: the frames written; ``seconds``: the
+    time spent on its segments over all runs.
+    """
+
+    input: str
+    output: str
+    status: str = "pending"
+    frames: int | None = None
+    seconds: float | None = None
+    error: str | None = None
+
+
+def find_inputs(src: str) -> list[tuple[str, str]]:
+    """The inputs of SRC as ``(path, relative name)``: a folder's videos (recursively, sorted), or a list file's lines.
+
+    The relative name (the path under SRC, or the list line) decides the output path under OUTDIR.
+    ``UsageError`` when SRC does not exist or holds no input; ``FileNotFoundError`` for a list
+    line that names nothing.
+    """
+    from tga_keras.io.video import VIDEO_EXTENSIONS
+
+    if os.path.isdir(src):
+        found = []
+        for folder, dirs, files in os.walk(src):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(upscale_job.WORK_SUFFIX))
+            for name in sorted(files):
+                if os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS and not name.startswith("."):
+                    path = os.path.join(folder, name)
+                    found.append((path, os.path.relpath(path, src)))
+        if not found:
+            raise UsageError(f"no videos in {src} (looked for {', '.join(VIDEO_EXTENSIONS)}, in sub-folders too)")
+        return found
+    if not os.path.isfile(src):
+        raise FileNotFoundError(f"SRC not found: {src}")
+    base = os.path.dirname(os.path.abspath(src))
+    found = []
+    with open(src, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            path = line if os.path.isabs(line) else os.path.join(base, line)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"{src}, line {number}: {line} not found")
+            rel = os.path.relpath(path, base)
+            found.append((path, rel if not rel.startswith("..") else os.path.basename(path.rstrip(os.sep))))
+    if not found:
+        raise UsageError(f"{src} lists no inputs (one video or folder of frames per line)")
+    return found
+
+
+def plan_outputs(inputs: list[tuple[str, str]], outdir: str, container: str) -> list[BatchItem]:
+    """One :class:`BatchItem` per input: OUTDIR / its relative name, with the extension of ``container``
+    (``png``: a folder of PNG frames). ``UsageError`` when two inputs map to one output."""
+    items: list[BatchItem] = []
+    seen: dict[str, str] = {}
+    for path, rel in inputs:
+        stem = os.path.splitext(rel)[0] if os.path.isfile(path) else rel.rstrip(os.sep)
+        out = os.path.abspath(os.path.join(outdir, stem + ("" if container == "png" else container)))
+        if out in seen:
+            raise UsageError(f"{seen[out]} and {path} would both be written to {out}: rename one, or batch them apart")
+        seen[out] = path
+        items.append(BatchItem(os.path.abspath(path), out))
+    return items
+
+
+def write_report(outdir: str, items: list[BatchItem]) -> str:
+    """Write ``OUTDIR/batch_report.json`` (temporary file, then rename); returns its path."""
+    path = os.path.join(outdir, REPORT)
+    data = {"inputs": [dataclasses.asdict(i) for i in items], "counts": counts(items)}
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=outdir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def counts(items: list[BatchItem]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in items:
+        out[i.status] = out.get(i.status, 0) + 1
+    return out
+
+
+class LocalRunner:
+    """Runs ``func(*task)`` in this process, one task at a time in submission order; the interface of
+    :class:`~tga_keras.jobs.ray_cluster.RayRunner` (``submit``, ``results``, ``pending``, ``cancel``).
+
+    ``on_frame``: passed to ``func`` as ``on_frame=`` (a progress bar that moves frame by frame).
+    """
+
+    def __init__(self, func: Callable[..., Any], on_frame: Callable[[], None] | None = None) -> None:
+        self.func, self.on_frame = func, on_frame
+        self._queue: deque[tuple] = deque()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def submit(self, task: tuple) -> None:
+        self._queue.append(task)
+
+    def results(self) -> Iterator[tuple[tuple, Any]]:
+        while self._queue:
+            task = self._queue.popleft()
+            try:
+                outcome = self.func(*task, on_frame=self.on_frame)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as e:  # reported per input by the caller
+                outcome = e
+            yield task, outcome
+
+    def cancel(self) -> None:
+        self._queue.clear()
+
+
+@dataclasses.dataclass
+class _Tracked:
+    item: BatchItem
+    job: UpscaleJob
+    records: dict[int, SegmentRecord]
+    submitted: set[int] = dataclasses.field(default_factory=set)
+
+
+def run_batch(
+    items: list[BatchItem],
+    options: UpscaleOptions,
+    outdir: str,
+    runner: Any,
+    *,
+    overwrite: bool = False,
+    parallel: bool = False,
+    progress: bool = True,
+    on_frame_bar: bool = True,
+    before_work: Callable[[list[UpscaleJob]], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[BatchItem]:
+    """Make every output of ``items`` with ``runner``; the items come back with their status.
+
+    ``parallel``: submit every known segment of every job at once (a cluster); else one at a
+    time, in order. ``before_work``: called with the jobs about to run (the Ray storage check).
+    The report is rewritten after each input finishes.
+    """
+    from tqdm import tqdm
+
+    if say is None:
+
+        def say(line: str) -> None:
+            tqdm.write(line, file=sys.stderr)  # above the progress bar
+
+    os.makedirs(outdir, exist_ok=True)
+    tracked: dict[str, _Tracked] = {}
+    for item in items:
+        if os.path.lexists(item.output) and not overwrite:
+            item.status = "skipped"
+            continue
+        try:
+            job = UpscaleJob.create(item.input, item.output, options)
+            records = upscale_job.prepare(job, overwrite=overwrite)
+        except (InputError, OSError) as e:
+            item.status, item.error = "bad", first_line(e)
+            say(f"bad input {item.input}: {item.error}")
+            continue
+        tracked[item.output] = _Tracked(item, job, records)
+    write_report(outdir, items)
+    if before_work is not None and tracked:
+        before_work([t.job for t in tracked.values()])
+
+    known = [t.job.total for t in tracked.values()]
+    total = sum(k for k in known if k) if all(known) else None
+    resumed = sum(r.frames for t in tracked.values() for r in t.records.values())
+    bar = tqdm(total=total, initial=resumed, file=sys.stderr, unit="frame", desc="batch", disable=not progress)
+    if on_frame_bar and isinstance(runner, LocalRunner):
+        runner.on_frame = lambda: bar.update(1)
+    by_task: dict[tuple[str, int], _Tracked] = {}
+
+    def submit_next(t: _Tracked) -> None:
+        todo = [k for k in upscale_job.next_segments(t.records, t.job.planned_segments()) if k not in t.submitted]
+        for index in todo if parallel else todo[:1]:
+            t.submitted.add(index)
+            by_task[(t.job.output, index)] = t
+            runner.submit((t.job, index))
+
+    def close(t: _Tracked) -> None:
+        try:
+            result = upscale_job.finish(t.job, t.records, overwrite=overwrite)
+        except (InputError, OSError) as e:
+            t.item.status, t.item.error = "bad", first_line(e)
+        except Exception as e:
+            t.item.status, t.item.error = "failed", f"{type(e).__name__}: {first_line(e)}"
+        else:
+            t.item.status, t.item.frames, t.item.seconds = "done", result.frames, round(result.seconds_all_runs, 2)
+            say(f"wrote {t.item.output}: {result.frames} {result.describe}")
+        if t.item.error:
+            say(f"{t.item.status} {t.item.input}: {t.item.error}")
+        write_report(outdir, items)
+
+    try:
+        for t in tracked.values():
+            if upscale_job.complete(t.records):
+                close(t)
+            else:
+                submit_next(t)
+        for (job, index), outcome in runner.results():
+            t = by_task.pop((job.output, index))
+            if t.item.status != "pending":  # the input already failed: later segments are dropped
+                continue
+            if isinstance(outcome, BaseException):
+                bad = isinstance(outcome, (InputError, FileNotFoundError, PermissionError))
+                t.item.status = "bad" if bad else "failed"
+                t.item.error = first_line(outcome) if bad else f"{type(outcome).__name__}: {first_line(outcome)}"
+                say(f"{t.item.status} {t.item.input}: {t.item.error}")
+                write_report(outdir, items)
+                continue
+            t.records[index] = outcome
+            if not isinstance(runner, LocalRunner) or not on_frame_bar:
+                bar.update(outcome.frames)
+            if upscale_job.complete(t.records):
+                close(t)
+            else:
+                submit_next(t)
+    finally:
+        bar.close()
+        runner.cancel()
+        write_report(outdir, items)
+    return items
+
+
+def exit_code(items: list[BatchItem]) -> int:
+    """0 when every input succeeded (done or skipped), 1 when one failed inside the program, else 2."""
+    statuses = {i.status for i in items}
+    if statuses <= {"done", "skipped"}:
+        return 0
+    return 1 if "failed" in statuses or "pending" in statuses else 2
+
+
+__all__ = [
+    "CONTAINER_CHOICES",
+    "REPORT",
+    "BatchItem",
+    "LocalRunner",
+    "exit_code",
+    "find_inputs",
+    "plan_outputs",
+    "run_batch",
+    "write_report",
+]

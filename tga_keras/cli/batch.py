@@ -81,7 +81,7 @@ def run(args) -> int:
 
         path = resolve_weights(options.weights)
         options = replace(options, weights=path if is_handle(path) else os.path.abspath(path))
-    inputs = batch.find_inputs(args.src)
+    inputs = batch.find_inputs(args.src, exclude=args.outdir)  # OUTDIR inside SRC: its videos are outputs
     outdir = os.path.abspath(args.outdir)
     items = batch.plan_outputs(inputs, outdir, container)
     for item in items:

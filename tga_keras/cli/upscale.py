@@ -199,10 +199,11 @@ def run(args) -> int:
     print(f"wrote {args.output}: {result.frames} {result.describe}, {dt:.1f} s{pace}{again}")
     for line in result.notes:
         print(f"note: {line}", file=sys.stderr)
-    if job.total is not None and result.frames < job.total and job.names is None:
+    expected = job.listed if job.listed is not None else job.total
+    if expected is not None and result.frames < expected and job.names is None:
         cap = ", capped by --frames-limit" if args.frames_limit is not None else ""
         print(
-            f"note: expected about {job.total} frames (the container's count from --start on{cap}), but only "
+            f"note: expected about {expected} frames (the container's count from --start on{cap}), but only "
             f"{result.frames} could be decoded (a damaged or truncated file, or a container that over-estimates "
             "its frame count)",
             file=sys.stderr,

@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -330,31 +331,85 @@ def _tag(frame_value: int | None, stream_value: int | None, unspecified: int) ->
     return unspecified
 
 
-def iter_frames(path: str | os.PathLike, *, high_bit_depth: bool | None = None) -> Iterator[DecodedFrame]:
+def iter_frames(
+    path: str | os.PathLike,
+    *,
+    high_bit_depth: bool | None = None,
+    first: int = 0,
+    stamps: Sequence[int | None] | None = None,
+) -> Iterator[DecodedFrame]:
     """Decode the first video stream frame by frame (streaming): see :class:`DecodedFrame`.
 
     ``high_bit_depth``: ``None`` decides from the stream's pixel format (float32 frames for more
     than 8 bits per component, uint8 otherwise); ``True``/``False`` force float32/uint8.
+    ``first``: start at frame ``first`` (0-based, in decoding order). With ``stamps``, the file's
+    :func:`frame_stamps`, the decoder seeks to the keyframe before it; the frames are checked
+    against ``stamps`` (a seek that lands elsewhere falls back to decoding from the start, a later
+    mismatch is a :class:`DatasetError`). Without, the frames before it are decoded, not converted.
     Decoding errors become :class:`DatasetError` naming the file. Without PyAV (OpenCV): uint8
     frames (float32 with ``high_bit_depth=True``), ``pts`` and ``duration`` ``None``.
     """
     path = os.fspath(path)
     if not av_available():
-        return _iter_frames_cv(path, bool(high_bit_depth))
-    return _iter_frames_av(path, high_bit_depth)
+        return itertools.islice(_iter_frames_cv(path, bool(high_bit_depth)), first, None)
+    return _iter_frames_av(path, high_bit_depth, first, stamps)
 
 
-def _iter_frames_av(path: str, high_bit_depth: bool | None) -> Iterator[DecodedFrame]:
+def frame_stamps(path: str | os.PathLike) -> list[int | None]:
+    """The ``pts`` of every frame of the first video stream, in the order :func:`iter_frames` yields
+    them (a decode-only pass: no colour conversion, about 1 ms per SD frame). Needs PyAV."""
+    import av
+
+    path = os.fspath(path)
+    container = _open_input(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        try:
+            return [frame.pts for frame in container.decode(stream)]
+        except av.FFmpegError as e:
+            raise _dataset_error(f"cannot decode video {path}: {e}") from e
+    finally:
+        container.close()
+
+
+def _iter_frames_av(
+    path: str, high_bit_depth: bool | None, first: int, stamps: Sequence[int | None] | None
+) -> Iterator[DecodedFrame]:
     import av
 
     container = _open_input(path)
     try:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
+        frames = container.decode(stream)
+        index = 0  # the number of the next frame ``frames`` gives
+        target = stamps[first] if stamps is not None and 0 < first < len(stamps) else None
+        if target is not None:
+            try:
+                container.seek(target, stream=stream, backward=True, any_frame=False)
+                frames = container.decode(stream)
+                head = next((f for f in frames if f.pts is None or f.pts >= target), None)
+            except av.FFmpegError:
+                head = None
+            if head is not None and head.pts == target:
+                frames, index = itertools.chain([head], frames), first
+            else:  # the seek did not land before the frame: decode from the start
+                container.seek(0, stream=stream, backward=True, any_frame=False)
+                frames = container.decode(stream)
         wide = high_bit_depth
         held: av.VideoFrame | None = None  # one frame of look-ahead: a frame lasts until the next one's pts
         try:
-            for frame in container.decode(stream):
+            for frame in frames:
+                if index < first:
+                    index += 1
+                    continue
+                if stamps is not None and index < len(stamps) and frame.pts != stamps[index]:
+                    raise _dataset_error(
+                        f"video {path}: frame {index} decoded with pts {frame.pts}, not {stamps[index]} as when "
+                        "it was indexed (the file changed, or its decoding is not repeatable)"
+                    )
+                index += 1
                 if wide is None:
                     wide = _bit_depth(frame.format.name) > 8
                 if held is not None:
@@ -364,29 +419,6 @@ def _iter_frames_av(path: str, high_bit_depth: bool | None) -> Iterator[DecodedF
                 yield _decoded(held, bool(wide), None)
         except av.FFmpegError as e:
             raise _dataset_error(f"cannot decode video {path}: {e}") from e
-    finally:
-        container.close()
-
-
-def frame_time(path: str | os.PathLike, index: int) -> Fraction | None:
-    """The presentation time (seconds) of frame ``index`` (0-based, decode-only: no colour conversion);
-    ``None`` past the end, or without PyAV or timestamps."""
-    import av
-
-    if not av_available():
-        return None
-    path = os.fspath(path)
-    container = _open_input(path)
-    try:
-        stream = _video_stream(container, path)
-        tb = _frac(stream.time_base) or Fraction(1, 90000)
-        try:
-            for k, frame in enumerate(container.decode(stream)):
-                if k == index:
-                    return None if frame.pts is None else frame.pts * tb
-        except av.FFmpegError as e:
-            raise _dataset_error(f"cannot decode video {path}: {e}") from e
-        return None
     finally:
         container.close()
 
@@ -667,11 +699,13 @@ class AudioCopy:
 
     ``to_end``: copy up to the end of the source; else stop at the end of the last video frame
     (an output that stops early). Packets before the first frame are dropped when the output's
-    timestamps are shifted to start at 0 (an output that starts late).
+    timestamps are shifted to start at 0 (an output that starts late: the writer's ``origin`` is
+    ``None``, or ``from_start`` is False).
     """
 
     path: str
     to_end: bool = True
+    from_start: bool = True
 
 
 class VideoWriter:
@@ -801,6 +835,7 @@ class VideoWriter:
         if not isinstance(stream, av.VideoStream):
             raise ValueError(f"{template} is not a video stream")
         stream.time_base = time_base
+        stream.codec_context.framerate = self.rate  # as add_stream(rate=) sets it: muxers time the last frame by it
         self._tb = self.packet_time_base = time_base
         self._vstream = stream
         self._copying = True
@@ -964,7 +999,7 @@ class VideoWriter:
             if until is not None and t > until:
                 self._audio_pending = packet
                 return
-            if self.origin is None and t < 0:
+            if t < 0 and (self.origin is None or (self.audio is not None and not self.audio.from_start)):
                 continue  # before the first frame of a late start
             if packet.pts is not None:
                 packet.pts -= self._audio_shift
@@ -1100,7 +1135,7 @@ __all__ = [
     "VideoWriter",
     "av_available",
     "choose_encoder",
-    "frame_time",
+    "frame_stamps",
     "iter_frames",
     "open_writer",
     "probe",

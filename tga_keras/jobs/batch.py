@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections import deque
@@ -45,19 +46,27 @@ class BatchItem:
     error: str | None = None
 
 
-def find_inputs(src: str) -> list[tuple[str, str]]:
+def find_inputs(src: str, exclude: str | None = None) -> list[tuple[str, str]]:
     """The inputs of SRC as ``(path, relative name)``: a folder's videos (recursively, sorted), or a list file's lines.
 
     The relative name (the path under SRC, or the list line) decides the output path under OUTDIR.
-    ``UsageError`` when SRC does not exist or holds no input; ``FileNotFoundError`` for a list
-    line that names nothing.
+    ``exclude``: a sub-folder of a folder SRC not to search (OUTDIR inside SRC: its videos are the
+    outputs of an earlier run, not inputs). ``UsageError`` when SRC does not exist or holds no
+    input; ``FileNotFoundError`` for a list line that names nothing.
     """
     from tga_keras.io.video import VIDEO_EXTENSIONS
 
     if os.path.isdir(src):
         found = []
+        skip = os.path.realpath(exclude) if exclude else None
         for folder, dirs, files in os.walk(src):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(upscale_job.WORK_SUFFIX))
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not d.startswith(".")
+                and not d.endswith(upscale_job.WORK_SUFFIX)
+                and os.path.realpath(os.path.join(folder, d)) != skip
+            )
             for name in sorted(files):
                 if os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS and not name.startswith("."):
                     path = os.path.join(folder, name)
@@ -258,8 +267,18 @@ def run_batch(
     finally:
         bar.close()
         runner.cancel()
+        _remove_unused_work(tracked, in_flight=set(map(id, by_task.values())) if parallel else set())
         write_report(outdir, items)
     return items
+
+
+def _remove_unused_work(tracked: dict[str, _Tracked], in_flight: set[int]) -> None:
+    """Remove the work folders (made by ``prepare`` for every input up front) of the inputs that did not
+    finish and have no committed segment, as ``tga upscale`` does: a bad input, or an interrupted run,
+    leaves no empty ``OUTPUT.segments``. Not those with a task still in flight (``id`` of its _Tracked)."""
+    for t in tracked.values():
+        if t.item.status != "done" and id(t) not in in_flight and not upscale_job.committed(t.job):
+            shutil.rmtree(t.job.work, ignore_errors=True)
 
 
 def exit_code(items: list[BatchItem]) -> int:

@@ -11,6 +11,7 @@ import collections
 import dataclasses
 import itertools
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Iterator
 
 from tga_keras.errors import InputError, UsageError
@@ -73,12 +74,20 @@ def frame_names(path: str, start: int, limit: int | None) -> list[str]:
 
 
 def open_source(
-    path: str, start: int, limit: int | None, radius: int, *, names: list[str] | None = None
+    path: str,
+    start: int,
+    limit: int | None,
+    radius: int,
+    *,
+    names: list[str] | None = None,
+    stamps: Sequence[int | None] | None = None,
 ) -> FrameSource:
     """Open INPUT at frame ``start`` for ``limit`` frames (all if ``None``), with ``radius`` context frames each side.
 
     ``names``: a folder's output names for frames ``start ..`` (default :func:`frame_names`; a
-    segment passes its slice of the whole selection's). ``UsageError`` when ``start`` is past the
+    segment passes its slice of the whole selection's). ``stamps``: a video's
+    :func:`tga_keras.io.video.frame_stamps`, to seek to the first frame read instead of decoding
+    the video from its start. ``UsageError`` when ``start`` is past the
     end of a folder; ``InputError`` for frames of different sizes; ``DatasetError`` for a video
     that cannot be decoded.
     """
@@ -106,10 +115,12 @@ def open_source(
         )
     if not os.path.exists(path):
         raise FileNotFoundError(f"input not found: {path}")
-    return _open_video(path, start, limit, lo, hi)
+    return _open_video(path, start, limit, lo, hi, index=stamps)
 
 
-def _open_video(path: str, start: int, limit: int | None, lo: int, hi: int | None) -> FrameSource:
+def _open_video(
+    path: str, start: int, limit: int | None, lo: int, hi: int | None, *, index: Sequence[int | None] | None
+) -> FrameSource:
     """A video read with tga_keras.io.video (PyAV, OpenCV without it).
 
     Its frames' timestamps (``None`` with OpenCV) go to ``stamps``; a ``start`` past the end gives no frames.
@@ -122,7 +133,8 @@ def _open_video(path: str, start: int, limit: int | None, lo: int, hi: int | Non
     stamps: collections.deque = collections.deque()
 
     def frames() -> Iterator:
-        for k, frame in enumerate(video.iter_frames(path, high_bit_depth=info.high_bit_depth)):
+        decoded = video.iter_frames(path, high_bit_depth=info.high_bit_depth, first=lo, stamps=index)
+        for k, frame in enumerate(decoded, start=lo):
             if k >= start:  # the writer takes them one by one: only the look-ahead is held
                 stamps.append((frame.pts, frame.duration))
             yield frame.image
@@ -130,7 +142,7 @@ def _open_video(path: str, start: int, limit: int | None, lo: int, hi: int | Non
     depth = f" {info.bit_depth}-bit" if info.high_bit_depth else ""
     count = "" if total is None else f"~{total} "
     return FrameSource(
-        itertools.islice(frames(), lo, hi),
+        itertools.islice(frames(), None if hi is None else hi - lo),
         start - lo,
         total,
         (f"{start + k:06d}" for k in itertools.count()),

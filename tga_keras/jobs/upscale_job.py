@@ -163,7 +163,10 @@ class UpscaleJob:
     container's estimate for a video, ``None`` unknown). ``origin``: the source time (seconds, as
     ``'n/d'``) of the output's time 0. ``names``: a folder input's PNG names from ``--start`` on.
     ``fingerprint``: what ``job.json`` must match for committed segments to be reused.
-    ``describe``: the input in words (frames, size, path).
+    ``describe``: the input in words (frames, size, path). ``stamps``: a video's
+    :func:`~tga_keras.io.video.frame_stamps` (with PyAV), what segments seek with; ``listed``:
+    the frames its container lists from ``--start`` on (capped by ``--frames-limit``), which a
+    damaged file may not reach.
     """
 
     input: str
@@ -176,6 +179,8 @@ class UpscaleJob:
     names: tuple[str, ...] | None
     fingerprint: dict
     describe: str = ""
+    stamps: tuple[int | None, ...] | None = None
+    listed: int | None = None
 
     @property
     def work(self) -> str:
@@ -220,6 +225,8 @@ class UpscaleJob:
         start, limit = options.start, options.frames_limit
         names: tuple[str, ...] | None = None
         origin: Fraction | None = None
+        stamps: tuple[int | None, ...] | None = None
+        listed: int | None = None
         stat = os.stat(input)
         if os.path.isdir(input):
             from tga_keras.jobs.source import frame_names, frame_size
@@ -238,18 +245,20 @@ class UpscaleJob:
         else:
             info = video.probe(input)  # DatasetError for zero-byte, corrupt or unsupported files
             n = info.num_frames
+            if video.av_available():  # the frames that decode, counted exactly; segments seek with them
+                stamps = tuple(video.frame_stamps(input))
+                listed = None if n is None else max(0, n - start if limit is None else min(limit, n - start))
+                n = len(stamps)
             if n is not None and start >= n:
-                raise UsageError(f"--start {start} is past the end: {input} has about {n} frames")
+                raise UsageError(f"--start {start} is past the end: {input} has {n} frames")
             total = None if n is None else (n - start if limit is None else min(limit, n - start))
             depth = f" {info.bit_depth}-bit" if info.high_bit_depth else ""
-            describe = (
-                "" if total is None else f"~{total} "
-            ) + f"frames of {info.width}x{info.height}{depth} from {input}"
+            count = "" if total is None else (f"{total} " if stamps is not None else f"~{total} ")
+            describe = f"{count}frames of {info.width}x{info.height}{depth} from {input}"
             identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             if encoder is not None and options.fps is None:
-                origin = info.start_time if start == 0 else video.frame_time(input, start)
-                if origin is None:
-                    raise UsageError(f"--start {start} is past the end of {input}")
+                first_pts = stamps[start] if stamps else None
+                origin = info.start_time if start == 0 or first_pts is None else first_pts * info.time_base
         if encoder is None and kind != "folder":  # OpenCV writes one piece it cannot join: one segment
             options = dataclasses.replace(options, segment_frames=max(options.segment_frames, 1 << 40))
         pixels = dataclasses.asdict(options)
@@ -273,6 +282,8 @@ class UpscaleJob:
             names,
             fingerprint,
             describe,
+            stamps,
+            listed,
         )
 
 
@@ -419,7 +430,7 @@ def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None
             if job.names is not None:
                 lo = first_frame - options.start
                 names = list(job.names[lo : lo + count])
-            source = open_source(job.input, first_frame, count, radius, names=names)
+            source = open_source(job.input, first_frame, count, radius, names=names, stamps=job.stamps)
             frames = up.upscale_frames(source.counted(), dtype="uint8", first=source.first, count=count)
             writer = _SegmentWriter(job, tmp, source, index)
             try:
@@ -574,7 +585,9 @@ def _join_video(job: UpscaleJob, order: list[SegmentRecord], tmp: str) -> tuple[
             notes.append(f"the source is {probe.bit_depth}-bit; the video written is 8-bit")
         if probe.audio is not None:
             if job.origin is not None:
-                audio = video.AudioCopy(probe.path, to_end=job.options.frames_limit is None)
+                audio = video.AudioCopy(
+                    probe.path, to_end=job.options.frames_limit is None, from_start=job.options.start == 0
+                )
             else:
                 notes.append("audio track not copied: --fps retimes the video")
     writer = video.VideoWriter(tmp, job.encoder, audio=audio, **_timing(job, probe))

@@ -25,7 +25,9 @@ def add_arguments(p) -> None:
         "vs in one segment (the shipped small model unless --weights)",
     )
     p.add_argument("--frames", type=int, default=300, help="clip length for --segments")
-    p.add_argument("--segment-frames", type=int, default=None, metavar="N", help="segment length for --segments")
+    p.add_argument(
+        "--segment-frames", type=int, default=None, metavar="N", help="segment length for --segments (default: auto)"
+    )
 
 
 def _clip(path: str, frames: int) -> None:
@@ -53,11 +55,11 @@ def run(args) -> int:
     from dataclasses import replace
 
     from tga_keras.errors import UsageError
-    from tga_keras.jobs.upscale_job import DEFAULT_SEGMENT_FRAMES, UpscaleJob, UpscaleOptions, run_local, upscaler_for
+    from tga_keras.jobs.upscale_job import UpscaleJob, UpscaleOptions, auto_segment_frames, run_local, upscaler_for
 
     if args.frames < 8:
         raise UsageError(f"--frames must be >= 8, got {args.frames}")
-    segment = args.segment_frames or DEFAULT_SEGMENT_FRAMES
+    segment = args.segment_frames or auto_segment_frames(144, 176)
     if not 1 <= segment < args.frames:
         raise UsageError(f"--segment-frames must be in 1..{args.frames - 1} (shorter than the clip), got {segment}")
     weights = args.weights or "tga_small_bd_x4"

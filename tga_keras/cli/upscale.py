@@ -58,7 +58,7 @@ def add_parser(sub):
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     """The options that shape an output, shared by ``tga upscale`` and ``tga batch``."""
-    from tga_keras.jobs.upscale_job import DEFAULT_SEGMENT_FRAMES
+    from tga_keras.jobs.upscale_job import SEGMENT_PIXELS
     from tga_keras.models.config import PRESETS
 
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + "; without it the network is untrained")
@@ -122,14 +122,25 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--segment-frames",
-        type=int,
-        default=DEFAULT_SEGMENT_FRAMES,
+        type=_segment_frames,
+        default="auto",  # argparse converts it: None
         metavar="N",
-        help="make the output in segments of N frames, each committed to the work folder OUTPUT.segments "
+        help=f"make the output in segments of N frames (auto: about {SEGMENT_PIXELS / 1e6:g} megapixels of "
+        "input, e.g. 158 frames of 176x144, 12 of 720x480), each committed to the work folder OUTPUT.segments "
         "beside OUTPUT as it finishes; the same command again (after a crash, Ctrl-C, a kill) continues from "
         "the committed segments; at the end they are joined without re-encoding and the folder is removed. "
         "Segments read their neighbours too: the frames are exactly those of one run",
     )
+
+
+def _segment_frames(text: str) -> int | None:
+    """``--segment-frames``: a number of frames, or ``auto`` (``None``)."""
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of frames or auto, not {text!r}") from None
 
 
 # ------------------------------------------------------------------------------ checks

@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from tga_keras.io.video import EncoderChoice
     from tga_keras.jobs.source import FrameSource
 
-DEFAULT_SEGMENT_FRAMES = 100
+SEGMENT_PIXELS = 4_000_000
+"""The input pixels of an automatic segment (``--segment-frames auto``): 158 frames of 176x144, 12 of 720x480."""
+SEGMENT_FRAMES_RANGE = (8, 250)
 WORK_SUFFIX = ".segments"
 JOB_FILE = "job.json"
 SEGMENT_FILE = "segment.json"
@@ -62,7 +64,7 @@ class UpscaleOptions:
     codec: str | None = None
     crf: int | None = None
     lossless: bool = False
-    segment_frames: int = DEFAULT_SEGMENT_FRAMES
+    segment_frames: int | None = None  # None: auto_segment_frames of the input's frame size
 
     @classmethod
     def from_args(cls, args: Any, align: bool | None) -> UpscaleOptions:
@@ -89,6 +91,14 @@ class SegmentRecord:
     packets: list[list[int | None]] = dataclasses.field(default_factory=list)
     time_base: str | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def auto_segment_frames(height: int, width: int, batch_size: int = 1) -> int:
+    """Frames per segment for ``--segment-frames auto``: about :data:`SEGMENT_PIXELS` of input, within
+    :data:`SEGMENT_FRAMES_RANGE`, rounded up to a multiple of ``batch_size``."""
+    lo, hi = SEGMENT_FRAMES_RANGE
+    n = min(hi, max(lo, round(SEGMENT_PIXELS / (height * width))))
+    return -(-n // batch_size) * batch_size
 
 
 def work_folder(output: str) -> str:
@@ -188,6 +198,7 @@ class UpscaleJob:
 
     @property
     def segment_frames(self) -> int:
+        assert self.options.segment_frames is not None  # create() resolves auto
         return self.options.segment_frames
 
     def segment_dir(self, index: int) -> str:
@@ -208,9 +219,9 @@ class UpscaleJob:
         from tga_keras.io import video
         from tga_keras.io.images import list_images
 
-        if options.segment_frames < 1:
+        if options.segment_frames is not None and options.segment_frames < 1:
             raise UsageError(f"--segment-frames must be >= 1, got {options.segment_frames}")
-        if options.segment_frames % options.batch_size:
+        if options.segment_frames is not None and options.segment_frames % options.batch_size:
             raise UsageError(
                 f"--segment-frames ({options.segment_frames}) must be a multiple of --batch-size "
                 f"({options.batch_size}), so that segments batch their windows as one run does"
@@ -253,14 +264,17 @@ class UpscaleJob:
                 raise UsageError(f"--start {start} is past the end: {input} has {n} frames")
             total = None if n is None else (n - start if limit is None else min(limit, n - start))
             depth = f" {info.bit_depth}-bit" if info.high_bit_depth else ""
+            h, w = info.height, info.width
             count = "" if total is None else (f"{total} " if stamps is not None else f"~{total} ")
             describe = f"{count}frames of {info.width}x{info.height}{depth} from {input}"
             identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             if encoder is not None and options.fps is None:
                 first_pts = stamps[start] if stamps else None
                 origin = info.start_time if start == 0 or first_pts is None else first_pts * info.time_base
+        if options.segment_frames is None:
+            options = dataclasses.replace(options, segment_frames=auto_segment_frames(h, w, options.batch_size))
         if encoder is None and kind != "folder":  # OpenCV writes one piece it cannot join: one segment
-            options = dataclasses.replace(options, segment_frames=max(options.segment_frames, 1 << 40))
+            options = dataclasses.replace(options, segment_frames=1 << 40)
         pixels = dataclasses.asdict(options)
         pixels.pop("segment_frames")
         pixels["weights"] = model_digest(options.weights)
@@ -388,6 +402,7 @@ def upscaler_for(options: UpscaleOptions) -> Any:
         from tga_keras.runtime.backends import load_backend
         from tga_keras.runtime.upscaler import Upscaler
 
+        _share_gpus()
         if options.weights is None:  # every process builds the same untrained network
             import keras
 
@@ -397,6 +412,17 @@ def upscaler_for(options: UpscaleOptions) -> Any:
             backend, tile=options.tile, tile_overlap=options.overlap, batch_size=options.batch_size, align=options.align
         )
     return _UPSCALERS[key]
+
+
+def _share_gpus() -> None:
+    """Let TensorFlow take GPU memory as it needs it, not all at once: Ray workers may share a GPU."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the GPU is initialised already (the setting must come first)
+            pass
 
 
 def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None = None) -> SegmentRecord:
@@ -649,11 +675,12 @@ def _run_local(
 
 
 __all__ = [
-    "DEFAULT_SEGMENT_FRAMES",
+    "SEGMENT_PIXELS",
     "JobResult",
     "SegmentRecord",
     "UpscaleJob",
     "UpscaleOptions",
+    "auto_segment_frames",
     "committed",
     "complete",
     "encoder_for",

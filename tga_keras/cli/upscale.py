@@ -202,7 +202,20 @@ def run(args) -> int:
         file=sys.stderr,
     )
     t0 = time.perf_counter()
-    result, resumed = run_local(job, overwrite=args.overwrite, progress=not args.no_progress)
+    try:
+        result, resumed = run_local(job, overwrite=args.overwrite, progress=not args.no_progress)
+    except BaseException:
+        from tga_keras.jobs.upscale_job import committed
+
+        done = committed(job)
+        if done:
+            frames = sum(r.frames for r in done.values())
+            print(
+                f"note: {len(done)} segments ({frames} frames) are committed in {job.work}; the same command "
+                "again continues from them",
+                file=sys.stderr,
+            )
+        raise
     dt = time.perf_counter() - t0
     made = result.frames - resumed
     pace = f", {1000 * dt / made:.0f} ms/frame" if made > 0 else ""

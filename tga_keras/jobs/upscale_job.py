@@ -333,7 +333,7 @@ def prepare(job: UpscaleJob, *, overwrite: bool = False) -> dict[int, SegmentRec
                 f"{work} holds segments of another run (different {what}); rerun with the options it was made "
                 "with, or pass --overwrite to start over (deletes them)"
             )
-    elif os.path.lexists(work) and not (os.path.isdir(work) and not os.listdir(work)):  # an empty one: a crash
+    elif os.path.lexists(work) and not (os.path.isdir(work) and _only_temporary(work)):  # a crash before job.json
         raise UsageError(f"{work} exists and is not a work folder of tga upscale; move it or pass --overwrite")
     else:
         _writable(os.path.dirname(work))
@@ -343,6 +343,11 @@ def prepare(job: UpscaleJob, *, overwrite: bool = False) -> dict[int, SegmentRec
         if name.startswith(".tmp-"):
             shutil.rmtree(os.path.join(work, name), ignore_errors=True)
     return committed(job)
+
+
+def _only_temporary(folder: str) -> bool:
+    """Whether ``folder`` holds nothing but partial files (``.tmp-*``) or nothing at all."""
+    return all(name.startswith(".tmp-") for name in os.listdir(folder))
 
 
 def _writable(folder: str) -> None:
@@ -355,9 +360,13 @@ def _writable(folder: str) -> None:
 
 def _write_json(path: str, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path))
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def committed(job: UpscaleJob) -> dict[int, SegmentRecord]:
@@ -572,7 +581,7 @@ class JobResult:
 def finish(job: UpscaleJob, records: dict[int, SegmentRecord], *, overwrite: bool = False) -> JobResult:
     """Join the committed segments into OUTPUT (renamed into place) and remove the work folder."""
     from tga_keras.io import video
-    from tga_keras.io.files import atomic_path
+    from tga_keras.io.files import replace_path
 
     if not complete(records):
         missing = next_segments(records, job.planned_segments())
@@ -582,7 +591,12 @@ def finish(job: UpscaleJob, records: dict[int, SegmentRecord], *, overwrite: boo
     if frames == 0:
         raise InputError(f"no frames decoded from {job.input}")
     notes: list[str] = []
-    with atomic_path(job.output, overwrite=overwrite) as tmp:
+    if os.path.lexists(job.output) and not overwrite:
+        raise FileExistsError(f"{job.output} exists; pass --overwrite to replace it")
+    # built inside the work folder (a kill leaves it where the next run sweeps it), then renamed into place
+    tmp = os.path.join(job.work, ".tmp-output" + ("" if job.kind == "folder" else job.kind))
+    _remove(tmp)
+    try:
         if job.kind == "folder":
             os.makedirs(tmp)
             for r in order:
@@ -594,6 +608,9 @@ def finish(job: UpscaleJob, records: dict[int, SegmentRecord], *, overwrite: boo
             describe = f"frames of {job.options.fps or 'the source'} fps video ({video.OPENCV_FOURCCS[job.kind]})"
         else:
             describe, notes = _join_video(job, order, tmp)
+        replace_path(tmp, job.output)
+    finally:
+        _remove(tmp)
     shutil.rmtree(job.work, ignore_errors=True)
     seconds = sum(r.seconds for r in records.values())
     return JobResult(job.output, frames, describe, notes, seconds)
@@ -627,6 +644,13 @@ def _join_video(job: UpscaleJob, order: list[SegmentRecord], tmp: str) -> tuple[
     notes += [n for n in order[0].notes if n not in notes] + writer.notes
     fps = job.options.fps or (probe.fps if probe is not None and probe.fps > 0 else 25.0)
     return f"frames of {fps:g} fps video ({writer.describe()})", notes
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
 
 
 def _link_or_copy(source: str, target: str) -> None:

@@ -81,6 +81,8 @@ def run(args) -> int:
 
         path = resolve_weights(options.weights)
         options = replace(options, weights=path if is_handle(path) else os.path.abspath(path))
+    if os.path.isdir(args.src) and os.path.realpath(args.src) == os.path.realpath(args.outdir):
+        raise UsageError("OUTDIR is SRC: the outputs would be inputs of the next run; write to another folder")
     inputs = batch.find_inputs(args.src, exclude=args.outdir)  # OUTDIR inside SRC: its videos are outputs
     outdir = os.path.abspath(args.outdir)
     items = batch.plan_outputs(inputs, outdir, container)
@@ -91,8 +93,6 @@ def run(args) -> int:
     from tga_keras.jobs.upscale_job import encoder_for
 
     encoder_for("folder" if container == "png" else container, options)  # --codec/--crf against the container
-    if args.weights is None:
-        print(UNTRAINED_WARNING, file=sys.stderr)
 
     from tga_keras.jobs.upscale_job import run_segment
 
@@ -114,6 +114,8 @@ def run(args) -> int:
     else:
         runner = batch.LocalRunner(run_segment)
         where = "here"
+    if args.weights is None:
+        print(UNTRAINED_WARNING, file=sys.stderr)
     print(f"batch: {len(items)} inputs from {args.src} -> {outdir} ({container}), {where}", file=sys.stderr)
     try:
         batch.run_batch(

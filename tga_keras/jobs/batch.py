@@ -237,15 +237,22 @@ def run_batch(
             t.item.status, t.item.frames, t.item.seconds = "done", result.frames, round(result.seconds_all_runs, 2)
             say(f"wrote {t.item.output}: {result.frames} {result.describe}")
         if t.item.error:
-            say(f"{t.item.status} {t.item.input}: {t.item.error}")
+            say(f"{t.item.status} input {t.item.input}: {t.item.error}")
         write_report(outdir, items)
 
-    try:
-        for t in tracked.values():
+    waiting = deque(tracked.values())
+
+    def advance() -> None:
+        """Start inputs: every one at once on a cluster; here one after another, the next once none runs."""
+        while waiting and (parallel or runner.pending == 0):
+            t = waiting.popleft()
             if upscale_job.complete(t.records):
                 close(t)
             else:
                 submit_next(t)
+
+    try:
+        advance()
         for (job, index), outcome in runner.results():
             t = by_task.pop((job.output, index))
             if t.item.status != "pending":  # the input already failed: later segments are dropped
@@ -254,8 +261,9 @@ def run_batch(
                 bad = isinstance(outcome, (InputError, FileNotFoundError, PermissionError))
                 t.item.status = "bad" if bad else "failed"
                 t.item.error = first_line(outcome) if bad else f"{type(outcome).__name__}: {first_line(outcome)}"
-                say(f"{t.item.status} {t.item.input}: {t.item.error}")
+                say(f"{t.item.status} input {t.item.input}: {t.item.error}")
                 write_report(outdir, items)
+                advance()
                 continue
             t.records[index] = outcome
             if not isinstance(runner, LocalRunner) or not on_frame_bar:
@@ -264,6 +272,7 @@ def run_batch(
                 close(t)
             else:
                 submit_next(t)
+            advance()
     finally:
         bar.close()
         runner.cancel()

@@ -418,6 +418,12 @@ def _usage_case(name: str, src, tmp_path, monkeypatch) -> tuple[list[str], str]:
         (tmp_path / "ro").mkdir()
         os.chmod(tmp_path / "ro", 0o555)
         return [str(src), str(tmp_path / "ro" / "out")], "cannot write to"
+    if name == "OUTDIR not writable, as the library sees it":  # root writes anywhere: os.access says no
+        locked = str(tmp_path / "locked")
+        os.mkdir(locked)
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == locked else real(p, mode, **kw))
+        return [str(src), os.path.join(locked, "out")], "cannot write to"
     if name == "--segment-frames 0":
         return [str(src), out, "--segment-frames", "0"], "--segment-frames must be >= 1"
     if name == "--gpus-per-worker without --ray":
@@ -445,6 +451,7 @@ USAGE_ERRORS = [
         "OUTDIR not writable",
         marks=pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere"),
     ),
+    "OUTDIR not writable, as the library sees it",
     "--segment-frames 0",
     "--gpus-per-worker without --ray",
     "--lossless with --container png",

@@ -38,3 +38,29 @@ def test_stamps_of_another_file_are_an_error_not_wrong_frames(decoded):
     shifted = [None if s is None else s + 1 for s in stamps]  # no frame has these timestamps
     with pytest.raises(DatasetError, match="as when it was indexed"):
         list(video.iter_frames(path, first=50, stamps=shifted))
+
+
+@pytest.fixture(scope="module")
+def transport_stream(tmp_path_factory, decoded):
+    """The same clip remuxed into MPEG-TS, whose demuxer lands after the time a seek asks for."""
+    import av
+
+    path, _, _ = decoded
+    ts = str(tmp_path_factory.mktemp("ts") / "clip.ts")
+    with av.open(path) as src, av.open(ts, "w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return ts
+
+
+@pytest.mark.parametrize("first", [20, 61, 110])
+def test_seeking_an_mpeg_ts_stream(transport_stream, first):
+    frames = list(video.iter_frames(transport_stream))
+    stamps = video.frame_stamps(transport_stream)
+    got = list(video.iter_frames(transport_stream, first=first, stamps=stamps))
+    assert [f.pts for f in got] == [f.pts for f in frames[first:]]
+    for a, b in zip(got, frames[first:], strict=True):
+        np.testing.assert_array_equal(a.image, b.image)

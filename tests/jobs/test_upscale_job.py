@@ -254,6 +254,57 @@ def test_segments_join_to_the_frames_of_one_run(clips, reference, tmp_path, caps
             assert psnr(a, b) > 30
 
 
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"], ids=["h264-mp4", "h264-mkv"])
+def test_segments_of_a_screen_recording_like_frame_rate(reference, tmp_path, capsys, monkeypatch, ext):
+    """Gaps from 1/60 s to 1 s: each piece's encoder starts its decode clock from its own guess of a frame's
+    length, so the pieces' dts overlap; the join must still give the frames and times of one run."""
+    import tests.jobs.test_upscale_job as this
+
+    monkeypatch.setattr(this, "GAPS", (1500, 90000, 3000, 1500, 45000))
+    clip = make_clip(tmp_path / "screen.mp4", 16, audio=False)
+    out = tmp_path / f"sr{ext}"
+    code, _, err = upscale(capsys, clip, out, "--segment-frames", 4)
+    assert code == 0, err
+    ref = reference(clip, ext)
+    assert decoded(out)[0] == decoded(ref)[0] and len(decoded(out)[0]) == 16
+
+
+def test_a_stream_without_timestamps_is_timed_at_its_frame_rate(tmp_path, capsys):
+    """A raw .h264 stream has no pts: the segments number its frames on one 1/rate grid."""
+    if not H264:
+        pytest.skip("the FFmpeg build has no libx264")
+    raw = str(tmp_path / "clip.h264")
+    with av.open(make_clip(tmp_path / "src.mp4", 10, audio=False)) as src, av.open(raw, "w", format="h264") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                dst.mux(packet)
+    outs = {}
+    for n in (3, 1000):
+        outs[n] = tmp_path / f"sr{n}.mkv"
+        code, _, err = upscale(capsys, raw, outs[n], "--lossless", "--segment-frames", n)
+        assert code == 0, err
+    times = video_times(outs[3])
+    assert times == video_times(outs[1000]) and len(times) == 10
+    assert len(set(np.diff(times))) == 1 and times == sorted(times)  # one constant step
+    assert_same_frames(outs[3], outs[1000], ".mkv")
+
+
+def test_overwrite_continues_a_work_folder_of_the_same_command(clips, reference, tmp_path, capsys, monkeypatch):
+    """The same command again continues, --overwrite included: only another run's work folder is deleted."""
+    clip = clips[".mp4"]
+    out = tmp_path / "sr.mkv"
+    with monkeypatch.context() as m:
+        stop_after(m, 4, KeyboardInterrupt())
+        code, _, _ = upscale(capsys, clip, out, "--lossless", "--segment-frames", 3, "--overwrite")
+    assert code == 130 and "000000" in work_listing(out)
+    code, text, err = upscale(capsys, clip, out, "--lossless", "--segment-frames", 3, "--overwrite")
+    assert code == 0, err
+    assert "3 frames were committed by an earlier run" in text  # segment 0 was reused, not made again
+    assert_same_frames(out, reference(clip, ".mkv"), ".mkv")
+
+
 def test_segments_of_a_matroska_input_with_pcm_audio(clips, reference, tmp_path, capsys):
     """FFV1 + PCM in .mkv (millisecond clock, a frame count the container over-estimates), to FFV1."""
     clip = clips[".mkv"]

@@ -56,7 +56,10 @@ def add_parser(sub):
     p.add_argument("--gpus-per-worker", type=float, default=0, metavar="N", help="GPUs each Ray task asks for")
     p.add_argument("--cpus-per-worker", type=float, default=1, metavar="N", help="CPUs each Ray task asks for")
     p.add_argument(
-        "--overwrite", action="store_true", help="redo every output, deleting existing outputs and their segments"
+        "--overwrite",
+        action="store_true",
+        help="make existing outputs again and replace them; work folders made from another input, model or "
+        "options are deleted (those of this same command are continued)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p

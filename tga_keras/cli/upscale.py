@@ -50,7 +50,8 @@ def add_parser(sub):
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace OUTPUT, --compare, --attention if they exist, and start over (deleting OUTPUT.segments)",
+        help="replace OUTPUT, --compare, --attention if they exist, and delete a work folder OUTPUT.segments made "
+        "from another input, model or options (one of this same command is continued)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -158,6 +159,11 @@ def check_output_args(args) -> None:
     ):
         if value is not None and value < low:
             raise UsageError(f"{name} must be >= {low}, got {value}")
+    if args.segment_frames is not None and args.segment_frames % args.batch_size:
+        raise UsageError(
+            f"--segment-frames ({args.segment_frames}) must be a multiple of --batch-size ({args.batch_size}), "
+            "so that segments batch their windows as one run does"
+        )
     if args.tile is not None and args.overlap is not None and args.tile <= 2 * args.overlap:
         raise UsageError(f"--tile ({args.tile}) must be larger than twice --overlap ({args.overlap})")
     if args.fps is not None and not args.fps > 0:
@@ -187,7 +193,10 @@ def run(args) -> int:
     if os.path.realpath(args.output) == os.path.realpath(args.input):
         raise UsageError("OUTPUT is the INPUT; write somewhere else")
     check_picture_args(args)
-    job = UpscaleJob.create(args.input, args.output, output_options(args))  # headers, first frame: no model yet
+    job = UpscaleJob.create(args.input, args.output, output_options(args))  # headers, frame index: no model yet
+    from tga_keras.jobs.upscale_job import check_work_folder
+
+    check_work_folder(job, overwrite=args.overwrite)  # another run's work folder: refused before the model loads
 
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
@@ -196,19 +205,23 @@ def run(args) -> int:
     up = upscaler_for(job.options)
     backend = up.backend
     FramePictures(args, backend, args.start, job.total)  # --compare-frame, --attention: checked before the work
+    if job.segment_frames >= 1 << 40:
+        where = "one segment: without PyAV a video output cannot be joined, so it does not resume"
+    else:
+        where = f"segments of {job.segment_frames} frames in {work_folder(args.output)}"
     print(
-        f"upscaling {job.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision}; "
-        f"segments of {job.segment_frames} frames in {work_folder(args.output)})",
+        f"upscaling {job.describe} x{backend.scale} -> {args.output} ({backend.name}, {backend.precision}; {where})",
         file=sys.stderr,
     )
     t0 = time.perf_counter()
     try:
         result, resumed = run_local(job, overwrite=args.overwrite, progress=not args.no_progress)
-    except BaseException:
+    except BaseException as e:
+        from tga_keras.errors import InputError
         from tga_keras.jobs.upscale_job import committed
 
         done = committed(job)
-        if done:
+        if done and not isinstance(e, InputError):  # an interruption or a failure: the rerun goes on
             frames = sum(r.frames for r in done.values())
             print(
                 f"note: {len(done)} segments ({frames} frames) are committed in {job.work}; the same command "

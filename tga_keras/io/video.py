@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
+import math
 import os
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -386,15 +387,24 @@ def _iter_frames_av(
         index = 0  # the number of the next frame ``frames`` gives
         target = stamps[first] if stamps is not None and 0 < first < len(stamps) else None
         if target is not None:
-            try:
-                container.seek(target, stream=stream, backward=True, any_frame=False)
-                frames = container.decode(stream)
-                head = next((f for f in frames if f.pts is None or f.pts >= target), None)
-            except av.FFmpegError:
-                head = None
-            if head is not None and head.pts == target:
+            assert stamps is not None
+            head = None
+            back = 0  # frames before ``first`` to seek to: demuxers that land after the time asked (MPEG-TS)
+            while head is None and back < first:
+                aim = stamps[first - back]
+                try:
+                    if aim is None:
+                        break
+                    container.seek(aim, stream=stream, backward=True, any_frame=False)
+                    frames = container.decode(stream)
+                    head = next((f for f in frames if f.pts is None or f.pts >= target), None)
+                except av.FFmpegError:
+                    break
+                if head is None or head.pts != target:
+                    head, back = None, max(8, 2 * back)
+            if head is not None:
                 frames, index = itertools.chain([head], frames), first
-            else:  # the seek did not land before the frame: decode from the start
+            else:  # no seek landed before the frame: decode from the start
                 container.seek(0, stream=stream, backward=True, any_frame=False)
                 frames = container.decode(stream)
         wide = high_bit_depth
@@ -677,6 +687,13 @@ def choose_encoder(
     return EncoderChoice(ext, fmt, encoder, crf, qscale, lossless or encoder == LOSSLESS_ENCODER, fallback)
 
 
+def _rescale(value: int, source: Fraction, target: Fraction) -> int:
+    """``value`` in units of ``source`` as units of ``target``, rounded as FFmpeg rounds (halves away from 0)."""
+    x = value * source / target
+    n = math.floor(abs(x) + Fraction(1, 2))
+    return n if x >= 0 else -n
+
+
 def _pick_pix_fmt(encoder: str, width: int, height: int) -> str:
     """The pixel format to encode: RGB for the lossless encoders, else the most common YUV that fits the size."""
     import av
@@ -766,6 +783,7 @@ class VideoWriter:
         self._audio_shift = 0
         self._closed = False
         self._copying = False  # append_segment: packets copied, no encoder
+        self._last_dts: int | None = None  # append_segment: of the last packet copied, in the muxer's time base
         self.packets: list[tuple[int | None, int | None, int]] = []
         self.packet_time_base: Fraction = self.in_time_base
 
@@ -845,6 +863,7 @@ class VideoWriter:
             raise ValueError("append_segment needs an explicit origin (the source time of output time 0)")
         self._offset = self.origin
         self._audio_shift_from(self._offset)
+        out.start_encoding()  # the header: the muxer settles its time bases
 
     def append_segment(self, path: str, packets: list[tuple[int | None, int | None, int]], time_base: Fraction) -> int:
         """Copy the video packets of ``path`` (a file this class wrote) to the output, without re-encoding.
@@ -871,15 +890,29 @@ class VideoWriter:
             demuxed = [p for p in source.demux(stream) if p.size > 0]
             if len(demuxed) != len(packets):
                 raise OSError(f"{path} holds {len(demuxed)} video packets, its record lists {len(packets)}")
+            tb = Fraction(time_base)
+            out_tb = Fraction(self._vstream.time_base or time_base)  # the muxer's, fixed once the header is written
             for packet, (pts, dts, duration) in zip(demuxed, packets, strict=True):
                 packet.stream = self._vstream
-                packet.time_base = time_base
-                packet.pts, packet.dts, packet.duration = pts, dts, duration
+                packet.time_base = out_tb
+                packet.pts = None if pts is None else _rescale(pts, tb, out_tb)
+                packet.duration = _rescale(duration, tb, out_tb)
+                if dts is not None:
+                    # each piece's encoder started its decode clock on its own (before its first frame by
+                    # its B-frame delay, from its own guess of a frame's length): kept where it follows the
+                    # previous piece, moved just after it where not (never after the packet's own pts)
+                    dts = _rescale(dts, tb, out_tb)
+                    if self._last_dts is not None and dts <= self._last_dts:
+                        dts = self._last_dts + 1
+                        if packet.pts is not None and dts > packet.pts:
+                            raise OSError(f"{path}: its packets cannot follow the previous piece's in decoding order")
+                    self._last_dts = dts
+                packet.dts = dts
                 if pts is not None:
-                    self._last_end = max(self._last_end, (pts + duration) * Fraction(time_base))
+                    self._last_end = max(self._last_end, (pts + duration) * tb)
                 self._out.mux(packet)
                 if pts is not None:
-                    self._pump_audio(pts * Fraction(time_base))
+                    self._pump_audio(pts * tb)
             self.count += len(demuxed)
             return len(demuxed)
         except av.FFmpegError as e:

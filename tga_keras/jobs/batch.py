@@ -25,6 +25,8 @@ from tga_keras.jobs import upscale_job
 from tga_keras.jobs.upscale_job import SegmentRecord, UpscaleJob, UpscaleOptions
 
 REPORT = "batch_report.json"
+_BAD = (InputError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+"""What makes an input bad (exit 2); any other error is a failure inside the program (exit 1)."""
 CONTAINER_CHOICES = (".mp4", ".mkv", ".mov", ".avi", "png")
 
 
@@ -178,13 +180,15 @@ def run_batch(
     progress: bool = True,
     on_frame_bar: bool = True,
     before_work: Callable[[list[UpscaleJob]], None] | None = None,
+    max_in_flight: int = 512,
     say: Callable[[str], None] | None = None,
 ) -> list[BatchItem]:
     """Make every output of ``items`` with ``runner``; the items come back with their status.
 
-    ``parallel``: submit every known segment of every job at once (a cluster); else one at a
-    time, in order. ``before_work``: called with the jobs about to run (the Ray storage check).
-    The report is rewritten after each input finishes.
+    ``parallel``: submit the known segments of every job at once (a cluster; at most
+    ``max_in_flight`` tasks at a time); else one at a time, in order. ``before_work``: called
+    with the jobs about to run (the Ray storage check). The report is rewritten after each input
+    finishes.
     """
     from tqdm import tqdm
 
@@ -202,7 +206,7 @@ def run_batch(
         try:
             job = UpscaleJob.create(item.input, item.output, options)
             records = upscale_job.prepare(job, overwrite=overwrite)
-        except (InputError, OSError) as e:
+        except _BAD as e:
             item.status, item.error = "bad", first_line(e)
             say(f"bad input {item.input}: {item.error}")
             continue
@@ -222,6 +226,10 @@ def run_batch(
     def submit_next(t: _Tracked) -> None:
         todo = [k for k in upscale_job.next_segments(t.records, t.job.planned_segments()) if k not in t.submitted]
         for index in todo if parallel else todo[:1]:
+            if runner.pending >= max_in_flight:  # the rest once results come back (bounded driver state)
+                if t not in held:
+                    held.append(t)
+                return
             t.submitted.add(index)
             by_task[(t.job.output, index)] = t
             runner.submit((t.job, index))
@@ -229,7 +237,7 @@ def run_batch(
     def close(t: _Tracked) -> None:
         try:
             result = upscale_job.finish(t.job, t.records, overwrite=overwrite)
-        except (InputError, OSError) as e:
+        except _BAD as e:
             t.item.status, t.item.error = "bad", first_line(e)
         except Exception as e:
             t.item.status, t.item.error = "failed", f"{type(e).__name__}: {first_line(e)}"
@@ -241,10 +249,15 @@ def run_batch(
         write_report(outdir, items)
 
     waiting = deque(tracked.values())
+    held: deque[_Tracked] = deque()  # inputs with segments not submitted for want of room
 
     def advance() -> None:
         """Start inputs: every one at once on a cluster; here one after another, the next once none runs."""
-        while waiting and (parallel or runner.pending == 0):
+        while held and runner.pending < max_in_flight:
+            t = held.popleft()
+            if t.item.status == "pending":
+                submit_next(t)
+        while waiting and (parallel or runner.pending == 0) and runner.pending < max_in_flight:
             t = waiting.popleft()
             if upscale_job.complete(t.records):
                 close(t)
@@ -258,7 +271,7 @@ def run_batch(
             if t.item.status != "pending":  # the input already failed: later segments are dropped
                 continue
             if isinstance(outcome, BaseException):
-                bad = isinstance(outcome, (InputError, FileNotFoundError, PermissionError))
+                bad = isinstance(outcome, _BAD)
                 t.item.status = "bad" if bad else "failed"
                 t.item.error = first_line(outcome) if bad else f"{type(outcome).__name__}: {first_line(outcome)}"
                 say(f"{t.item.status} input {t.item.input}: {t.item.error}")

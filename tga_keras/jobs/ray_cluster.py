@@ -243,6 +243,7 @@ class RayRunner:
             max_calls=0,
         )(func)
         self._pending: dict[Any, tuple] = {}  # ObjectRef -> its task tuple, in submission order
+        self._shared: dict[int, tuple[Any, Any]] = {}  # id(argument) -> (argument, its ObjectRef)
 
     @property
     def pending(self) -> int:
@@ -250,8 +251,19 @@ class RayRunner:
         return len(self._pending)
 
     def submit(self, task: tuple) -> None:
-        """Starts ``func(*task)`` on the cluster (it queues there until a worker has the resources)."""
-        self._pending[self._remote.remote(*task)] = task
+        """Starts ``func(*task)`` on the cluster (it queues there until a worker has the resources).
+
+        An argument that is not a plain number, string or ``None`` (a job description) goes to the object
+        store once, however many tasks take it: tasks carry a reference, which Ray resolves on the worker.
+        """
+        self._pending[self._remote.remote(*(self._share(a) for a in task))] = task
+
+    def _share(self, arg: Any) -> Any:
+        if arg is None or isinstance(arg, (bool, int, float, str)):
+            return arg
+        if id(arg) not in self._shared:  # the argument is kept too, so that its id is not reused
+            self._shared[id(arg)] = (arg, self._ray.put(arg))
+        return self._shared[id(arg)][1]
 
     def results(self) -> Iterator[tuple[tuple, Any]]:
         """Yields ``(task, outcome)`` for each submitted task in the order they finish, until none is pending

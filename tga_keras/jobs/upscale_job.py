@@ -251,8 +251,7 @@ class UpscaleJob:
             h, w = frame_size(files[max(0, start - 64) : start + len(names) + 64])  # the frames read, and more
             total: int | None = len(names)
             describe = f"{total} frames of {w}x{h} from {input}"
-            identity = {"files": len(files), "first": files[0], "last": files[-1], "mtime_ns": stat.st_mtime_ns}
-            identity["last_mtime_ns"] = os.stat(files[-1]).st_mtime_ns
+            identity = {"files": len(files), "listing": _listing_digest(files)}
         else:
             info = video.probe(input)  # DatasetError for zero-byte, corrupt or unsupported files
             n = info.num_frames
@@ -268,8 +267,10 @@ class UpscaleJob:
             count = "" if total is None else (f"{total} " if stamps is not None else f"~{total} ")
             describe = f"{count}frames of {info.width}x{info.height}{depth} from {input}"
             identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-            if encoder is not None and options.fps is None:
-                first_pts = stamps[start] if stamps else None
+            timed = stamps is not None and all(p is not None for p in stamps)  # a raw .h264 stream has none
+            if encoder is not None and options.fps is None and timed:
+                assert stamps is not None
+                first_pts = stamps[start]
                 origin = info.start_time if start == 0 or first_pts is None else first_pts * info.time_base
         if options.segment_frames is None:
             options = dataclasses.replace(options, segment_frames=auto_segment_frames(h, w, options.batch_size))
@@ -284,6 +285,7 @@ class UpscaleJob:
             "output": {"kind": kind, "encoder": None if encoder is None else dataclasses.asdict(encoder)},
             "options": pixels,
             "segment_frames": options.segment_frames,
+            "versions": _versions(),
         }
         return cls(
             input,
@@ -301,6 +303,30 @@ class UpscaleJob:
         )
 
 
+def _listing_digest(files: list[str]) -> str:
+    """sha256 over every file's name, size and modification time: a frame added, removed or edited changes it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in files:
+        st = os.stat(f)
+        h.update(f"{os.path.basename(f)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str | None]:
+    """The versions that make the pixels (read from the installed packages: nothing is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in ("tga-keras", "keras", "tensorflow", "tensorflow-cpu"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 # ------------------------------------------------------------------------------ the work folder
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     keys = sorted(set(old) | set(new))
@@ -314,35 +340,58 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def prepare(job: UpscaleJob, *, overwrite: bool = False) -> dict[int, SegmentRecord]:
-    """Create the work folder, or check that the one there is this job's; the committed segments by index.
+def check_work_folder(job: UpscaleJob, *, overwrite: bool = False) -> bool:
+    """Whether the work folder is this job's (``True``: continue it) or there is none (``False``).
 
-    A work folder made from another input, model or option set is a ``UsageError`` (nothing is
-    deleted); ``overwrite`` deletes it and starts over. Left-over partial segments are removed.
+    Raises ``UsageError`` for one made from another input, model or option set, or for something
+    else at its path, unless ``overwrite`` (then :func:`prepare` deletes it). Changes nothing.
     """
     work = job.work
     record = os.path.join(work, JOB_FILE)
-    if os.path.lexists(work) and overwrite:
-        shutil.rmtree(work)
-    if os.path.isdir(work) and os.path.exists(record):
-        with open(record) as f:
-            old = json.load(f)
-        if old != job.fingerprint:
-            what = ", ".join(_differences(old, job.fingerprint)) or "its record"
-            raise UsageError(
-                f"{work} holds segments of another run (different {what}); rerun with the options it was made "
-                "with, or pass --overwrite to start over (deletes them)"
-            )
-    elif os.path.lexists(work) and not (os.path.isdir(work) and _only_temporary(work)):  # a crash before job.json
+    if not os.path.lexists(work) or (os.path.isdir(work) and _only_temporary(work)):  # none, or a crash before job.json
+        return False
+    old = _recorded(record)
+    if old == job.fingerprint:
+        return True
+    if overwrite:
+        return False
+    if old is None:
         raise UsageError(f"{work} exists and is not a work folder of tga upscale; move it or pass --overwrite")
-    else:
+    what = ", ".join(_differences(old, job.fingerprint)) or "its record"
+    raise UsageError(
+        f"{work} holds segments of another run (different {what}); rerun with the options it was made "
+        "with, or pass --overwrite to start over (deletes them)"
+    )
+
+
+def prepare(job: UpscaleJob, *, overwrite: bool = False) -> dict[int, SegmentRecord]:
+    """Create the work folder, or check that the one there is this job's; the committed segments by index.
+
+    A work folder of this same job is continued (with ``overwrite`` too: the same command again
+    always continues). One made from another input, model or option set is a ``UsageError``
+    (nothing is deleted); ``overwrite`` deletes it and starts over. Partial files are removed.
+    """
+    work = job.work
+    if not check_work_folder(job, overwrite=overwrite):
+        if os.path.lexists(work):
+            _remove(work)
         _writable(os.path.dirname(work))
-        os.makedirs(work, exist_ok=True)
-        _write_json(record, job.fingerprint)
+        os.makedirs(work)
+        _write_json(os.path.join(work, JOB_FILE), job.fingerprint)
     for name in os.listdir(work):
         if name.startswith(".tmp-"):
-            shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+            _remove(os.path.join(work, name))
     return committed(job)
+
+
+def _recorded(path: str) -> dict | None:
+    """The fingerprint in ``job.json``; ``None`` if there is none or it cannot be read."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _only_temporary(folder: str) -> bool:
@@ -363,6 +412,9 @@ def _write_json(path: str, data: Any) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -376,10 +428,9 @@ def committed(job: UpscaleJob) -> dict[int, SegmentRecord]:
         return out
     for name in os.listdir(job.work):
         if name.isdigit():
-            path = os.path.join(job.work, name, SEGMENT_FILE)
-            if os.path.exists(path):
-                with open(path) as f:
-                    out[int(name)] = SegmentRecord(**json.load(f))
+            record = _readable_record(os.path.join(job.work, name))
+            if record is not None:
+                out[int(name)] = record
     return out
 
 
@@ -443,8 +494,9 @@ def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None
     from tga_keras.jobs.source import open_source
 
     final = job.segment_dir(index)
-    if os.path.exists(os.path.join(final, SEGMENT_FILE)):
-        return committed_one(final)
+    done = _readable_record(final)
+    if done is not None:
+        return done
     t0 = time.perf_counter()
     options = job.options
     up = upscaler_for(options)
@@ -484,21 +536,43 @@ def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None
         if index == 0 and written == 0:
             raise InputError(f"no frames decoded from {job.input}")
         record = SegmentRecord(index, first_frame, written, ended, time.perf_counter() - t0, files, packets, tb, notes)
+        for name in files:  # on disk before the rename commits them (a power cut keeps what was committed)
+            _fsync(os.path.join(tmp, name))
         _write_json(os.path.join(tmp, SEGMENT_FILE), dataclasses.asdict(record))
+        if os.path.isdir(final) and _readable_record(final) is None:  # a damaged commit: made again
+            shutil.rmtree(final)
         try:
             os.rename(tmp, final)
         except OSError:
-            if not os.path.exists(os.path.join(final, SEGMENT_FILE)):  # another process committed it first
+            if _readable_record(final) is None:  # else another process committed it first
                 raise
+        _fsync(job.work)
         return record
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def committed_one(folder: str) -> SegmentRecord:
-    with open(os.path.join(folder, SEGMENT_FILE)) as f:
-        return SegmentRecord(**json.load(f))
+def _readable_record(folder: str) -> SegmentRecord | None:
+    """The record of a committed segment folder; ``None`` if there is none or it is damaged."""
+    try:
+        with open(os.path.join(folder, SEGMENT_FILE)) as f:
+            record = SegmentRecord(**json.load(f))
+    except (OSError, ValueError, TypeError):
+        return None
+    if not all(os.path.exists(os.path.join(folder, name)) for name in record.files):
+        return None
+    return record
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems cannot sync a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 class _SegmentWriter:
@@ -604,7 +678,7 @@ def finish(job: UpscaleJob, records: dict[int, SegmentRecord], *, overwrite: boo
                     _link_or_copy(os.path.join(job.segment_dir(r.index), name), os.path.join(tmp, name))
             describe = "PNG frames"
         elif job.encoder is None:  # OpenCV: one piece, written as the output
-            os.replace(os.path.join(job.segment_dir(order[0].index), order[0].files[0]), tmp)
+            _link_or_copy(os.path.join(job.segment_dir(order[0].index), order[0].files[0]), tmp)
             describe = f"frames of {job.options.fps or 'the source'} fps video ({video.OPENCV_FOURCCS[job.kind]})"
         else:
             describe, notes = _join_video(job, order, tmp)
@@ -705,6 +779,7 @@ __all__ = [
     "UpscaleJob",
     "UpscaleOptions",
     "auto_segment_frames",
+    "check_work_folder",
     "committed",
     "complete",
     "encoder_for",

@@ -54,7 +54,7 @@ def _upscale(src, dst, *extra):
 def test_upscale_with_an_artifact_matches_keras(exported, lr_folder, tmp_path, capsys, kind):
     want = _upscale(lr_folder, str(tmp_path / "keras"), "--weights", exported["keras"])
     got = _upscale(lr_folder, str(tmp_path / kind), "--weights", exported[kind])  # backend from the path
-    assert f"({kind}, fp32)" in capsys.readouterr().err
+    assert f"({kind}, fp32;" in capsys.readouterr().err
     assert got.shape == want.shape == (4, 144, 176, 3)
     # outputs equal to ~1e-6 round to the same 8-bit PNG value except at .5 boundaries: measured one
     # level apart on 9.9e-6 (onnx) and 1.3e-5 (tflite) of the values; an error of 1e-3 moves ~25%

@@ -342,10 +342,8 @@ def _first_times(path) -> tuple[Fraction, Fraction]:
 
 
 def test_start_output_begins_at_zero_with_no_earlier_audio(clips, reference):
-    """--start > 0: the video starts at 0 and no audio from before its first frame is copied.
-
-    (A regression seen at 0ad672d: the job's explicit origin kept that audio, at negative times in
-    .mp4, and in .mkv the muxer shifted everything so the video started 89 ms late.)"""
+    """--start > 0: the video starts at 0 and no audio from before its first frame is copied (such audio
+    would have negative times in .mp4, and in .mkv the muxer would shift everything, the video too)."""
     window = ["--start", 2, "--frames-limit", 7]
     for ext in (".mkv", ".mp4"):
         video_t0, audio_t0 = _first_times(reference(clips[".mp4"], ext, *window))

@@ -2,9 +2,10 @@
 
 The same job twice in one process, the model loaded once before either: a ``--frames``-long clip
 (the bundled clip played forwards, backwards, forwards ... , encoded losslessly) upscaled into a
-lossless .mkv in segments of ``--segment-frames`` and in one segment. Each segment re-reads its
-context frames and decodes the input from its start, and the pieces are joined by stream copy:
-the ratio says what that costs. Both outputs are checked to decode to identical frames.
+lossless .mkv in segments of ``--segment-frames`` and in one segment. Each segment seeks to its
+first frame, reads its context frames again and starts a new encoder, and the pieces are joined by
+stream copy: the ratio says what that costs. Both outputs are checked to decode to identical frames.
+The clip is FFV1 (every frame a keyframe): seeking in long-GOP inputs costs more.
 """
 
 from __future__ import annotations

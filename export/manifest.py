@@ -18,7 +18,7 @@ import json
 import os
 import platform
 
-from tga_keras.io.files import sha256_digest
+from tga_keras.io.files import read_json_object, sha256_digest
 
 NAME = "manifest.json"
 PACKAGES = (
@@ -56,12 +56,7 @@ def read(outdir: str) -> dict | None:
     path = os.path.join(outdir, NAME)
     if not os.path.isfile(path):
         return None
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_object(path)
 
 
 def source_record(model_path: str, config) -> dict:

@@ -12,15 +12,14 @@ not stop the others; ``OUTDIR/batch_report.json`` lists every input with its sta
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import sys
-import tempfile
 from collections import deque
 from typing import Any, Callable, Iterator
 
 from tga_keras.errors import InputError, UsageError, first_line
+from tga_keras.io.files import write_json
 from tga_keras.jobs import upscale_job
 from tga_keras.jobs.upscale_job import SegmentRecord, UpscaleJob, UpscaleOptions
 
@@ -114,10 +113,7 @@ def write_report(outdir: str, items: list[BatchItem]) -> str:
     """Write ``OUTDIR/batch_report.json`` (temporary file, then rename); returns its path."""
     path = os.path.join(outdir, REPORT)
     data = {"inputs": [dataclasses.asdict(i) for i in items], "counts": counts(items)}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=outdir)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+    write_json(path, data)
     return path
 
 

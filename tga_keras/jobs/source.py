@@ -63,6 +63,18 @@ def frame_size(files: list[str]) -> tuple[int, int]:
     return h, w
 
 
+def list_frames(path: str, start: int = 0) -> list[str]:
+    """The image files of a folder input in natural order; ``UsageError`` if it has none or ``start`` is past them."""
+    from tga_keras.io.images import list_images
+
+    files = list_images(path)
+    if not files:
+        raise UsageError(f"no image files in folder {path}")
+    if start >= len(files):
+        raise UsageError(f"--start {start} is past the end: {path} holds {len(files)} frames")
+    return files
+
+
 def frame_names(path: str, start: int, limit: int | None) -> list[str]:
     """PNG names of a folder input's frames ``start ..`` (at most ``limit``): the input files' names,
     or ``000123`` numbers when two files share a name."""
@@ -91,17 +103,12 @@ def open_source(
     end of a folder; ``InputError`` for frames of different sizes; ``DatasetError`` for a video
     that cannot be decoded.
     """
-    from tga_keras.io.images import list_images, read_image
+    from tga_keras.io.images import read_image
 
     lo = max(0, start - radius)
     hi = None if limit is None else start + limit + radius
     if os.path.isdir(path):
-        files = list_images(path)
-        if not files:
-            raise UsageError(f"no image files in folder {path}")
-        if start >= len(files):
-            raise UsageError(f"--start {start} is past the end: {path} holds {len(files)} frames")
-        files = files[lo:hi]
+        files = list_frames(path, start)[lo:hi]
         h, w = frame_size(files)
         selected = len(files[start - lo :][:limit])
         names = (names if names is not None else frame_names(path, start, limit))[:selected]
@@ -153,4 +160,4 @@ def _open_video(
     )
 
 
-__all__ = ["FrameSource", "frame_names", "frame_size", "open_source"]
+__all__ = ["FrameSource", "frame_names", "frame_size", "list_frames", "open_source"]

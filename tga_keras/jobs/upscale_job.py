@@ -32,6 +32,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
 from tga_keras.errors import InputError, UsageError
+from tga_keras.io.files import read_json_object, write_json
 
 if TYPE_CHECKING:
     from tga_keras.io.video import EncoderChoice
@@ -217,7 +218,6 @@ class UpscaleJob:
         Raises ``UsageError`` / ``InputError`` / ``FileNotFoundError`` for what cannot work.
         """
         from tga_keras.io import video
-        from tga_keras.io.images import list_images
 
         if options.segment_frames is not None and options.segment_frames < 1:
             raise UsageError(f"--segment-frames must be >= 1, got {options.segment_frames}")
@@ -240,13 +240,9 @@ class UpscaleJob:
         listed: int | None = None
         stat = os.stat(input)
         if os.path.isdir(input):
-            from tga_keras.jobs.source import frame_names, frame_size
+            from tga_keras.jobs.source import frame_names, frame_size, list_frames
 
-            files = list_images(input)
-            if not files:
-                raise UsageError(f"no image files in folder {input}")
-            if start >= len(files):
-                raise UsageError(f"--start {start} is past the end: {input} holds {len(files)} frames")
+            files = list_frames(input, start)
             names = tuple(frame_names(input, start, limit))
             h, w = frame_size(files[max(0, start - 64) : start + len(names) + 64])  # the frames read, and more
             total: int | None = len(names)
@@ -350,7 +346,7 @@ def check_work_folder(job: UpscaleJob, *, overwrite: bool = False) -> bool:
     record = os.path.join(work, JOB_FILE)
     if not os.path.lexists(work) or (os.path.isdir(work) and _only_temporary(work)):  # none, or a crash before job.json
         return False
-    old = _recorded(record)
+    old = read_json_object(record)
     if old == job.fingerprint:
         return True
     if overwrite:
@@ -377,21 +373,11 @@ def prepare(job: UpscaleJob, *, overwrite: bool = False) -> dict[int, SegmentRec
             _remove(work)
         _writable(os.path.dirname(work))
         os.makedirs(work)
-        _write_json(os.path.join(work, JOB_FILE), job.fingerprint)
+        write_json(os.path.join(work, JOB_FILE), job.fingerprint)
     for name in os.listdir(work):
         if name.startswith(".tmp-"):
             _remove(os.path.join(work, name))
     return committed(job)
-
-
-def _recorded(path: str) -> dict | None:
-    """The fingerprint in ``job.json``; ``None`` if there is none or it cannot be read."""
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _only_temporary(folder: str) -> bool:
@@ -405,20 +391,6 @@ def _writable(folder: str) -> None:
         probe = os.path.dirname(probe) or "."
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write to {probe}: the output folder is not writable")
-
-
-def _write_json(path: str, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def committed(job: UpscaleJob) -> dict[int, SegmentRecord]:
@@ -538,7 +510,7 @@ def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None
         record = SegmentRecord(index, first_frame, written, ended, time.perf_counter() - t0, files, packets, tb, notes)
         for name in files:  # on disk before the rename commits them (a power cut keeps what was committed)
             _fsync(os.path.join(tmp, name))
-        _write_json(os.path.join(tmp, SEGMENT_FILE), dataclasses.asdict(record))
+        write_json(os.path.join(tmp, SEGMENT_FILE), dataclasses.asdict(record))
         if os.path.isdir(final) and _readable_record(final) is None:  # a damaged commit: made again
             shutil.rmtree(final)
         try:

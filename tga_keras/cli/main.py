@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    if argv and argv[0] not in ("-h", "--help", "--version"):  # top-level help needs no TensorFlow
+    # top-level help needs no TensorFlow, nor a `tga batch --ray` driver (the cluster's workers run the model)
+    if argv and argv[0] not in ("-h", "--help", "--version") and not (argv[0] == "batch" and "--ray" in argv):
         quiet_tensorflow_import()
     parser = _parser()
     args = parser.parse_args(argv)

@@ -40,10 +40,10 @@ def add_parser(sub):
     p.add_argument("outdir", metavar="OUTDIR", help="folder for the outputs (created; SRC's structure mirrored)")
     p.add_argument(
         "--container",
-        choices=CONTAINER_CHOICES,
-        default=None,
+        choices=("auto", *CONTAINER_CHOICES),
+        default="auto",
         help="what each output is: a video of that container, or png (a folder of PNG frames); "
-        "None: .mkv with --lossless, else .mp4",
+        "auto: .mkv with --lossless, else .mp4",
     )
     add_output_arguments(p)
     p.add_argument(
@@ -75,7 +75,7 @@ def run(args) -> int:
             raise UsageError(f"{name} must be >= 0, got {value}")
     if args.ray is None and (args.gpus_per_worker or args.cpus_per_worker != 1):
         raise UsageError("--gpus-per-worker and --cpus-per-worker are for --ray")
-    container = args.container or (".mkv" if args.lossless else ".mp4")
+    container = args.container if args.container != "auto" else (".mkv" if args.lossless else ".mp4")
     options = output_options(args)
     if options.weights is not None:  # workers on other nodes need the model's path as the driver sees it
         from dataclasses import replace

@@ -92,7 +92,9 @@ def run(args) -> int:
     for item in items:
         if item.input == item.output:
             raise UsageError(f"{item.input} would be overwritten by its own output: pick another OUTDIR")
-    _check_writable(outdir)
+    from tga_keras.jobs.upscale_job import check_writable
+
+    check_writable(outdir, "OUTDIR")
     from tga_keras.jobs.upscale_job import encoder_for
 
     encoder_for("folder" if container == "png" else container, options)  # --codec/--crf against the container
@@ -137,13 +139,3 @@ def run(args) -> int:
     counts = ", ".join(f"{n} {status}" for status, n in batch.counts(items).items())
     print(f"batch: {counts}; report: {os.path.join(outdir, batch.REPORT)}")
     return batch.exit_code(items)
-
-
-def _check_writable(outdir: str) -> None:
-    from tga_keras.errors import UsageError
-
-    probe = outdir
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write to {probe}: OUTDIR must be a folder this user can write")

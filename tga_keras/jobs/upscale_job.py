@@ -371,7 +371,7 @@ def prepare(job: UpscaleJob, *, overwrite: bool = False) -> dict[int, SegmentRec
     if not check_work_folder(job, overwrite=overwrite):
         if os.path.lexists(work):
             _remove(work)
-        _writable(os.path.dirname(work))
+        check_writable(os.path.dirname(work))
         os.makedirs(work)
         write_json(os.path.join(work, JOB_FILE), job.fingerprint)
     for name in os.listdir(work):
@@ -385,12 +385,13 @@ def _only_temporary(folder: str) -> bool:
     return all(name.startswith(".tmp-") for name in os.listdir(folder))
 
 
-def _writable(folder: str) -> None:
-    probe = folder
+def check_writable(folder: str, what: str = "the output folder") -> None:
+    """``UsageError`` unless ``folder``, or the nearest folder above it that exists, is a folder this user can write."""
+    probe = os.path.abspath(folder)
     while not os.path.exists(probe):
-        probe = os.path.dirname(probe) or "."
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write to {probe}: the output folder is not writable")
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to {probe}: {what} is not writable (it must be a folder this user can write)")
 
 
 def committed(job: UpscaleJob) -> dict[int, SegmentRecord]:
@@ -752,6 +753,7 @@ __all__ = [
     "UpscaleOptions",
     "auto_segment_frames",
     "check_work_folder",
+    "check_writable",
     "committed",
     "complete",
     "encoder_for",

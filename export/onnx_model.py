@@ -11,39 +11,11 @@ The network's config and precision are stored in the model's metadata (``tga_con
 
 from __future__ import annotations
 
-import contextlib
-
 from export.job import Job, ParityError, removed_on_failure, tensor_io
-from tga_keras.runtime.graph import inference_function
+from tga_keras.runtime.compile import ONNX_OPSET as OPSET
+from tga_keras.runtime.compile import to_onnx
 
 FOLDER = "onnx"
-OPSET = 17
-
-
-@contextlib.contextmanager
-def _without_reshape_optimizer():
-    """tf2onnx 1.17's ReshapeOptimizer folds our ``(B*T, H, W, C) -> (B, T, H, W, C)`` reshapes into
-    a wrong constant shape (``[1, -1, 0, 0, C]``: ONNX's copy-dimension 0 at shifted axes). The
-    conversion is correct without that one optimizer; every other optimizer still runs."""
-    from tf2onnx import optimizer
-
-    saved = optimizer._optimizers.copy()
-    optimizer._optimizers.pop("reshape_optimizer", None)
-    try:
-        yield
-    finally:
-        optimizer._optimizers.clear()
-        optimizer._optimizers.update(saved)
-
-
-def to_onnx(model):
-    """The float32 ``onnx.ModelProto`` of ``model``'s inference graph (opset 17, dynamic B/H/W)."""
-    import tf2onnx
-
-    fn = inference_function(model, "float32")
-    with _without_reshape_optimizer():
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=OPSET)
-    return proto
 
 
 def to_fp16(proto):

@@ -1,0 +1,91 @@
+"""What this CPU is, in the terms that decide which runtime is fastest: its name, SIMD flags and class.
+
+Runtimes pick kernels by instruction set (oneDNN, XNNPACK and onnxruntime all dispatch at run time),
+so the same model's fastest runtime differs between an AVX2-only laptop and an AMX server. The
+flags are read from ``/proc/cpuinfo`` (Linux); elsewhere they are empty and the class is
+``unknown``. Used by the runtime chooser's cache key and printed by ``tga benchmark``.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+
+# the flags (as /proc/cpuinfo spells them) that change which kernels runtimes run
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "asimddp",
+    "sve",
+    "bf16",
+    "i8mm",
+)
+
+
+@functools.cache
+def _cpuinfo() -> tuple[str, frozenset[str]]:
+    name, flags = platform.processor() or platform.machine(), frozenset()
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return name, flags
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "model name" and value.strip():
+            name = value.strip()
+        elif key in ("flags", "features") and not flags:
+            flags = frozenset(value.split())
+    return name, flags
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``AMD EPYC``, ``Intel(R) Xeon(R) Platinum 8480+``), or the machine type."""
+    return _cpuinfo()[0]
+
+
+def cpu_flags() -> tuple[str, ...]:
+    """The SIMD flags of :data:`SIMD_FLAGS` this CPU has, in that order (empty where unknown)."""
+    flags = _cpuinfo()[1]
+    return tuple(f for f in SIMD_FLAGS if f in flags)
+
+
+def cpu_class() -> str:
+    """The CPU class the README's speed table is split by: ``AMX``, ``AVX512-BF16/VNNI``, ``AVX-512``,
+    ``AVX2``, ``ARM`` (NEON), ``older x86`` or ``unknown``."""
+    flags = set(cpu_flags())
+    if "amx_tile" in flags:
+        return "AMX"
+    if flags & {"avx512_bf16", "avx512_vnni"}:
+        return "AVX512-BF16/VNNI"
+    if "avx512f" in flags:
+        return "AVX-512"
+    if "avx2" in flags:
+        return "AVX2"
+    if "asimd" in flags:
+        return "ARM"
+    return "older x86" if flags else "unknown"
+
+
+def describe_cpu() -> str:
+    """One line: ``AMD EPYC (AVX2: avx avx2 fma f16c)``."""
+    flags = [f for f in cpu_flags() if f not in ("sse4_2",)]
+    return f"{cpu_name()} ({cpu_class()}: {' '.join(flags) or 'flags unknown'})"
+
+
+__all__ = ["SIMD_FLAGS", "cpu_class", "cpu_flags", "cpu_name", "describe_cpu"]

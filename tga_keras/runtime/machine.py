@@ -38,7 +38,7 @@ SIMD_FLAGS = (
 
 @functools.cache
 def _cpuinfo() -> tuple[str, frozenset[str]]:
-    name, flags = platform.processor() or platform.machine(), frozenset()
+    name, flags = platform.processor() or platform.machine(), frozenset[str]()
     try:
         with open("/proc/cpuinfo") as f:
             text = f.read()

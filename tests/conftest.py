@@ -2,6 +2,11 @@ import os
 import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `--backend auto` runs Keras models on Keras in the suite (no conversion per test model); the tests of the
+# runtime chooser (tests/runtime/test_fastest.py, tests/cli/test_default_runtime.py) lift this themselves.
+# The chooser's cache is never the user's: one folder per test session.
+os.environ["TGA_AUTO_BACKEND"] = "keras"
+os.environ.setdefault("TGA_CACHE_DIR", os.path.join(__import__("tempfile").mkdtemp(prefix="tga-test-cache-")))
 
 import pytest  # noqa: E402
 from filelock import FileLock  # noqa: E402

@@ -187,11 +187,13 @@ def test_benchmark_artifacts_suite(exported, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["upscale", CLIP, "OUT", "--backend", "onnx", "--weights", "KERAS"], "not a readable ONNX"),
-        (["upscale", CLIP, "OUT", "--weights", "ONNX", "--precision", "bfloat16"], "applies to the keras backend"),
+        (["upscale", CLIP, "OUT", "--backend", "onnx", "--weights", "TXT"], "not a readable ONNX"),
+        (["upscale", CLIP, "OUT", "--backend", "keras", "--weights", "ONNX"], "--backend keras runs Keras models"),
+        (["upscale", CLIP, "OUT", "--backend", "savedmodel", "--weights", "KERAS"], "export the Keras model first"),
+        (["upscale", CLIP, "OUT", "--weights", "ONNX", "--precision", "bfloat16"], "applies to Keras models"),
         (["upscale", CLIP, "OUT", "--backend", "savedmodel", "--weights", "ONNX"], "SavedModel is a folder"),
         (["evaluate", CLIP, "--weights", "TXT"], "cannot tell the model format"),
-        (["benchmark", "--backend", "tflite", "--weights", "KERAS"], "not a readable TFLite"),
+        (["benchmark", "--backend", "tflite", "--weights", "TXT"], "not a readable TFLite"),
     ],
 )
 def test_backend_mistakes_exit_2(exported, tmp_path, capsys, argv, words):

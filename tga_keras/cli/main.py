@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p.add_argument("--version", action="version", version=f"tga-keras {__version__}")
     p.add_argument("--debug", action="store_true", help="print the traceback of any error (also after the command)")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="say more: which runtime runs a Keras model and why, even when the choice is read from the cache "
+        "(also after the command)",
+    )
     sub = p.add_subparsers(dest="command", metavar="<command>")
     for command in COMMANDS:
         mod = importlib.import_module(f"tga_keras.cli.{command}")
@@ -79,7 +85,9 @@ def _wrapped_input_error(e: BaseException) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a not in ("--debug", "--verbose")]
+    show_library_notes(verbose)
     # top-level help needs no TensorFlow, nor a `tga batch --ray` driver (the cluster's workers run the model)
     if argv and argv[0] not in ("-h", "--help", "--version") and not (argv[0] == "batch" and "--ray" in argv):
         quiet_tensorflow_import()
@@ -89,6 +97,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     return run_command(f"tga {args.command}", lambda: args._run(args), debug)
+
+
+def show_library_notes(verbose: bool = False) -> None:
+    """Print the library's notes (the ``tga_keras`` logger: warnings, and with ``verbose`` the info lines
+    such as which runtime runs) on stderr as plain lines."""
+    import logging
+
+    class Stderr(logging.Handler):  # sys.stderr as it is when a line is written (tests swap it)
+        def emit(self, record: logging.LogRecord) -> None:
+            print(record.getMessage(), file=sys.stderr, flush=True)
+
+    logger = logging.getLogger("tga_keras")
+    if not any(type(h).__name__ == "Stderr" for h in logger.handlers):
+        logger.addHandler(Stderr())
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
 
 
 def run_command(name: str, run: Callable[[], int | None], debug: bool = False) -> int:

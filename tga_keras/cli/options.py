@@ -9,14 +9,16 @@ from tga_keras.errors import InputError
 
 
 def add_precision_argument(parser) -> None:
-    """``--precision float32|bfloat16`` (see :func:`tga_keras.models.loading.with_precision`)."""
+    """``--precision float32|fast|bfloat16`` (see :func:`tga_keras.runtime.backends.backend_for_model`)."""
     parser.add_argument(
         "--precision",
-        choices=["float32", "bfloat16"],
+        choices=["float32", "fast", "bfloat16"],
         default="float32",
-        help="compute precision: float32 is exact to the official release; bfloat16 is several times "
-        "faster on CPUs with AMX/AVX512-BF16 and on GPUs, with outputs within about 1e-2 "
-        "(the input and bicubic base stay float32)",
+        help="float32 (default): exact to the official release, on the fastest exact runtime of this machine "
+        "(chosen by measurement the first time, then cached); fast: the fastest runtime whose output stays "
+        "within 45 dB PSNR of float32 on real frames (int8 TFLite, bf16 on CPUs with bf16 instructions; its "
+        "PSNR is printed); bfloat16: Keras in bf16 (several times faster on CPUs with AMX/AVX512-BF16 and on "
+        "GPUs, outputs within about 1e-2). Keras models only: an exported artifact has its own precision",
     )
 
 
@@ -110,8 +112,11 @@ def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") ->
         "--backend",
         choices=("auto",) + BACKENDS + tuple(extra),
         default="auto",
-        help="runtime for --weights; auto picks it from the path (.keras/.pth/.h5 keras, a folder savedmodel, "
-        ".tflite, .onnx, .engine tensorrt)" + note,
+        help="runtime for --weights. auto: an exported artifact runs on its runtime (a folder savedmodel, .tflite, "
+        ".onnx, .engine tensorrt); a Keras model (.keras/.pth/.h5, a preset) on the fastest exact runtime of "
+        "this machine (keras, or the model converted in-process to tflite or onnx: timed and checked against "
+        "Keras once, then cached in $TGA_CACHE_DIR or ~/.cache/tga-keras; $TGA_AUTO_BACKEND=keras keeps Keras). "
+        "keras, tflite, onnx with a Keras model: that runtime" + note,
     )
     # every command that takes --weights adds it just before --backend: let it take a shipped model's name
     for action in parser._actions:

@@ -24,13 +24,14 @@ ONNX_OPSET = 17
 
 def tflite_of_function(fn: Any) -> bytes:
     """The float32 ``.tflite`` flatbuffer of ``fn`` (a ``tf.function`` with an input signature), builtin
-    ops only (XNNPACK runs every one of them)."""
+    ops only (XNNPACK runs every one of them). The converter's path without a ``trackable_obj`` (it
+    warns that it is deprecated) freezes the variables into constants; with the Keras model as
+    ``trackable_obj`` the weights stay resource variables, which the interpreter reads as NaN."""
     import tensorflow as tf
 
-    concrete = fn.get_concrete_function()
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     with _quiet_converter():
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         return conv.convert()
 
 
@@ -52,15 +53,21 @@ def _without_reshape_optimizer():
 
 @contextlib.contextmanager
 def _quiet_converter():
-    """TensorFlow's converters log to Python's logging and absl at INFO/WARNING: silenced while they run."""
+    """TensorFlow's converters log to Python's logging and absl at INFO/WARNING, warn, and print from C++
+    (``fully_quantize: 0, ...``): all silenced while they run (errors still raise)."""
     import logging
+    import warnings
+
+    from tga_keras.runtime.backends.base import native_stderr_silenced
 
     loggers = [logging.getLogger(name) for name in ("tensorflow", "tf2onnx", "absl")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings(), native_stderr_silenced():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
@@ -81,9 +88,32 @@ def to_tflite(model: keras.Model) -> bytes:
     return tflite_of_function(inference_function(model, "float32"))
 
 
+def to_tflite_int8(model: keras.Model, calibration: Any) -> bytes:
+    """The full-integer ``.tflite`` of ``model`` (uint8 input = raw pixels, uint8 output), calibrated on
+    ``calibration``: float32 LR windows ``(N, F, h, w, 3)`` in [0, 1]. The graph pins its input range
+    to [0, 1] (:func:`~tga_keras.runtime.graph.inference_function` ``pin_input_range``)."""
+    import tensorflow as tf
+
+    fn = inference_function(model, "float32", pin_input_range=True)
+    with _quiet_converter():
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+
+    def representative() -> Any:
+        for window in calibration:
+            yield [window[None].astype("float32")]
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.uint8
+    conv.inference_output_type = tf.uint8
+    with _quiet_converter():
+        return conv.convert()
+
+
 def to_onnx(model: keras.Model) -> Any:
     """The float32 ``onnx.ModelProto`` of ``model``'s inference graph (opset 17, dynamic B/H/W)."""
     return onnx_of_function(inference_function(model, "float32"))
 
 
-__all__ = ["ONNX_OPSET", "onnx_of_function", "tflite_of_function", "to_onnx", "to_tflite"]
+__all__ = ["ONNX_OPSET", "onnx_of_function", "tflite_of_function", "to_onnx", "to_tflite", "to_tflite_int8"]

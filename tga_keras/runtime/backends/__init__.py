@@ -101,6 +101,57 @@ def detect_backend(path: str | os.PathLike) -> str:
     )
 
 
+AUTO_ENV = "TGA_AUTO_BACKEND"  # "keras": --backend auto runs Keras models on Keras (no conversion)
+PRECISIONS = ("float32", "bfloat16", "fast")
+
+
+def auto_pinned() -> bool:
+    """Whether ``$TGA_AUTO_BACKEND=keras`` keeps ``--backend auto`` on Keras for Keras models."""
+    value = os.environ.get(AUTO_ENV, "").strip().lower()
+    if value not in ("", "fastest", "keras"):
+        raise InputError(f"${AUTO_ENV} must be 'fastest' (the default) or 'keras', got {value!r}")
+    return value == "keras"
+
+
+def backend_for_model(
+    model: Any, backend: str = "auto", precision: str = "float32", threads: int | None = None, progress: bool = True
+) -> Any:
+    """The backend that runs a float32 TGA ``keras.Model`` (``backend`` and ``precision`` as :func:`load_backend`).
+
+    ``auto`` + ``float32``: the fastest exact runtime of this machine (:mod:`tga_keras.runtime.fastest`:
+    measured once, cached; Keras where nothing is faster, or with ``$TGA_AUTO_BACKEND=keras``);
+    ``fast``: the fastest within 45 dB of float32; ``tflite``/``onnx``: the model converted for that
+    runtime (cached, checked against Keras); ``keras``: Keras itself (``bfloat16``: rebuilt for bf16).
+    """
+    from tga_keras.models.loading import with_precision
+    from tga_keras.runtime.backends.keras import KerasBackend
+
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if backend in ("savedmodel", "tensorrt"):
+        raise InputError(
+            f"--backend {backend} runs an exported artifact; export the Keras model first "
+            f"(python -m export {backend} MODEL OUTDIR) or use --backend auto, keras, tflite or onnx"
+        )
+    if precision == "bfloat16":
+        if backend not in ("auto", "keras"):
+            raise InputError(f"--precision bfloat16 runs on the keras backend, not {backend}")
+        return KerasBackend(with_precision(model, "bfloat16"))
+    if backend == "keras" and precision == "float32":
+        return KerasBackend(model)
+    if backend == "auto" and precision == "float32" and auto_pinned():
+        return KerasBackend(model)
+    from tga_keras.runtime.fastest import choose_backend
+
+    return choose_backend(
+        model,
+        mode="fast" if precision == "fast" else "exact",
+        runtime=None if backend == "auto" else backend,
+        threads=threads,
+        progress=progress,
+    )
+
+
 def load_backend(
     path: str | os.PathLike | None,
     backend: str = "auto",
@@ -108,40 +159,44 @@ def load_backend(
     preset: str | None = None,
     precision: str = "float32",
     threads: int | None = None,
+    progress: bool = True,
 ) -> Any:
     """A backend for ``path``: the one function every command loads every model format with.
 
-    ``backend='auto'`` picks the format from the path (:func:`detect_backend`); ``keras`` goes
-    through :func:`tga_keras.models.loading.load_tga` (``preset`` and ``precision`` apply to it only;
-    ``path=None`` is an untrained ``preset``). ``path`` may also name a shipped model
+    An exported artifact runs on its runtime (``backend='auto'`` picks it from the path,
+    :func:`detect_backend`). A Keras model (``.keras``, ``.pth``, ``.h5``; ``path=None`` is an
+    untrained ``preset``) goes through :func:`tga_keras.models.loading.load_tga` and
+    :func:`backend_for_model`: with ``auto`` it runs on the fastest exact runtime of this machine
+    (``precision='fast'``: the fastest within 45 dB; ``bfloat16``: Keras bf16), with ``tflite`` or
+    ``onnx`` converted for that runtime, with ``keras`` as it is. ``path`` may also name a shipped model
     (``tga_small_bd_x4``: its file in the checkout) or be a handle Keras loads itself
-    (``hf://user/repo``, keras backend only; see :func:`tga_keras.models.presets.resolve_weights`).
-    Raises ``FileNotFoundError`` / ``InputError``.
+    (``hf://user/repo``; see :func:`tga_keras.models.presets.resolve_weights`). ``progress``: a bar
+    while a runtime is chosen the first time. Raises ``FileNotFoundError`` / ``InputError``.
     """
     from tga_keras.models.loading import load_tga
     from tga_keras.models.presets import is_handle, resolve_weights
-    from tga_keras.runtime.backends.keras import KerasBackend
 
     if backend not in ("auto",) + BACKENDS:
         raise InputError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
-    if path is None:
-        if backend not in ("auto", "keras"):
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if path is None or is_handle(resolve_weights(path)):
+        if path is None and backend in ("savedmodel", "tensorrt"):
             raise InputError(f"--backend {backend} needs an artifact path")
-        return KerasBackend(load_tga(None, preset, precision=precision))
+        model = load_tga(None if path is None else resolve_weights(path), preset)
+        return backend_for_model(model, backend, precision, threads, progress)
     path = resolve_weights(path)
-    if is_handle(path):
-        if backend not in ("auto", "keras"):
-            raise InputError(f"{path}: a handle Keras loads (hf://...) runs on the keras backend, not {backend}")
-        return KerasBackend(load_tga(path, preset, precision=precision))
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
+    if not os.path.isdir(path) and path.lower().endswith(REGISTRY["keras"].suffixes):
+        if backend in ("savedmodel", "tensorrt"):
+            return backend_for_model(None, backend)  # the InputError that says to export first
+        return backend_for_model(load_tga(path, preset), backend, precision, threads, progress)
+    if backend == "keras":
+        raise InputError(f"{path}: an exported artifact; --backend keras runs Keras models (.keras, .pth, .h5)")
     kind = detect_backend(path) if backend == "auto" else backend
-    if kind != "keras" and precision != "float32":
-        raise InputError(
-            f"--precision {precision} applies to the keras backend; an exported artifact has its own precision"
-        )
-    if kind == "keras":
-        return KerasBackend(load_tga(path, preset, precision=precision))
+    if precision != "float32":
+        raise InputError(f"--precision {precision} applies to Keras models; an exported artifact has its own precision")
     spec = REGISTRY[kind]
     if not spec.folder:
         if os.path.isdir(path):
@@ -179,12 +234,16 @@ def as_backend(
 
 
 __all__ = [
+    "AUTO_ENV",
     "BACKENDS",
+    "PRECISIONS",
     "REGISTRY",
     "Backend",
     "BackendSpec",
     "CallableBackend",
     "as_backend",
+    "auto_pinned",
+    "backend_for_model",
     "detect_backend",
     "load_backend",
 ]

@@ -9,9 +9,11 @@ count from the input shape and measures the scale on a small probe input (:class
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any, Callable, Protocol
+import sys
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -123,6 +125,26 @@ class ArtifactBackend:
         self.scale = int(out.shape[1] // probe_hw[0])
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 on /dev/null while native code (a runtime's C++ start-up lines, a converter's
+    progress prints) would write to it; Python's own ``sys.stderr`` is flushed first."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr descriptor: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 __all__ = [
     "ArtifactBackend",
     "Backend",
@@ -130,5 +152,6 @@ __all__ = [
     "MANIFEST",
     "config_from_manifest",
     "find_manifest_entry",
+    "native_stderr_silenced",
     "recorded_config",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tga_keras.errors import InputError, first_line
-from tga_keras.runtime.backends.base import ArtifactBackend
+from tga_keras.runtime.backends.base import ArtifactBackend, native_stderr_silenced
 
 
 class TFLiteBackend(ArtifactBackend):
@@ -50,7 +50,8 @@ class TFLiteBackend(ArtifactBackend):
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self._shape != x.shape:
             self._it.resize_tensor_input(self._in["index"], x.shape, strict=False)
-            self._it.allocate_tensors()
+            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                self._it.allocate_tensors()
             self._in = self._it.get_input_details()[0]
             self._out = self._it.get_output_details()[0]
             self._shape = x.shape

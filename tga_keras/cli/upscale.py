@@ -202,7 +202,7 @@ def run(args) -> int:
         print(UNTRAINED_WARNING, file=sys.stderr)
     from tga_keras.jobs.upscale_job import upscaler_for
 
-    up = upscaler_for(job.options)
+    up = upscaler_for(job.options, progress=not args.no_progress)
     backend = up.backend
     FramePictures(args, backend, args.start, job.total)  # --compare-frame, --attention: checked before the work
     if job.segment_frames >= 1 << 40:

@@ -427,8 +427,9 @@ def next_segments(records: dict[int, SegmentRecord], planned: int) -> list[int]:
 _UPSCALERS: dict[tuple, Any] = {}
 
 
-def upscaler_for(options: UpscaleOptions) -> Any:
-    """The :class:`~tga_keras.runtime.upscaler.Upscaler` of ``options``, loaded once per process."""
+def upscaler_for(options: UpscaleOptions, progress: bool = True) -> Any:
+    """The :class:`~tga_keras.runtime.upscaler.Upscaler` of ``options``, loaded once per process
+    (``progress``: a bar while a Keras model's runtime is chosen the first time on this machine)."""
     fields = ("weights", "backend", "preset", "precision", "tile", "overlap", "align", "batch_size")
     key = tuple(getattr(options, f) for f in fields)
     if key not in _UPSCALERS:
@@ -440,7 +441,9 @@ def upscaler_for(options: UpscaleOptions) -> Any:
             import keras
 
             keras.utils.set_random_seed(0)
-        backend = load_backend(options.weights, options.backend, preset=options.preset, precision=options.precision)
+        backend = load_backend(
+            options.weights, options.backend, preset=options.preset, precision=options.precision, progress=progress
+        )
         _UPSCALERS[key] = Upscaler(
             backend, tile=options.tile, tile_overlap=options.overlap, batch_size=options.batch_size, align=options.align
         )

@@ -238,7 +238,7 @@ def _entry(model: Any) -> Iterator[str]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    with open(os.path.join(folder, ".lock"), "w") as lock:
+    with open(os.path.join(folder, ".lock"), "a") as lock:
         try:
             import fcntl
 
@@ -351,6 +351,12 @@ def _remove(path: str) -> None:
             os.remove(path)
 
 
+def _discard(c: Candidate, folder: str) -> None:
+    """Remove the artifact of a candidate that was left out (a later choice builds it afresh)."""
+    if c.filename is not None:
+        _remove(os.path.join(folder, c.filename))
+
+
 def _median_ms(backend: Any, x: np.ndarray) -> float:
     backend(x)  # warm-up: allocation, kernel selection
     times = []
@@ -415,6 +421,7 @@ def _choose(
                 if not ok:
                     row["note"] = "disagrees with keras fp32: " + _figures_text(figures)
                     log.warning("note: %s left out: %s", c.label, row["note"])
+                    _discard(c, folder)
                     continue
                 bar.set_description(f"choosing a runtime: timing {c.label}")
                 row["ms"] = _median_ms(backend, x)
@@ -423,6 +430,7 @@ def _choose(
                     raise
                 row["note"] = f"failed: {type(e).__name__}: {first_line(e)}"
                 log.warning("note: %s left out: %s", c.label, row["note"])
+                _discard(c, folder)
                 continue
             finally:
                 bar.update(done + 3 - bar.n)
@@ -464,10 +472,19 @@ def _check(model: Any, c: Candidate, folder: str, threads: int, reference, windo
     from tga_keras.runtime.parity import compare, sr_of
 
     bar.set_description(f"choosing a runtime: building {c.label}")
+    cached = c.filename is not None and os.path.isfile(os.path.join(folder, c.filename))
     path = _build(model, c, folder)
     bar.update(1)
     bar.set_description(f"choosing a runtime: checking {c.label}")
-    backend = c.load(model if path is None else path, threads)
+    try:
+        backend = c.load(model if path is None else path, threads)
+    except Exception as e:  # noqa: BLE001 - a damaged cached artifact: built again, once
+        if not cached or path is None:
+            raise
+        log.warning("note: the cached %s is unusable (%s): building it again", path, first_line(e))
+        _remove(path)
+        path = _build(model, c, folder)
+        backend = c.load(path, threads)
     figures = compare(reference, sr_of(backend, windows))
     bar.update(1)
     return backend, figures

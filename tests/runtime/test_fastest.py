@@ -1,0 +1,186 @@
+"""tga_keras.runtime.fastest: the fastest exact (or fast) runtime of a Keras model, measured, checked, cached.
+
+Every test has its own cache folder (``$TGA_CACHE_DIR``) and the exporter tests' tiny model (He-normal
+kernels, non-trivial BatchNorm statistics), so that a conversion that loses the network shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import logging
+import os
+
+import pytest
+
+from tga_keras.errors import InputError
+from tga_keras.models.loading import load_tga
+from tga_keras.runtime import fastest
+from tga_keras.runtime.backends.keras import KerasBackend
+from tga_keras.runtime.parity import compare, real_windows, sr_of
+
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def model(export_model):
+    return load_tga(export_model)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TGA_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _notes(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "tga_keras.runtime"]
+
+
+def _record(backend) -> str:
+    choice = backend.choice
+    return os.path.join(choice.folder, f"choice_{choice.mode}_any_t{choice.threads}.json")
+
+
+def test_the_exact_choice_is_the_fastest_candidate_that_matches_keras_and_is_cached(model, own_cache, caplog):
+    caplog.set_level(logging.INFO, "tga_keras")
+    backend = fastest.choose_backend(model, threads=2, progress=False)
+    choice = backend.choice
+    rows = {r["label"]: r for r in choice.measured}
+    assert {"keras fp32", "tflite fp32", "onnx fp32"} <= set(rows)
+    assert "tflite int8" not in rows and "keras bf16" not in rows  # exact mode: float32 only
+    timed = {label: r["ms"] for label, r in rows.items() if "ms" in r}
+    assert f"{choice.runtime} {choice.precision}" == min(timed, key=timed.__getitem__)
+    assert all(rows[label]["max_abs_diff"] <= fastest.EXACT_MAX_DIFF for label in timed)
+    assert choice.reason.startswith(f"{choice.runtime} fp32 (fastest exact") and not choice.cached
+    assert choice.seconds > 0 and str(own_cache) in choice.folder
+    windows = real_windows(model.config.frames, model.config.scale, count=1, start=30)  # frames it was not checked on
+    assert compare(sr_of(KerasBackend(model), windows), sr_of(backend, windows))["max_abs_diff"] <= 1e-4
+    assert any(n.startswith("first use of this model here") for n in _notes(caplog))
+
+    artifacts = {n: os.path.getmtime(os.path.join(choice.folder, n)) for n in os.listdir(choice.folder)}
+    caplog.clear()
+    again = fastest.choose_backend(model, threads=2, progress=False)
+    assert again.choice.cached and again.choice.seconds == 0 and again.choice.reason == choice.reason
+    assert (again.choice.runtime, type(again)) == (choice.runtime, type(backend))
+    assert {n: os.path.getmtime(os.path.join(choice.folder, n)) for n in os.listdir(choice.folder)} == artifacts
+    assert any("chosen earlier, cached" in n for n in _notes(caplog))
+    # another thread count is another measurement; another model another entry
+    assert not os.path.exists(os.path.join(choice.folder, "choice_exact_any_t1.json"))
+
+
+def test_a_corrupt_cache_entry_is_rebuilt_with_a_note(model, caplog):
+    first = fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
+    folder = first.choice.folder
+    record = os.path.join(folder, "choice_exact_tflite_t2.json")
+    artifact = os.path.join(folder, "model_fp32.tflite")
+    good = open(artifact, "rb").read()
+
+    with open(record, "w") as f:
+        f.write('{"chosen": "tflite fp32", "sha2')  # cut short
+    caplog.clear()
+    backend = fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
+    assert not backend.choice.cached and "unusable" in " ".join(_notes(caplog))
+    assert json.load(open(record))["chosen"] == "tflite fp32"
+
+    with open(artifact, "wb") as f:  # the recorded sha256 no longer matches
+        f.write(good[: len(good) // 2])
+    caplog.clear()
+    backend = fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
+    assert not backend.choice.cached and "does not match its recorded sha256" in " ".join(_notes(caplog))
+    assert open(artifact, "rb").read() == good  # built again (the conversion is deterministic)
+
+    os.remove(record)  # an artifact that cannot be loaded, with no record: built again once
+    with open(artifact, "wb") as f:
+        f.write(b"not a flatbuffer")
+    caplog.clear()
+    backend = fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
+    assert backend.choice.runtime == "tflite" and "building it again" in " ".join(_notes(caplog))
+
+
+def test_an_unwritable_cache_chooses_in_a_temporary_folder_with_a_note(model, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TGA_CACHE_DIR", str(blocker))
+    backend = fastest.choose_backend(model, runtime="onnx", threads=1, progress=False)
+    assert "cannot be written" in " ".join(_notes(caplog)) and "TGA_CACHE_DIR" in " ".join(_notes(caplog))
+    assert not os.path.exists(backend.choice.folder)  # the temporary folder is gone, the backend still runs
+    windows = real_windows(model.config.frames, model.config.scale, count=1)
+    assert compare(sr_of(KerasBackend(model), windows), sr_of(backend, windows))["max_abs_diff"] <= 1e-4
+
+
+def test_failing_and_disagreeing_runtimes_are_left_out_and_keras_remains(model, monkeypatch, caplog):
+    real = fastest.candidates
+
+    class Off:  # a backend a tenth of a level off Keras everywhere
+        def __init__(self, inner):
+            self.inner = inner
+            self.name, self.precision, self.scale, self.frames = "onnx", "fp32", inner.scale, inner.frames
+            self.min_size, self.config = inner.min_size, inner.config
+
+        def __call__(self, x):
+            return self.inner(x) + 1e-3
+
+    def broken(config):
+        out = []
+        for c in real(config):
+            if c.label == "tflite fp32":
+                c = dataclasses.replace(c, build=lambda model: (_ for _ in ()).throw(RuntimeError("converter crashed")))
+            if c.label == "onnx fp32":
+                c = dataclasses.replace(c, load=lambda path, threads, load=c.load: Off(load(path, threads)))
+            out.append(c)
+        return out
+
+    monkeypatch.setattr(fastest, "candidates", broken)
+    backend = fastest.choose_backend(model, threads=2, progress=False)
+    assert isinstance(backend, KerasBackend) and backend.choice.runtime == "keras"
+    notes = _notes(caplog)
+    assert any(n.startswith("note: tflite fp32 left out: failed: RuntimeError: converter crashed") for n in notes)
+    assert any(n.startswith("note: onnx fp32 left out: disagrees with keras fp32: max |diff| 0.001") for n in notes)
+    assert not os.path.exists(os.path.join(backend.choice.folder, "model_fp32.onnx"))  # not kept for next time
+    with pytest.raises(RuntimeError, match="no tflite runtime passed its check"):
+        fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
+
+
+def test_a_named_runtime_that_is_not_installed_is_an_input_error_with_the_hint(model, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a)
+    )
+    with pytest.raises(InputError, match=r"the onnx backend is not installed here: pip install onnxruntime"):
+        fastest.choose_backend(model, runtime="onnx", progress=False)
+    backend = fastest.choose_backend(model, threads=2, progress=False)  # auto: onnx is only left out
+    rows = {r["label"]: r for r in backend.choice.measured}
+    assert rows["onnx fp32"]["note"].startswith("not installed (pip install onnxruntime")
+    assert backend.choice.runtime != "onnx"
+
+
+def test_fast_mode_keeps_what_stays_within_45_db_and_says_its_psnr(model):
+    backend = fastest.choose_backend(model, mode="fast", threads=2, progress=False)
+    rows = {r["label"]: r for r in backend.choice.measured}
+    assert "tflite int8" in rows and rows["tflite int8"].get("psnr_db") is not None
+    kept = {label: r for label, r in rows.items() if "ms" in r}
+    assert all(r["psnr_db"] is None or r["psnr_db"] >= fastest.FAST_MIN_PSNR for r in kept.values())
+    assert f"{backend.choice.runtime} {backend.choice.precision}" == min(kept, key=lambda k: kept[k]["ms"])
+    assert "within 45 dB" in backend.choice.reason
+    assert ("dB vs keras fp32" in backend.choice.reason) or ("max |diff|" in backend.choice.reason)
+
+
+def test_the_modes_and_runtimes_are_checked():
+    from tests.helpers.export_helpers import TINY_EXPORT_CONFIG
+
+    with pytest.raises(InputError, match="mode must be one of"):
+        fastest.eligible(TINY_EXPORT_CONFIG, "quick")
+    assert [c.label for c in fastest.eligible(TINY_EXPORT_CONFIG, "exact", "onnx")] == ["onnx fp32"]
+
+
+def test_the_auto_backend_setting_is_checked(monkeypatch, export_model):
+    from tga_keras.runtime.backends import AUTO_ENV, load_backend
+
+    monkeypatch.setenv(AUTO_ENV, "keras")
+    assert isinstance(load_backend(export_model), KerasBackend)
+    monkeypatch.setenv(AUTO_ENV, "fastes")
+    with pytest.raises(InputError, match="TGA_AUTO_BACKEND must be 'fastest'"):
+        load_backend(export_model)

@@ -155,7 +155,10 @@ def test_benchmark_keras_bf16_row_has_psnr(exported, tmp_path):
 
 
 @pytest.mark.slow
-def test_benchmark_artifacts_suite(exported, tmp_path, capsys):
+def test_benchmark_artifacts_suite(exported, tmp_path, capsys, monkeypatch):
+    from tga_keras.runtime.backends import AUTO_ENV
+
+    monkeypatch.delenv(AUTO_ENV)  # the suite's default rows: the runtime chosen for the model here
     out = tmp_path / "suite.json"
     assert (
         main(["benchmark", "--artifacts", exported["out"], "--size", "12x14", "--runs", "1", "--json", str(out)]) == 0
@@ -163,8 +166,16 @@ def test_benchmark_artifacts_suite(exported, tmp_path, capsys):
     got = [r for r in json.loads(out.read_text())["results"] if r["backend"] != "peer"]  # peer: where at hand
     with open(os.path.join(exported["out"], "manifest.json")) as f:
         manifest = json.load(f)
-    # the Keras model in float32 and bfloat16, then every artifact in the manifest's order, once each
-    assert [(r["backend"], r["precision"]) for r in got] == [("keras", "fp32"), ("keras", "bf16")] + [
+    # the Keras model in float32 and bfloat16, the default path (auto) exact and fast, then every artifact
+    # in the manifest's order, once each
+    default, fast = got[2], got[3]
+    assert [r.get("requested") for r in got[:4]] == ["keras", "keras", "auto", "auto"]
+    assert default["runtime_choice"]["reason"].startswith(f"{default['backend']} fp32 (fastest exact")
+    assert default["precision"] == "fp32" and (default["max_abs_diff_vs_fp32"] or 0) <= 1e-4
+    assert "within 45 dB" in fast["runtime_choice"]["reason"]
+    assert fast["psnr_vs_fp32"] is None or fast["psnr_vs_fp32"] >= 45
+    assert all(r["gflop_per_s"] > 0 and r["gflop"] == got[0]["gflop"] for r in got), got
+    assert [(r["backend"], r["precision"]) for r in got[:2] + got[4:]] == [("keras", "fp32"), ("keras", "bf16")] + [
         (e["format"], e["precision"]) for e in manifest["artifacts"]
     ]
     rows = {(r["backend"], r["precision"]): r for r in got}

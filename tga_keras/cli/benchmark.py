@@ -75,6 +75,15 @@ def add_parser(sub):
         metavar="ONNX",
         help=f"ONNX file of the official network to time with onnxruntime (e.g. {DEFAULT_PEER})",
     )
+    p.add_argument(
+        "--peak",
+        action="store_true",
+        help="also measure this machine's practical peak: the network's dominant convolutions alone, on every "
+        "runtime installed here (tensorflow, tflite, onnx; bf16 where the CPU has it), at --size and --threads; "
+        "every row then gets its %% of the float32 peak (GFLOP/s: the network's FLOPs, counted from its graph, "
+        "over its time)",
+    )
+    p.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)  # rows of a suite: counted once
     from tga_keras.cli import benchmark_segments
 
     benchmark_segments.add_arguments(p)
@@ -137,6 +146,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def peer_inputs(h: int, w: int) -> dict[str, tuple[int, ...]]:
+    """The shapes the official ONNX network is fed: ``x`` (1, 3, 9, h, w) and the bicubic ``hr``."""
+    return {"x": (1, 3, 9, h, w), "hr": (1, 3, 4 * h, 4 * w)}
+
+
 def time_peer(onnx_path: str, h: int, w: int, threads: int, runs: int) -> float:
     """Median ms/frame of the official ONNX network on onnxruntime (CPU): inputs ``x`` and ``hr``."""
     import numpy as np
@@ -145,10 +159,7 @@ def time_peer(onnx_path: str, h: int, w: int, threads: int, runs: int) -> float:
 
     sess = onnx_session(onnx_path, threads)
     rng = np.random.default_rng(0)
-    feed = {
-        "x": rng.random((1, 3, 9, h, w), dtype=np.float32),
-        "hr": rng.random((1, 3, 4 * h, 4 * w), dtype=np.float32),
-    }
+    feed = {name: rng.random(shape, dtype=np.float32) for name, shape in peer_inputs(h, w).items()}
     return _median_ms(lambda: sess.run(None, feed), runs)
 
 
@@ -201,10 +212,14 @@ def _reference_model(args, backend):
     """The float32 Keras model that ``psnr_vs_fp32`` compares ``backend`` with (None: it is the
     reference itself, or no Keras source is known for the artifact)."""
     from tga_keras.models.loading import load_tga
+    from tga_keras.runtime.backends import REGISTRY
     from tga_keras.runtime.backends.base import find_manifest_entry
 
-    if backend.name == "keras":  # bf16: the same weights in float32; fp32: the reference itself
-        return None if backend.precision == "fp32" else load_tga(args.weights)
+    if backend.name == "keras" and backend.precision == "fp32":
+        return None
+    path = str(args.weights)
+    if path.lower().endswith(REGISTRY["keras"].suffixes) or backend.name == "keras":  # converted here, or bf16
+        return load_tga(path)
     found = find_manifest_entry(args.weights)
     source = found[0].get("source", {}).get("path") if found else None
     if source and os.path.isfile(source):
@@ -216,7 +231,6 @@ def measure(args, h: int, w: int) -> dict:
     """One result row: the backend of ``--weights``/``--backend`` (or an untrained preset), timed here."""
     import numpy as np
 
-    from tga_keras.models.loading import with_precision
     from tga_keras.runtime.backends import load_backend
     from tga_keras.runtime.backends.keras import KerasBackend
     from tga_keras.runtime.parity import compare, real_windows, sr_of
@@ -235,10 +249,11 @@ def measure(args, h: int, w: int) -> dict:
     _set_threads(args.threads)
     if args.weights is None:
         from tga_keras.models.model import build_tga
+        from tga_keras.runtime.backends import backend_for_model
 
         model = build_tga(_config(args))
-        backend = KerasBackend(with_precision(model, args.precision))
-        fp32 = None if backend.precision == "fp32" else model
+        backend = backend_for_model(model, args.backend, args.precision, args.threads)
+        fp32 = None if backend.name == "keras" and backend.precision == "fp32" else model
     else:
         backend = load_backend(args.weights, args.backend, precision=args.precision, threads=args.threads)
         fp32 = _reference_model(args, backend)
@@ -263,6 +278,18 @@ def measure(args, h: int, w: int) -> dict:
         "path": args.weights or _label(args),
         "config": None if config is None else config.to_dict(),
     }
+    from tga_keras.runtime.backends import REGISTRY
+
+    if args.weights is None or str(args.weights).lower().endswith(REGISTRY["keras"].suffixes):
+        row["requested"] = args.backend  # a Keras model: on Keras, or on the runtime chosen for it
+    choice = getattr(backend, "choice", None)
+    if choice is not None:
+        row["runtime_choice"] = {
+            "reason": choice.reason,
+            "cached": choice.cached,
+            "seconds": choice.seconds,
+            "measured": choice.measured,
+        }
     if backend.name == "keras":
         row["params"] = sum(int(np.prod(v.shape)) for v in backend.model.trainable_weights)
     row["scale"] = backend.scale
@@ -291,6 +318,8 @@ def _suite_rows(args) -> list[tuple[str, list[str]]]:
     if os.path.isfile(source):
         rows.append(("keras fp32", ["--weights", source, "--backend", "keras"]))
         rows.append(("keras bf16", ["--weights", source, "--backend", "keras", "--precision", "bfloat16"]))
+        rows.append(("auto fp32 (the default)", ["--weights", source, "--backend", "auto"]))
+        rows.append(("auto fast", ["--weights", source, "--backend", "auto", "--precision", "fast"]))
     for a in artifacts:
         if a.get("format") == "tensorrt":
             try:
@@ -318,7 +347,7 @@ def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[di
     import tempfile
 
     results = []
-    common = ["--size", f"{h}x{w}", "--threads", str(args.threads), "--runs", str(args.runs)]
+    common = ["--size", f"{h}x{w}", "--threads", str(args.threads), "--runs", str(args.runs), "--no-flops"]
     if args.tile:
         common += ["--tile", str(args.tile)]
     if args.overlap is not None:
@@ -334,20 +363,29 @@ def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[di
                 print(f"    failed ({done.returncode}): {tail}", file=sys.stderr)
                 results.append({"backend": label.split()[0], "precision": (label.split() + ["fp32"])[1], "error": tail})
                 continue
+            for line in done.stderr.splitlines():  # the runtime chooser's notes (first use on this machine)
+                if line.startswith(("note: ", "runtime: ")):
+                    print(f"    {line}", file=sys.stderr)
             with open(out) as f:
-                results.extend(json.load(f)["results"])
+                report = json.load(f)
+            results.extend({**r, "config": report.get("config")} for r in report["results"])
     return results
+
+
+def _backend_label(r: dict) -> str:
+    """``tflite`` for an artifact or a named runtime; ``auto:tflite`` for the runtime auto ran a Keras model on."""
+    return f"auto:{r['backend']}" if r.get("requested") == "auto" else r["backend"]
 
 
 def _print_table(results: list[dict]) -> None:
     peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
     print(
-        f"{'backend':<11} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'PSNR vs fp32':>13} "
-        f"{'peak RSS MB':>12} {'MB on disk':>11}"
+        f"{'backend':<12} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'GFLOP/s':>8} {'% peak':>7} "
+        f"{'PSNR vs fp32':>13} {'peak RSS MB':>12} {'MB on disk':>11}"
     )
     for r in results:
         if "error" in r:
-            print(f"{r['backend']:<11} {r['precision']:<13} FAILED: {r['error']}")
+            print(f"{r['backend']:<12} {r['precision']:<13} FAILED: {r['error']}")
             continue
         speed = f"{peer / r['ms_per_frame']:.2f}x" if peer else "-"
         psnr = r.get("psnr_vs_fp32")
@@ -362,10 +400,74 @@ def _print_table(results: list[dict]) -> None:
         else:
             psnr = f"{psnr:.2f} dB"
         size = f"{r['bytes'] / 1e6:.1f}" if r.get("bytes") else "-"
+        rate = f"{r['gflop_per_s']:.0f}" if r.get("gflop_per_s") else "-"
+        share = f"{r['percent_of_fp32_peak']:.0f}%" if r.get("percent_of_fp32_peak") else "-"
         print(
-            f"{r['backend']:<11} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {psnr:>13} "
-            f"{r['peak_rss_mb']:>12.0f} {size:>11}"
+            f"{_backend_label(r):<12} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {rate:>8} {share:>7} "
+            f"{psnr:>13} {r['peak_rss_mb']:>12.0f} {size:>11}"
         )
+    for r in results:
+        if r.get("runtime_choice"):
+            cached = " (chosen earlier, cached)" if r["runtime_choice"]["cached"] else ""
+            print(f"{_backend_label(r)} {r['precision']}: {r['runtime_choice']['reason']}{cached}")
+
+
+def _count_flops(results: list[dict], config: dict | None, h: int, w: int, peer: str | None) -> None:
+    """Each timed row's ``gflop`` (the network's FLOPs per frame, counted from its graph: the peer's from
+    its ONNX file) and ``gflop_per_s``. Tiled rows are left out (tiles recompute their overlap)."""
+    from tga_keras.errors import InputError
+    from tga_keras.runtime.flops import model_flops, onnx_flops
+
+    ours = peers = None
+    for r in results:
+        if "error" in r or r.get("tile"):
+            continue
+        try:
+            if r["backend"] == "peer":
+                if peers is None and peer:
+                    peers = onnx_flops(peer, peer_inputs(h, w))
+                flops = peers
+            else:
+                if ours is None and config is not None:
+                    from tga_keras.models.config import TGAConfig
+                    from tga_keras.models.model import build_tga
+
+                    ours = model_flops(build_tga(TGAConfig.from_dict(config)), h, w)
+                flops = ours
+        except (InputError, ValueError) as e:
+            print(f"note: no FLOP count for {r['backend']}: {e}", file=sys.stderr)
+            continue
+        if flops:
+            r["gflop"] = flops / 1e9
+            r["gflop_per_s"] = flops / 1e9 / (r["ms_per_frame"] / 1000.0)
+
+
+def _measure_peak(args, config: dict | None, h: int, w: int) -> dict:
+    """:func:`tga_keras.runtime.peak.practical_peak` of the run's config, printed; its JSON form."""
+    from tga_keras.models.config import TGAConfig
+    from tga_keras.runtime.peak import practical_peak
+
+    cfg = TGAConfig.from_dict(config) if config else _config(args)
+    print(f"measuring the practical peak ({h}x{w}, {args.threads} threads) ...", file=sys.stderr, flush=True)
+    peak = practical_peak(cfg, h, w, threads=args.threads, runs=args.runs)
+    for note in peak.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return peak.to_dict()
+
+
+def _print_peak(peak: dict) -> None:
+    per_runtime = ", ".join(f"{rt} {max(v.values()):.0f}" for rt, v in peak["gflops"].items() if v)
+    skipped = "".join(f"; {rt}: {why}" for rt, why in peak["skipped"].items())
+    shape = peak["shapes"].get(peak["peak_shape"] or "", {})
+    where = (
+        f" ({peak['peak_runtime']}, {peak['peak_shape']}: {shape.get('kernel')}x{shape.get('kernel')} conv "
+        f"{shape.get('cin')}->{shape.get('cout')} x{shape.get('batch')})"
+        if shape
+        else ""
+    )
+    print(f"practical fp32 peak: {peak['peak_gflops']:.0f} GFLOP/s{where}; best per runtime: {per_runtime}{skipped}")
+    if peak["bf16_gflops"]:
+        print(f"practical bf16 peak (tensorflow): {max(peak['bf16_gflops'].values()):.0f} GFLOP/s")
 
 
 def run(args) -> int:
@@ -390,6 +492,10 @@ def run(args) -> int:
         raise UsageError("--config applies to untrained presets; a --weights file carries its own config")
     if args.weights is not None and weights_missing(args.weights):
         raise weights_not_found(args.weights, "model")
+    if args.weights is not None:
+        from tga_keras.models.presets import resolve_weights
+
+        args.weights = resolve_weights(args.weights)  # a shipped model's name: its file
     if args.backend == "peer" and not args.weights:
         raise UsageError("--backend peer needs --weights PEER.onnx")
     if args.artifacts:
@@ -404,10 +510,21 @@ def run(args) -> int:
         config = results[0].get("config")
         if args.peer:  # in its own process, so that its peak memory is its own
             results += run_rows(args, h, w, [("peer", ["--weights", args.peer, "--backend", "peer"])])
+    if not args.no_flops:
+        _count_flops(results, config, h, w, args.peer if args.artifacts or args.peer else args.weights)
+    peak = _measure_peak(args, config, h, w) if args.peak else None
+    if peak and peak["peak_gflops"] > 0:
+        from tga_keras.runtime.peak import percent_of_peak
+
+        for r in results:
+            if r.get("gflop_per_s"):
+                r["percent_of_fp32_peak"] = percent_of_peak(r["gflop_per_s"], peak["peak_gflops"])
     import tensorflow as tf
 
+    from tga_keras.runtime.machine import describe_cpu
+
     print(
-        f"machine: {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
+        f"machine: {describe_cpu()}, {os.cpu_count()} cpus, tensorflow {tf.__version__}, {args.threads} threads; "
         f"median of {args.runs} runs"
     )
     first = next((r for r in results if r.get("scale")), None)
@@ -418,7 +535,11 @@ def run(args) -> int:
             f"model: {first.get('path')}{params}, {h}x{w} -> {s * h}x{s * w}"
             + (f", tile {first['tile']} (overlap {first['tile_overlap']})" if first.get("tile") else "")
         )
+    if first is not None and first.get("gflop"):
+        print(f"work: {first['gflop']:.1f} GFLOP per frame (counted from the graph)")
     _print_table(results)
+    if peak:
+        _print_peak(peak)
     peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
     if peer and len(results) == 2 and "error" not in results[0]:
         print(f"speed-up over the peer: {peer / results[0]['ms_per_frame']:.2f}x")
@@ -430,6 +551,8 @@ def run(args) -> int:
             "size": [h, w],
             "threads": args.threads,
             "runs": args.runs,
+            "cpu": describe_cpu(),
+            "peak": peak,
             "results": [
                 {k: r.get(k) for k in ROW_FIELDS}
                 | {k: v for k, v in r.items() if k not in ROW_FIELDS and k != "config"}

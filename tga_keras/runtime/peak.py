@@ -317,8 +317,7 @@ def practical_peak(
     bfloat16 inputs (None: where the CPU has bf16 instructions, :func:`has_bf16`).
 
     TensorFlow's threads can only be set before it starts; if it already runs with another count,
-    a note says so. Official config at 144x180 with 2 threads on a 2-core AVX-512 EPYC: about 16 s
-    (bf16 included), peak about 215 GFLOP/s.
+    a note says so. Takes seconds to tens of seconds (docs/benchmarks.md has one machine's figures).
     """
     chosen = tuple(RUNTIMES if runtimes is None else runtimes)
     unknown = [r for r in chosen if r not in RUNTIMES]

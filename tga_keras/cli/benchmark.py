@@ -143,6 +143,15 @@ def _set_threads(threads: int) -> None:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux: ``VmHWM``, which starts afresh at ``exec`` (a row's own
+    process); ``ru_maxrss`` may carry the parent's peak into a child started by ``vfork``."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -408,7 +417,11 @@ def _print_table(results: list[dict]) -> None:
         )
     for r in results:
         if r.get("runtime_choice"):
-            cached = " (chosen earlier, cached)" if r["runtime_choice"]["cached"] else ""
+            cached = (
+                " (chosen earlier, cached)"
+                if r["runtime_choice"]["cached"]
+                else " (chosen in this run: its peak RSS includes the choice)"
+            )
             print(f"{_backend_label(r)} {r['precision']}: {r['runtime_choice']['reason']}{cached}")
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import importlib.util
 import logging
@@ -435,8 +436,10 @@ def _choose(
                 bar.update(done + 3 - bar.n)
             if best is None or row["ms"] < best[0]:
                 best = (row["ms"], c, backend, figures)
+            del backend  # the runners-up (interpreters, sessions, their arenas) are freed as the loop goes on
     finally:
         bar.close()
+        gc.collect()
     if best is None:
         failed = "; ".join(f"{r['label']}: {r.get('note')}" for r in measured)
         raise RuntimeError(f"no {runtime or ''} runtime passed its check ({failed})".replace("  ", " "))

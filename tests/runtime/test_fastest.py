@@ -44,6 +44,15 @@ def _record(backend) -> str:
     return os.path.join(choice.folder, f"choice_{choice.mode}_any_t{choice.threads}.json")
 
 
+def _expected(timed: dict[str, float]) -> str:
+    """The label the chooser must pick from ``{label: ms}``: the fastest, unless Keras fp32 is within the margin."""
+    fastest_label = min(timed, key=timed.__getitem__)
+    keras_ms = timed.get("keras fp32")
+    if keras_ms is not None and timed[fastest_label] > keras_ms * (1 - fastest.MARGIN):
+        return "keras fp32"
+    return fastest_label
+
+
 def test_the_exact_choice_is_the_fastest_candidate_that_matches_keras_and_is_cached(model, own_cache, caplog):
     caplog.set_level(logging.INFO, "tga_keras")
     backend = fastest.choose_backend(model, threads=2, progress=False)
@@ -52,9 +61,10 @@ def test_the_exact_choice_is_the_fastest_candidate_that_matches_keras_and_is_cac
     assert {"keras fp32", "tflite fp32", "onnx fp32"} <= set(rows)
     assert "tflite int8" not in rows and "keras bf16" not in rows  # exact mode: float32 only
     timed = {label: r["ms"] for label, r in rows.items() if "ms" in r}
-    assert f"{choice.runtime} {choice.precision}" == min(timed, key=timed.__getitem__)
+    assert f"{choice.runtime} {choice.precision}" == _expected(timed)
     assert all(rows[label]["max_abs_diff"] <= fastest.EXACT_MAX_DIFF for label in timed)
-    assert choice.reason.startswith(f"{choice.runtime} fp32 (fastest exact") and not choice.cached
+    assert choice.reason.startswith(f"{choice.runtime} fp32 (") and not choice.cached
+    assert ("fastest exact" in choice.reason) or ("no converted runtime is 5% faster" in choice.reason)
     assert choice.seconds > 0 and str(own_cache) in choice.folder
     windows = real_windows(model.config.frames, model.config.scale, count=1, start=30)  # frames it was not checked on
     assert compare(sr_of(KerasBackend(model), windows), sr_of(backend, windows))["max_abs_diff"] <= 1e-4
@@ -163,8 +173,8 @@ def test_fast_mode_keeps_what_stays_within_45_db_and_says_its_psnr(model):
     assert "tflite int8" in rows and rows["tflite int8"].get("psnr_db") is not None
     kept = {label: r for label, r in rows.items() if "ms" in r}
     assert all(r["psnr_db"] is None or r["psnr_db"] >= fastest.FAST_MIN_PSNR for r in kept.values())
-    assert f"{backend.choice.runtime} {backend.choice.precision}" == min(kept, key=lambda k: kept[k]["ms"])
-    assert "within 45 dB" in backend.choice.reason
+    assert f"{backend.choice.runtime} {backend.choice.precision}" == _expected({k: r["ms"] for k, r in kept.items()})
+    assert ("within 45 dB" in backend.choice.reason) or ("no converted runtime is 5% faster" in backend.choice.reason)
     assert ("dB vs keras fp32" in backend.choice.reason) or ("max |diff|" in backend.choice.reason)
 
 

@@ -304,9 +304,12 @@ def measure(args, h: int, w: int) -> dict:
     row["scale"] = backend.scale
     if ups.tile is not None:
         row["tile"], row["tile_overlap"] = ups.tile, ups.tile_overlap
-    if args.weights and os.path.exists(args.weights):
-        from tga_keras.io.files import path_bytes
+    from tga_keras.io.files import path_bytes
 
+    artifact = getattr(choice, "artifact", None)
+    if artifact and os.path.exists(artifact):  # the converted file that ran, not the Keras model
+        row["bytes"] = path_bytes(artifact)
+    elif args.weights and os.path.exists(args.weights):
         row["bytes"] = path_bytes(args.weights)
     return row
 
@@ -523,6 +526,8 @@ def run(args) -> int:
         config = results[0].get("config")
         if args.peer:  # in its own process, so that its peak memory is its own
             results += run_rows(args, h, w, [("peer", ["--weights", args.peer, "--backend", "peer"])])
+    if not args.no_flops or args.peak:
+        _set_threads(args.threads)  # before this process's TensorFlow starts: the peak runs with --threads
     if not args.no_flops:
         _count_flops(results, config, h, w, args.peer if args.artifacts or args.peer else args.weights)
     peak = _measure_peak(args, config, h, w) if args.peak else None

@@ -188,7 +188,7 @@ def run(args) -> int:
     )
 
     config = getattr(backend, "config", None)
-    model = getattr(backend, "model", None)
+    model = getattr(backend, "model", None) or getattr(backend, "keras_model", None)  # any runtime of a Keras model
     if model is not None and config is not None:
         idx = sequence_windows(len(lr), backend.frames)[mid]
         window = lr[idx]

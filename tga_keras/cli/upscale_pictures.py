@@ -85,10 +85,8 @@ def check_picture_args(args: argparse.Namespace) -> None:
             raise PermissionError(f"{option} {path}: cannot write in its folder")
     if args.compare and args.attention and os.path.abspath(args.compare) == os.path.abspath(args.attention):
         raise UsageError("--compare and --attention name the same file")
-    if args.attention:
-        kind = "keras" if args.weights is None else args.backend
-        if kind == "auto":
-            kind = detect_backend(args.weights)
+    if args.attention and args.weights is not None:
+        kind = detect_backend(args.weights)  # a Keras model on any runtime still has its attention
         if kind != "keras":
             raise UsageError(attention_needs_keras(kind))
 
@@ -124,7 +122,8 @@ class FramePictures:
         if self.active and total is not None and self.frame >= args.start + total:
             last = args.start + total - 1
             raise UsageError(f"--compare-frame {self.frame} is past the end of the input (frame {last})")
-        if self.attention and not isinstance(backend, KerasBackend):  # e.g. --backend savedmodel on a .keras
+        self.keras_model = backend.model if isinstance(backend, KerasBackend) else getattr(backend, "keras_model", None)
+        if self.attention and self.keras_model is None:
             raise UsageError(attention_needs_keras(getattr(backend, "name", type(backend).__name__)))
         self.backend = backend
         self.radius = backend.frames // 2
@@ -211,7 +210,7 @@ class FramePictures:
 
                 window = align_windows(window[None], self.radius)[0]
             config = self.backend.config
-            att = attention_maps(self.backend.model, window)
+            att = attention_maps(self.keras_model, window)
             picture = attention_picture(
                 att,
                 self.sr,

@@ -22,11 +22,10 @@ is left behind.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn, Sequence, overload
+from typing import TYPE_CHECKING, Any, Iterable, NoReturn, Sequence, overload
 
 from export import FORMATS
 from export.job import ArtifactError, ExportUsageError, Job, ToolMissing
@@ -163,36 +162,11 @@ def _precisions(text: str | None, fmt: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
-@contextlib.contextmanager
-def _quiet(verbose: bool) -> Iterator[None]:
+def _quiet(verbose: bool) -> Any:
     """Keep the converters' C++ and Python log chatter off the terminal (``--verbose`` shows it)."""
-    if verbose:
-        yield
-        return
-    import logging
+    from tga_keras.runtime.compile import converter_output
 
-    loggers = [logging.getLogger(name) for name in ("tf2onnx", "tensorflow", "absl")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        saved = os.dup(2)
-    except OSError:
-        saved = None
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    sys.stderr.flush()
-    if saved is not None:
-        os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        if saved is not None:
-            os.dup2(saved, 2)
-            os.close(saved)
-        os.close(devnull)
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
+    return converter_output(verbose)
 
 
 def plan(

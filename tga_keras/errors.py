@@ -7,6 +7,7 @@
     ├── DatasetError             bad or inconsistent training/evaluation data (names the file or folder)
     │   └── DatasetFileNotFoundError   a file or folder the data needs does not exist
     └── CheckpointError          an official PyTorch checkpoint that does not fit the network
+    RuntimeUnusableError (RuntimeError)  a runtime asked for cannot run the model here: exit code 1
 
 Every entry point turns an ``InputError`` (and the file errors: not found, exists, permission) into
 ``<program>: error: <message>`` and exit code 2: ``tga`` and ``python -m training.tools`` through
@@ -39,6 +40,11 @@ class DatasetFileNotFoundError(DatasetError, FileNotFoundError):
 
 class CheckpointError(InputError):
     """A PyTorch checkpoint that does not fit the TGA network; the message lists the keys at fault."""
+
+
+class RuntimeUnusableError(RuntimeError):
+    """A runtime that was asked for (``--backend onnx`` on a Keras model) fails to build, load or agree
+    with Keras here: not the user's mistake, not a bug to report either (exit code 1, one line)."""
 
 
 def first_line(e: BaseException) -> str:

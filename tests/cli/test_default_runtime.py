@@ -92,3 +92,26 @@ def test_a_bad_auto_backend_setting_is_exit_2(export_model, tmp_path, capsys, mo
     monkeypatch.setenv(AUTO_ENV, "tflite")
     assert main(["upscale", CLIP, str(tmp_path / "o"), "--weights", export_model]) == 2
     assert "TGA_AUTO_BACKEND must be 'fastest' (the default) or 'keras'" in capsys.readouterr().err
+
+
+def test_a_named_runtime_that_fails_its_check_is_exit_1_with_the_way_out(export_model, tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    from tga_keras.runtime import fastest
+
+    real = fastest.candidates
+
+    def broken(config):
+        return [
+            dataclasses.replace(c, build=lambda model: (_ for _ in ()).throw(RuntimeError("converter crashed")))
+            if c.label == "tflite fp32"
+            else c
+            for c in real(config)
+        ]
+
+    monkeypatch.setattr(fastest, "candidates", broken)
+    out = tmp_path / "o"
+    assert main(["upscale", CLIP, str(out), "--weights", export_model, "--backend", "tflite", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "tga upscale: error: no tflite runtime passed its check here" in err and "--backend keras" in err
+    assert "this is a bug" not in err and "Traceback" not in err and not out.exists()

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from tga_keras.errors import InputError
+from tga_keras.errors import InputError, RuntimeUnusableError
 from tga_keras.models.loading import load_tga
 from tga_keras.runtime import fastest
 from tga_keras.runtime.backends.keras import KerasBackend
@@ -69,6 +69,9 @@ def test_the_exact_choice_is_the_fastest_candidate_that_matches_keras_and_is_cac
     windows = real_windows(model.config.frames, model.config.scale, count=1, start=30)  # frames it was not checked on
     assert compare(sr_of(KerasBackend(model), windows), sr_of(backend, windows))["max_abs_diff"] <= 1e-4
     assert any(n.startswith("first use of this model here") for n in _notes(caplog))
+    chosen_file = {"tflite": "model_fp32.tflite", "onnx": "model_fp32.onnx", "keras": None}[choice.runtime]
+    files = {n for n in os.listdir(choice.folder) if n.startswith("model_")}
+    assert files == ({chosen_file} if chosen_file else set())  # the runners-up are not kept
 
     artifacts = {n: os.path.getmtime(os.path.join(choice.folder, n)) for n in os.listdir(choice.folder)}
     caplog.clear()
@@ -88,12 +91,19 @@ def test_a_corrupt_cache_entry_is_rebuilt_with_a_note(model, caplog):
     artifact = os.path.join(folder, "model_fp32.tflite")
     good = open(artifact, "rb").read()
 
-    with open(record, "w") as f:
-        f.write('{"chosen": "tflite fp32", "sha2')  # cut short
-    caplog.clear()
-    backend = fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
-    assert not backend.choice.cached and "unusable" in " ".join(_notes(caplog))
-    assert json.load(open(record))["chosen"] == "tflite fp32"
+    assert first.choice.reason.startswith("tflite fp32 (asked for, not timed;")  # one candidate: checked only
+    whole = json.load(open(record))
+    for damaged in (
+        '{"chosen": "tflite fp32", "sha2',
+        {**whole, "reason": 7},
+        {k: whole[k] for k in whole if k != "mode"},
+    ):
+        with open(record, "w") as f:
+            f.write(damaged if isinstance(damaged, str) else json.dumps(damaged))  # cut short, a field wrong or gone
+        caplog.clear()
+        backend = fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
+        assert not backend.choice.cached and "unusable" in " ".join(_notes(caplog)), damaged
+        assert json.load(open(record))["chosen"] == "tflite fp32"
 
     with open(artifact, "wb") as f:  # the recorded sha256 no longer matches
         f.write(good[: len(good) // 2])
@@ -150,7 +160,7 @@ def test_failing_and_disagreeing_runtimes_are_left_out_and_keras_remains(model, 
     assert any(n.startswith("note: tflite fp32 left out: failed: RuntimeError: converter crashed") for n in notes)
     assert any(n.startswith("note: onnx fp32 left out: disagrees with keras fp32: max |diff| 0.001") for n in notes)
     assert not os.path.exists(os.path.join(backend.choice.folder, "model_fp32.onnx"))  # not kept for next time
-    with pytest.raises(RuntimeError, match="no tflite runtime passed its check"):
+    with pytest.raises(RuntimeUnusableError, match="no tflite runtime passed its check here .*--backend keras"):
         fastest.choose_backend(model, runtime="tflite", threads=2, progress=False)
 
 
@@ -194,3 +204,34 @@ def test_the_auto_backend_setting_is_checked(monkeypatch, export_model):
     monkeypatch.setenv(AUTO_ENV, "fastes")
     with pytest.raises(InputError, match="TGA_AUTO_BACKEND must be 'fastest'"):
         load_backend(export_model)
+
+
+def test_keras_alone_is_not_measured(model, monkeypatch, caplog):
+    """Without the optional runtimes there is nothing to choose: Keras, no check, no timing, no cache."""
+    find_spec = importlib.util.find_spec
+    absent = {"ai_edge_litert", "onnxruntime", "tf2onnx"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else find_spec(name, *a))
+    backend = fastest.choose_backend(model, threads=2, progress=False)
+    assert isinstance(backend, KerasBackend) and backend.choice.measured == []
+    assert backend.choice.reason.startswith("keras fp32 (the only runtime installed here; pip install")
+    assert not any(n.startswith("first use") for n in _notes(caplog))
+
+
+def test_an_untrained_preset_is_the_same_network_in_every_process():
+    """Seeded: one cache entry for `tga benchmark` / `tga demo` without --weights, not one per run."""
+    from tests.helpers.export_helpers import TINY_EXPORT_CONFIG
+    from tga_keras.models.model import build_tga
+    from tga_keras.runtime.backends import seed_untrained
+
+    keys = []
+    for _ in range(2):
+        seed_untrained()
+        keys.append(fastest.entry_key(build_tga(TINY_EXPORT_CONFIG)))
+    assert keys[0] == keys[1]
+    assert fastest.entry_key(build_tga(TINY_EXPORT_CONFIG)) != keys[0]  # unseeded: other weights, other entry
+
+
+def test_a_converted_onnx_model_knows_its_config(model):
+    """The chooser's ONNX file records no config: the backend gets the model's (tile overlap, alignment, attention)."""
+    backend = fastest.choose_backend(model, runtime="onnx", threads=1, progress=False)
+    assert backend.config == model.config and backend.keras_model is model

@@ -226,6 +226,8 @@ def _reference_model(args, backend):
 
     if backend.name == "keras" and backend.precision == "fp32":
         return None
+    if getattr(backend, "keras_model", None) is not None:  # a Keras model on the runtime chosen for it
+        return backend.keras_model
     path = str(args.weights)
     if path.lower().endswith(REGISTRY["keras"].suffixes) or backend.name == "keras":  # converted here, or bf16
         return load_tga(path)
@@ -258,8 +260,9 @@ def measure(args, h: int, w: int) -> dict:
     _set_threads(args.threads)
     if args.weights is None:
         from tga_keras.models.model import build_tga
-        from tga_keras.runtime.backends import backend_for_model
+        from tga_keras.runtime.backends import backend_for_model, seed_untrained
 
+        seed_untrained()  # the same random network in every run: one runtime-cache entry
         model = build_tga(_config(args))
         backend = backend_for_model(model, args.backend, args.precision, args.threads)
         fp32 = None if backend.name == "keras" and backend.precision == "fp32" else model
@@ -375,8 +378,8 @@ def run_rows(args, h: int, w: int, rows: list[tuple[str, list[str]]]) -> list[di
                 print(f"    failed ({done.returncode}): {tail}", file=sys.stderr)
                 results.append({"backend": label.split()[0], "precision": (label.split() + ["fp32"])[1], "error": tail})
                 continue
-            for line in done.stderr.splitlines():  # the runtime chooser's notes (first use on this machine)
-                if line.startswith(("note: ", "runtime: ")):
+            for line in done.stderr.replace("\r", "\n").splitlines():  # the runtime chooser's lines
+                if line.startswith(("note: ", "runtime: ", "first use of this model")):
                     print(f"    {line}", file=sys.stderr)
             with open(out) as f:
                 report = json.load(f)
@@ -392,7 +395,7 @@ def _backend_label(r: dict) -> str:
 def _print_table(results: list[dict]) -> None:
     peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
     print(
-        f"{'backend':<12} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'GFLOP/s':>8} {'% peak':>7} "
+        f"{'backend':<12} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'GFLOP/s':>8} {'% fp32 peak':>11} "
         f"{'PSNR vs fp32':>13} {'peak RSS MB':>12} {'MB on disk':>11}"
     )
     for r in results:
@@ -413,9 +416,9 @@ def _print_table(results: list[dict]) -> None:
             psnr = f"{psnr:.2f} dB"
         size = f"{r['bytes'] / 1e6:.1f}" if r.get("bytes") else "-"
         rate = f"{r['gflop_per_s']:.0f}" if r.get("gflop_per_s") else "-"
-        share = f"{r['percent_of_fp32_peak']:.0f}%" if r.get("percent_of_fp32_peak") else "-"
+        share = f"{r['percent_of_fp32_peak']:.0f} %" if r.get("percent_of_fp32_peak") else "-"
         print(
-            f"{_backend_label(r):<12} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {rate:>8} {share:>7} "
+            f"{_backend_label(r):<12} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {rate:>8} {share:>11} "
             f"{psnr:>13} {r['peak_rss_mb']:>12.0f} {size:>11}"
         )
     for r in results:
@@ -431,7 +434,7 @@ def _print_table(results: list[dict]) -> None:
 def _count_flops(results: list[dict], config: dict | None, h: int, w: int, peer: str | None) -> None:
     """Each timed row's ``gflop`` (the network's FLOPs per frame, counted from its graph: the peer's from
     its ONNX file) and ``gflop_per_s``. Tiled rows are left out (tiles recompute their overlap)."""
-    from tga_keras.errors import InputError
+    from tga_keras.errors import first_line
     from tga_keras.runtime.flops import model_flops, onnx_flops
 
     ours = peers = None
@@ -450,8 +453,8 @@ def _count_flops(results: list[dict], config: dict | None, h: int, w: int, peer:
 
                     ours = model_flops(build_tga(TGAConfig.from_dict(config)), h, w)
                 flops = ours
-        except (InputError, ValueError) as e:
-            print(f"note: no FLOP count for {r['backend']}: {e}", file=sys.stderr)
+        except Exception as e:  # noqa: BLE001 - no count (e.g. no onnx package for the peer): the row stays
+            print(f"note: no FLOP count for {r['backend']}: {type(e).__name__}: {first_line(e)}", file=sys.stderr)
             continue
         if flops:
             r["gflop"] = flops / 1e9
@@ -490,6 +493,8 @@ def run(args) -> int:
     if args.batch < 1 or args.hr_crop < 16 or args.hr_crop % 4:
         raise UsageError("--batch must be >= 1 and --hr-crop a multiple of 4, at least 16")
     if args.train:
+        if args.precision not in ("float32", "bfloat16"):
+            raise UsageError("--train times Keras training: --precision float32 or bfloat16")
         _set_threads(args.threads)
         return run_train(args)
     if args.segments:

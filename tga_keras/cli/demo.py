@@ -141,7 +141,9 @@ def run(args) -> int:
     trained = args.weights is not None
     if not trained:
         print(UNTRAINED_WARNING, file=sys.stderr)
-    backend = load_backend(args.weights, args.backend, preset=args.preset, precision=args.precision)
+    backend = load_backend(
+        args.weights, args.backend, preset=args.preset, precision=args.precision, progress=not args.no_progress
+    )
     s, r = backend.scale, backend.frames // 2
 
     # HR frames 0..N-1 plus r following frames as the last windows' neighbours

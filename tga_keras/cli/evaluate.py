@@ -157,6 +157,7 @@ def run(args) -> int:
         args.backend,
         precision=args.precision,
         preset=args.preset if args.preset or args.weights else DEFAULT_PRESET,
+        progress=not args.no_progress,
     )
     crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
     ds = make_eval_dataset(

@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Callable, Sequence
 
-from tga_keras.errors import InputError
+from tga_keras.errors import InputError, RuntimeUnusableError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -130,7 +130,7 @@ def run_command(name: str, run: Callable[[], int | None], debug: bool = False) -
     except (InputError, *_FILE_ERRORS) as e:
         _report(name, f"error: {e}", debug)
         return 2
-    except OSError as e:  # the system failed us while working: a full disk, an I/O error
+    except (OSError, RuntimeUnusableError) as e:  # the system failed us: a full disk, a runtime that cannot run
         _report(name, f"error: {e}", debug)
         return 1
     except Exception as e:  # noqa: BLE001 - every other failure: one line, exit 1

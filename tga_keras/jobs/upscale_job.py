@@ -437,11 +437,7 @@ def upscaler_for(options: UpscaleOptions, progress: bool = True) -> Any:
         from tga_keras.runtime.upscaler import Upscaler
 
         _share_gpus()
-        if options.weights is None:  # every process builds the same untrained network
-            import keras
-
-            keras.utils.set_random_seed(0)
-        backend = load_backend(
+        backend = load_backend(  # an untrained preset: seeded, the same network in every process
             options.weights, options.backend, preset=options.preset, precision=options.precision, progress=progress
         )
         _UPSCALERS[key] = Upscaler(

@@ -12,7 +12,7 @@ serves all three. TensorFlow's converter makes the TFLite model; ONNX needs ``tf
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tga_keras.runtime.graph import inference_function
 
@@ -51,10 +51,33 @@ def _without_reshape_optimizer():
         optimizer._optimizers.update(saved)
 
 
+_SHOWN = False  # inside converter_output(verbose=True): the converters' own output reaches the terminal
+
+
 @contextlib.contextmanager
-def _quiet_converter():
+def converter_output(verbose: bool) -> Iterator[None]:
+    """Around a whole export: the converters' log and C++ output silenced (errors still raise) or, with
+    ``verbose``, shown, the package's own conversions inside included (``python -m export --verbose``)."""
+    global _SHOWN
+    if not verbose:
+        with _quiet_converter():
+            yield
+        return
+    saved, _SHOWN = _SHOWN, True
+    try:
+        yield
+    finally:
+        _SHOWN = saved
+
+
+@contextlib.contextmanager
+def _quiet_converter() -> Iterator[None]:
     """TensorFlow's converters log to Python's logging and absl at INFO/WARNING, warn, and print from C++
-    (``fully_quantize: 0, ...``): all silenced while they run (errors still raise)."""
+    (``fully_quantize: 0, ...``): all silenced while they run (errors still raise), unless inside
+    :func:`converter_output` ``(verbose=True)``."""
+    if _SHOWN:
+        yield
+        return
     import logging
     import warnings
 
@@ -116,4 +139,12 @@ def to_onnx(model: keras.Model) -> Any:
     return onnx_of_function(inference_function(model, "float32"))
 
 
-__all__ = ["ONNX_OPSET", "onnx_of_function", "tflite_of_function", "to_onnx", "to_tflite", "to_tflite_int8"]
+__all__ = [
+    "ONNX_OPSET",
+    "converter_output",
+    "onnx_of_function",
+    "tflite_of_function",
+    "to_onnx",
+    "to_tflite",
+    "to_tflite_int8",
+]

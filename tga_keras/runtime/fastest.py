@@ -33,6 +33,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from tga_keras.errors import InputError, first_line
+from tga_keras.errors import InputError, RuntimeUnusableError, first_line
 
 if TYPE_CHECKING:
     import keras
@@ -108,7 +109,9 @@ def _tflite_int8(model: Any) -> bytes:
     from tga_keras.runtime.compile import to_tflite_int8
     from tga_keras.runtime.parity import real_windows
 
-    calibration = real_windows(model.config.frames, model.config.scale, count=8, start=CALIBRATION_START)
+    frames = model.config.frames
+    start = min(CALIBRATION_START, CLIP_FRAMES - 8 * frames)  # past the check's frames where the clip allows
+    calibration = real_windows(frames, model.config.scale, count=8, start=max(0, start))
     return to_tflite_int8(model, calibration.astype(np.float32) / 255.0)
 
 
@@ -127,13 +130,17 @@ def _tflite_load(config: Any) -> Callable[[Any, int], Any]:
     return load
 
 
-def _onnx_load(path: Any, threads: int) -> Any:
-    from tga_keras.runtime.backends.onnx import ONNXBackend
+def _onnx_load(config: Any) -> Callable[[Any, int], Any]:
+    def load(path: Any, threads: int) -> Any:
+        from tga_keras.runtime.backends.onnx import ONNXBackend
 
-    return ONNXBackend(path, threads=threads)
+        return ONNXBackend(path, threads=threads, config=config)
+
+    return load
 
 
 CALIBRATION_START = 60  # bundled-clip frames for int8 calibration, apart from the check's frames (0 .. 13)
+CLIP_FRAMES = 120  # frames of the bundled clip
 _TFLITE = (("ai_edge_litert", "ai-edge-litert"),)
 _ONNX = (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime"))
 
@@ -144,7 +151,7 @@ def candidates(config: Any) -> list[Candidate]:
     return [
         Candidate("keras", "fp32", (), None, None, _keras_fp32),
         Candidate("tflite", "fp32", _TFLITE, "model_fp32.tflite", _tflite_fp32, load_tflite),
-        Candidate("onnx", "fp32", _ONNX, "model_fp32.onnx", _onnx_fp32, _onnx_load),
+        Candidate("onnx", "fp32", _ONNX, "model_fp32.onnx", _onnx_fp32, _onnx_load(config)),
         Candidate("tflite", "int8", _TFLITE, "model_int8.tflite", _tflite_int8, load_tflite, exact=False),
         Candidate("keras", "bf16", (), None, None, _keras_bf16, exact=False),
     ]
@@ -153,22 +160,29 @@ def candidates(config: Any) -> list[Candidate]:
 RUNTIMES = ("keras", "tflite", "onnx")
 
 
-def _bf16_hardware() -> bool:
-    from tga_keras.runtime.machine import cpu_flags
+def gpu_names() -> list[str]:
+    """The GPUs TensorFlow sees here (names), empty on a CPU-only machine or process."""
+    import tensorflow as tf
 
-    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags()))
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
 
 
-def eligible(config: Any, mode: str, runtime: str | None = None) -> list[Candidate]:
+def eligible(config: Any, mode: str, runtime: str | None = None, gpu: bool = False) -> list[Candidate]:
     """The candidates of ``mode`` (``exact``: float32 ones; ``fast``: all, bf16 only on CPUs with bf16
-    instructions), of ``runtime`` only if given, installed or not (see :meth:`Candidate.missing`)."""
+    instructions), of ``runtime`` only if given, installed or not (see :meth:`Candidate.missing`).
+    ``gpu``: TensorFlow has a GPU here, so Keras runs on it: Keras candidates only (unless ``runtime``
+    names another), bf16 included (GPUs compute it natively)."""
+    from tga_keras.runtime.machine import has_bf16
+
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}, got {mode!r}")
     out = []
     for c in candidates(config):
         if runtime is not None and c.runtime != runtime:
             continue
-        if not c.exact and (mode == "exact" or (c.precision == "bf16" and not _bf16_hardware())):
+        if runtime is None and gpu and c.runtime != "keras":
+            continue
+        if not c.exact and (mode == "exact" or (c.precision == "bf16" and not (gpu or has_bf16()))):
             continue
         out.append(c)
     return out
@@ -193,10 +207,23 @@ def model_digest(model: Any) -> str:
     return h.hexdigest()
 
 
+CACHE_VERSION = 1  # of the cache's layout and of what the conversions write: a change makes new entries
+_DISTRIBUTIONS = (
+    "tga-keras",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "ai-edge-litert",
+    "onnx",
+    "onnxruntime",
+    "tf2onnx",
+)
+
+
 def versions() -> dict[str, str | None]:
     """The versions of the packages that build and run the candidates (None: not installed)."""
     out: dict[str, str | None] = {}
-    for dist in ("tga-keras", "tensorflow", "tensorflow-cpu", "keras", "ai-edge-litert", "onnxruntime", "tf2onnx"):
+    for dist in _DISTRIBUTIONS:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -204,10 +231,13 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def entry_key(model: Any) -> str:
-    from tga_keras.runtime.machine import cpu_flags
+def entry_key(model: Any, gpus: list[str] | None = None) -> str:
+    """The cache entry of ``model`` here: its weights and config, the cache and package versions, the
+    CPU (name, architecture, SIMD flags), the platform and the GPUs TensorFlow sees."""
+    from tga_keras.runtime.machine import cpu_flags, cpu_name
 
-    text = repr((model_digest(model), sorted(versions().items()), cpu_flags(), sys.platform))
+    machine = (cpu_name(), platform.machine(), cpu_flags(), sys.platform, tuple(gpus or ()))
+    text = repr((CACHE_VERSION, model_digest(model), sorted(versions().items()), machine))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -223,32 +253,48 @@ def _writable(folder: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _entry(model: Any) -> Iterator[str]:
-    """The cache folder of ``model`` on this machine, locked (one process chooses, the others wait and
-    read its choice); a temporary folder, with a note, when the cache cannot be written."""
-    folder = os.path.join(cache_root(), "runtimes", entry_key(model))
+def _entry(key: str, record_name: str) -> Iterator[tuple[str, bool]]:
+    """``(folder, writable)``: the cache folder of entry ``key``, locked (one process chooses, the others
+    wait, with a note, and read its choice). A cache that cannot be written is read if it holds the
+    record ``record_name``; else the choice is made in a temporary folder, with a note."""
+    folder = os.path.join(cache_root(), "runtimes", key)
     why = _writable(folder)
     if why is not None:
+        if os.path.isfile(os.path.join(folder, record_name)):  # a read-only cache made earlier
+            yield folder, False
+            return
         log.warning(
-            "note: the runtime cache %s cannot be written (%s): choosing in a temporary folder, not kept "
-            "(set TGA_CACHE_DIR to a writable folder)",
+            "note: the runtime cache %s cannot be written (%s): choosing in a temporary folder, not kept, so "
+            "every run chooses again (set TGA_CACHE_DIR to a writable folder, or TGA_AUTO_BACKEND=keras)",
             cache_root(),
             why,
         )
-        folder = tempfile.mkdtemp(prefix="tga-runtimes-")
+        tmp = tempfile.mkdtemp(prefix="tga-runtimes-")
         try:
-            yield folder
+            yield tmp, True
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)
         return
     with open(os.path.join(folder, ".lock"), "a") as lock:
-        try:
-            import fcntl
+        _lock(lock, folder)
+        yield folder, True
 
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except (ImportError, OSError):  # no flock here (Windows, some network file systems): unlocked
-            pass
-        yield folder
+
+def _lock(lock: Any, folder: str) -> None:
+    """An exclusive lock on the open file ``lock``; a note first if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; two processes may both choose (same result)
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        log.warning("note: another process is choosing the runtime of this model (%s): waiting for it", folder)
+    except OSError:  # no flock on this file system (some network ones): unlocked
+        return
+    with contextlib.suppress(OSError):
+        fcntl.flock(lock, fcntl.LOCK_EX)
 
 
 # ---------------------------------------------------------------------------------------- the choice
@@ -272,11 +318,14 @@ class RuntimeChoice:
 
 
 def default_threads() -> int:
-    """The cores this process may use (what TensorFlow uses by default)."""
+    """The cores this process may use (its CPU affinity, as TensorFlow counts them), at most
+    ``$OMP_NUM_THREADS`` where that is set (Ray sets it to a task's CPUs)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    return min(cores, int(omp)) if omp.isdigit() and int(omp) > 0 else cores
 
 
 def choose_backend(
@@ -292,26 +341,51 @@ def choose_backend(
     the attention pictures are drawn with, whatever runtime runs the SR). The first call for a model
     on a machine builds, checks and times the candidates (a progress bar on stderr if ``progress``);
     later calls read the choice from the cache. ``runtime`` given and not installed: ``InputError``
-    with the install hint; given and failing its check: ``RuntimeError`` saying why.
+    with the install hint; given and failing its check: :class:`~tga_keras.errors.RuntimeUnusableError`.
+    Where TensorFlow has a GPU, Keras runs (on it) unless ``runtime`` names another; where Keras is
+    the only candidate installed, it runs without any measurement.
     """
     threads = int(threads or default_threads())
-    pool = eligible(model.config, mode, runtime)
+    if runtime is not None and runtime not in RUNTIMES:
+        raise InputError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
+    gpus = gpu_names() if runtime is None else []
+    pool = eligible(model.config, mode, runtime, gpu=bool(gpus))
     if runtime is not None:
-        if runtime not in RUNTIMES:
-            raise InputError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
         hint = pool[0].missing() if pool else None
         if hint:
             raise InputError(f"the {runtime} backend is not installed here: {hint}")
-    with _entry(model) as folder:
-        record = os.path.join(folder, f"choice_{mode}_{runtime or 'any'}_t{threads}.json")
-        backend = _from_record(model, pool, record, folder, threads)
+    available = [c for c in pool if c.missing() is None]
+    if runtime is None and [c.label for c in available] == ["keras fp32"]:
+        why = f"TensorFlow runs it on {', '.join(gpus)}" if gpus else f"the only runtime installed here; {INSTALL_HINT}"
+        return _attach(
+            _keras_fp32(model, threads), model, RuntimeChoice("keras", "fp32", mode, threads, f"keras fp32 ({why})", [])
+        )
+    record_name = f"choice_{mode}_{runtime or 'any'}_t{threads}.json"
+    with _entry(entry_key(model, gpus), record_name) as (folder, writable):
+        record = os.path.join(folder, record_name)
+        backend = _from_record(model, pool, record, folder, threads, writable)
         if backend is not None:
             return backend
-        return _choose(model, pool, mode, runtime, threads, folder, record, progress)
+        if writable:
+            return _choose(model, pool, mode, runtime, threads, folder, record, progress)
+        with tempfile.TemporaryDirectory(prefix="tga-runtimes-") as tmp:  # a read-only cache, its record unusable
+            return _choose(model, pool, mode, runtime, threads, tmp, os.path.join(tmp, record_name), progress)
 
 
-def _from_record(model: Any, pool: list[Candidate], record: str, folder: str, threads: int) -> Any:
-    """The backend a cached choice names, its artifact checked; None (with a note) if unusable."""
+def _attach(backend: Any, model: Any, choice: RuntimeChoice) -> Any:
+    """``backend`` with ``.choice`` and ``.keras_model`` (the model it runs), the choice's line logged."""
+    backend.keras_model = model
+    backend.choice = choice
+    if choice.cached:
+        log.info("runtime: %s (chosen earlier, cached in %s)", choice.reason, choice.folder)
+    elif not choice.measured:
+        log.info("runtime: %s", choice.reason)
+    return backend
+
+
+def _from_record(model: Any, pool: list[Candidate], record: str, folder: str, threads: int, writable: bool) -> Any:
+    """The backend a cached choice names, its artifact checked; None (with a note) if unusable (the
+    entry is then emptied, where it can be written, for the choice to be made again)."""
     from tga_keras.io.files import read_json_object, sha256_digest
 
     if not os.path.exists(record):
@@ -320,35 +394,27 @@ def _from_record(model: Any, pool: list[Candidate], record: str, folder: str, th
     try:
         if data is None:
             raise ValueError("not a JSON object")
-        chosen = data["chosen"]
-        cand = next(c for c in pool if c.label == chosen)
-        if cand.filename is None:
-            backend = cand.load(model, threads)
-        else:
-            path = os.path.join(folder, cand.filename)
-            if sha256_digest(path) != data["sha256"]:
-                raise ValueError(f"{cand.filename} does not match its recorded sha256")
-            backend = cand.load(path, threads)
+        chosen, mode, reason, measured = data["chosen"], data["mode"], data["reason"], data["measured"]
+        if not (isinstance(reason, str) and isinstance(measured, list) and mode in MODES):
+            raise ValueError("a field of the wrong type")
+        cand = next((c for c in pool if c.label == chosen), None)
+        if cand is None:
+            raise ValueError(f"{chosen!r} is not a candidate here")
+        artifact = None if cand.filename is None else os.path.join(folder, cand.filename)
+        if artifact is not None and sha256_digest(artifact) != data["sha256"]:
+            raise ValueError(f"{cand.filename} does not match its recorded sha256")
+        backend = cand.load(model if artifact is None else artifact, threads)
     except Exception as e:  # noqa: BLE001 - any damage to the entry: rebuilt
         log.warning("note: the cached runtime choice %s is unusable (%s): choosing again", record, first_line(e))
-        for name in os.listdir(folder):
-            if name != ".lock":
-                _remove(os.path.join(folder, name))
+        if writable:
+            for name in os.listdir(folder):
+                if name != ".lock":
+                    _remove(os.path.join(folder, name))
         return None
-    backend.keras_model = model
-    backend.choice = RuntimeChoice(
-        cand.runtime,
-        cand.precision,
-        data["mode"],
-        threads,
-        data["reason"],
-        data["measured"],
-        cached=True,
-        folder=folder,
-        artifact=None if cand.filename is None else os.path.join(folder, cand.filename),
+    choice = RuntimeChoice(
+        cand.runtime, cand.precision, mode, threads, reason, measured, cached=True, folder=folder, artifact=artifact
     )
-    log.info("runtime: %s (chosen earlier, cached in %s)", data["reason"], folder)
-    return backend
+    return _attach(backend, model, choice)
 
 
 def _remove(path: str) -> None:
@@ -385,31 +451,28 @@ def _choose(
     record: str,
     progress: bool,
 ) -> Any:
+    """Check and time every installed candidate of ``pool``, write the choice to ``record``, return its
+    backend (see the module docstring). One candidate (a runtime asked for) is checked, not timed."""
     from tga_keras.io.files import sha256_digest, write_json
-    from tga_keras.runtime.backends.keras import KerasBackend
     from tga_keras.runtime.machine import describe_cpu
     from tga_keras.runtime.parity import real_windows, sr_of
 
     t0 = time.perf_counter()
-    available = []
-    measured: list[dict] = []
-    for c in pool:
-        hint = c.missing()
-        if hint:
-            measured.append({"label": c.label, "note": f"not installed ({hint})"})
-        else:
-            available.append(c)
+    available = [c for c in pool if c.missing() is None]
+    measured: list[dict] = [{"label": c.label, "note": f"not installed ({c.missing()})"} for c in pool if c.missing()]
+    timed = len(available) > 1
     log.warning(
-        "first use of this model here: checking and timing %s with %d threads (once per model and machine; "
-        "cached in %s)",
+        "first use of this model here: %s %s with %d threads (once per model and machine, cached in %s; "
+        "TGA_AUTO_BACKEND=keras skips this)",
+        "checking and timing" if timed else "checking",
         ", ".join(c.label for c in available),
         threads,
         folder,
     )
-    bar = _bar(3 * len(available), progress)
+    bar = _bar((3 if timed else 2) * len(available), progress)
     cfg = model.config
     windows = real_windows(cfg.frames, cfg.scale, count=2)
-    reference = sr_of(KerasBackend(model), windows)
+    reference = sr_of(_keras_fp32(model, threads), windows)
     x = np.random.default_rng(0).random((1, cfg.frames, *TIMING_SIZE, 3), dtype=np.float32)
     best: tuple[float, Candidate, Any, dict] | None = None
     keras: tuple[float, Candidate, Any, dict] | None = None
@@ -428,24 +491,26 @@ def _choose(
                 row.update(max_abs_diff=figures["max_abs_diff"], psnr_db=_finite(figures["psnr_db"]))
                 if not ok:
                     row["note"] = "disagrees with keras fp32: " + _figures_text(figures)
-                    log.warning("note: %s left out: %s", c.label, row["note"])
+                    _note(bar, "note: %s left out: %s", c.label, row["note"])
                     _discard(c, folder)
                     continue
-                bar.set_description(f"choosing a runtime: timing {c.label}")
-                row["ms"] = _median_ms(backend, x)
+                if timed:
+                    bar.set_description(f"choosing a runtime: timing {c.label}")
+                    row["ms"] = _median_ms(backend, x)
             except Exception as e:  # noqa: BLE001 - a runtime that fails: left out, Keras remains
                 if c.runtime == "keras" and c.precision == "fp32":
                     raise
                 row["note"] = f"failed: {type(e).__name__}: {first_line(e)}"
-                log.warning("note: %s left out: %s", c.label, row["note"])
+                _note(bar, "note: %s left out: %s", c.label, row["note"])
                 _discard(c, folder)
                 continue
             finally:
-                bar.update(done + 3 - bar.n)
+                bar.update(done + (3 if timed else 2) - bar.n)
+            ms = row.get("ms", 0.0)
             if c.label == "keras fp32":
-                keras = (row["ms"], c, backend, figures)
-            if best is None or row["ms"] < best[0]:
-                best = (row["ms"], c, backend, figures)
+                keras = (ms, c, backend, figures)
+            if best is None or ms < best[0]:
+                best = (ms, c, backend, figures)
             del backend  # the runners-up (interpreters, sessions, their arenas) are freed as the loop goes on
     finally:
         bar.close()
@@ -454,10 +519,14 @@ def _choose(
     gc.collect()
     if best is None:
         failed = "; ".join(f"{r['label']}: {r.get('note')}" for r in measured)
-        raise RuntimeError(f"no {runtime or ''} runtime passed its check ({failed})".replace("  ", " "))
+        raise RuntimeUnusableError(
+            f"no {runtime + ' ' if runtime else ''}runtime passed its check here ({failed}); "
+            "--backend keras (or TGA_AUTO_BACKEND=keras) runs the model on Keras"
+        )
     ms, cand, backend, figures = best
     seconds = time.perf_counter() - t0
-    reason = _reason(cand, ms, measured, figures, mode, runtime, threads)
+    reason = _reason(cand, ms if timed else None, measured, figures, mode, runtime, threads)
+    artifact = None if cand.filename is None else os.path.join(folder, cand.filename)
     data = {
         "chosen": cand.label,
         "mode": mode,
@@ -469,23 +538,43 @@ def _choose(
         "cpu": describe_cpu(),
         "versions": versions(),
         "seconds": seconds,
-        "sha256": None if cand.filename is None else sha256_digest(os.path.join(folder, cand.filename)),
+        "sha256": None if artifact is None else sha256_digest(artifact),
     }
     write_json(record, data)
-    backend.keras_model = model
-    backend.choice = RuntimeChoice(
-        cand.runtime,
-        cand.precision,
-        mode,
-        threads,
-        reason,
-        measured,
-        seconds=seconds,
-        folder=folder,
-        artifact=None if cand.filename is None else os.path.join(folder, cand.filename),
+    _keep_only_recorded(folder)
+    choice = RuntimeChoice(
+        cand.runtime, cand.precision, mode, threads, reason, measured, seconds=seconds, folder=folder, artifact=artifact
     )
     log.warning("runtime: %s (choosing took %.0f s)", reason, seconds)
-    return backend
+    return _attach(backend, model, choice)
+
+
+def _note(bar: Any, message: str, *args: Any) -> None:
+    """A warning line while the bar shows: the bar is cleared first and drawn again after it."""
+    bar.clear()
+    log.warning(message, *args)
+    bar.refresh()
+
+
+def _keep_only_recorded(folder: str) -> None:
+    """Remove the converted files of ``folder`` that no choice record there names (the runners-up)."""
+    from tga_keras.io.files import read_json_object
+
+    names = {c.filename for c in candidates_all() if c.filename}
+    kept = set()
+    for name in os.listdir(folder):
+        if name.startswith("choice_") and name.endswith(".json"):
+            data = read_json_object(os.path.join(folder, name)) or {}
+            chosen = next((c for c in candidates_all() if c.label == data.get("chosen")), None)
+            if chosen is not None and chosen.filename:
+                kept.add(chosen.filename)
+    for name in names - kept:
+        _remove(os.path.join(folder, name))
+
+
+def candidates_all() -> list[Candidate]:
+    """Every candidate, whatever the model (their labels and file names)."""
+    return candidates(None)
 
 
 def _check(model: Any, c: Candidate, folder: str, threads: int, reference, windows, bar) -> tuple[Any, dict]:
@@ -520,16 +609,20 @@ def _figures_text(figures: dict) -> str:
     return f"max |diff| {figures['max_abs_diff']:.3g}, PSNR {psnr:.1f} dB"
 
 
-def _reason(cand: Candidate, ms: float, measured: list[dict], figures: dict, mode: str, runtime, threads) -> str:
+def _reason(cand: Candidate, ms: float | None, measured: list[dict], figures: dict, mode: str, runtime, threads) -> str:
     """One line: what runs, why (its speed against every other candidate timed), and its check."""
     h, w = TIMING_SIZE
-    others = [f"{r['ms'] / ms:.2f}x {r['label']}" for r in measured if "ms" in r and r["label"] != cand.label]
-    speed = ", ".join(others) if others else "the only one timed"
     check = (
         f"max |diff| {figures['max_abs_diff']:.1g} vs keras"
         if cand.exact
         else f"PSNR {figures['psnr_db']:.1f} dB vs keras fp32"
     )
+    if ms is None:
+        return (
+            f"{cand.label} ({'asked for' if runtime else 'the only candidate'}, not timed; {threads} threads; {check})"
+        )
+    others = [f"{r['ms'] / ms:.2f}x {r['label']}" for r in measured if "ms" in r and r["label"] != cand.label]
+    speed = ", ".join(others) if others else "the only one timed"
     why = "asked for" if runtime else ("fastest exact" if mode == "exact" else f"fastest within {FAST_MIN_PSNR:g} dB")
     if not runtime and any(r.get("ms", ms) < ms for r in measured):  # Keras kept within MARGIN of the fastest
         why = f"the reference; no converted runtime is {MARGIN:.0%} faster"
@@ -548,6 +641,9 @@ def _build(model: Any, c: Candidate, folder: str) -> str | None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would make it (mkstemp's 0600 breaks shared caches)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -562,6 +658,12 @@ class _NoBar:
         self.n += k
 
     def set_description(self, text: str) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def refresh(self) -> None:
         pass
 
     def close(self) -> None:

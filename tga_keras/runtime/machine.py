@@ -82,10 +82,18 @@ def cpu_class() -> str:
     return "older x86" if flags else "unknown"
 
 
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 bf16 dot products (TensorFlow's oneDNN uses these)
+
+
+def has_bf16() -> bool:
+    """Whether this CPU has bf16 dot-product instructions (``avx512_bf16`` or ``amx_bf16``)."""
+    return bool(set(cpu_flags()) & set(BF16_FLAGS))
+
+
 def describe_cpu() -> str:
     """One line: ``AMD EPYC (AVX2: avx avx2 fma f16c)``."""
     flags = [f for f in cpu_flags() if f not in ("sse4_2",)]
     return f"{cpu_name()} ({cpu_class()}: {' '.join(flags) or 'flags unknown'})"
 
 
-__all__ = ["SIMD_FLAGS", "cpu_class", "cpu_flags", "cpu_name", "describe_cpu"]
+__all__ = ["BF16_FLAGS", "SIMD_FLAGS", "cpu_class", "cpu_flags", "cpu_name", "describe_cpu", "has_bf16"]

@@ -31,6 +31,7 @@ import numpy as np
 
 from tga_keras.errors import InputError, first_line
 from tga_keras.models.config import TGAConfig
+from tga_keras.runtime.machine import BF16_FLAGS, has_bf16
 
 RUNTIMES = ("tensorflow", "tflite", "onnx")
 # the Python modules each runtime needs, with their pip names
@@ -39,7 +40,6 @@ _NEEDS = {
     "tflite": (("tensorflow", "tensorflow"), ("ai_edge_litert", "ai-edge-litert")),
     "onnx": (("onnx", "onnx"), ("onnxruntime", "onnxruntime")),
 }
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 MIN_SAMPLE_S = 0.1  # a timed sample repeats the call until it lasts about this long
 MAX_REPEATS = 50
 
@@ -293,13 +293,6 @@ _TIMERS: dict[str, Callable[[ConvShape, int, int], float]] = {
     "tflite": _time_tflite,
     "onnx": _time_onnx,
 }
-
-
-def has_bf16() -> bool:
-    """Whether this CPU has bf16 dot-product instructions (``avx512_bf16`` or ``amx_bf16``)."""
-    from tga_keras.runtime.machine import cpu_flags
-
-    return bool(set(cpu_flags()) & set(BF16_FLAGS))
 
 
 def practical_peak(

@@ -113,6 +113,21 @@ def auto_pinned() -> bool:
     return value == "keras"
 
 
+def _export_first(backend: str) -> InputError:
+    return InputError(
+        f"--backend {backend} runs an exported artifact; export the Keras model first "
+        f"(python -m export {backend} MODEL OUTDIR) or use --backend auto, keras, tflite or onnx"
+    )
+
+
+def seed_untrained() -> None:
+    """Seed Keras (Python, NumPy, TensorFlow) so that an untrained preset gets the same weights in every
+    process: the same network for every worker of a job, and one runtime-cache entry, not one per run."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+
+
 def backend_for_model(
     model: Any, backend: str = "auto", precision: str = "float32", threads: int | None = None, progress: bool = True
 ) -> Any:
@@ -129,10 +144,7 @@ def backend_for_model(
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if backend in ("savedmodel", "tensorrt"):
-        raise InputError(
-            f"--backend {backend} runs an exported artifact; export the Keras model first "
-            f"(python -m export {backend} MODEL OUTDIR) or use --backend auto, keras, tflite or onnx"
-        )
+        raise _export_first(backend)
     if precision == "bfloat16":
         if backend not in ("auto", "keras"):
             raise InputError(f"--precision bfloat16 runs on the keras backend, not {backend}")
@@ -183,6 +195,8 @@ def load_backend(
     if path is None or is_handle(resolve_weights(path)):
         if path is None and backend in ("savedmodel", "tensorrt"):
             raise InputError(f"--backend {backend} needs an artifact path")
+        if path is None:
+            seed_untrained()
         model = load_tga(None if path is None else resolve_weights(path), preset)
         return backend_for_model(model, backend, precision, threads, progress)
     path = resolve_weights(path)
@@ -190,7 +204,7 @@ def load_backend(
         raise FileNotFoundError(f"model not found: {path}")
     if not os.path.isdir(path) and path.lower().endswith(REGISTRY["keras"].suffixes):
         if backend in ("savedmodel", "tensorrt"):
-            return backend_for_model(None, backend)  # the InputError that says to export first
+            raise _export_first(backend)
         return backend_for_model(load_tga(path, preset), backend, precision, threads, progress)
     if backend == "keras":
         raise InputError(f"{path}: an exported artifact; --backend keras runs Keras models (.keras, .pth, .h5)")
@@ -244,6 +258,7 @@ __all__ = [
     "as_backend",
     "auto_pinned",
     "backend_for_model",
+    "seed_untrained",
     "detect_backend",
     "load_backend",
 ]

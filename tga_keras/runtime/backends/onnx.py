@@ -32,11 +32,12 @@ def onnx_session(path: str, threads: int | None = None, providers=None, profile_
 
 class ONNXBackend(ArtifactBackend):
     """An ``.onnx`` model on onnxruntime: CPU, or the ``providers`` given (e.g. ``["CUDAExecutionProvider"]``
-    with the onnxruntime-gpu build)."""
+    with the onnxruntime-gpu build). ``config``: the model's TGAConfig where the file records none
+    (the runtime chooser's conversions); else it is read from the file's metadata or manifest."""
 
     name = "onnx"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers=None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers=None, config=None):
         path = os.fspath(path)
         self._sess = onnx_session(path, threads, providers)
         inputs = self._sess.get_inputs()
@@ -46,7 +47,7 @@ class ONNXBackend(ArtifactBackend):
             )
         self._input = inputs[0].name
         meta = self._sess.get_modelmeta().custom_metadata_map
-        config = recorded_config(meta.get("tga_config"))
+        config = config if config is not None else recorded_config(meta.get("tga_config"))
         frames = inputs[0].shape[1] if isinstance(inputs[0].shape[1], int) else None
         self._init_meta(path, frames, config=config, precision=meta.get("tga_precision"))
 

@@ -73,7 +73,8 @@ def test_fast_precision_says_its_psnr(export_model, tmp_path, capsys):
     why = r"(fastest within 45 dB|the reference; no converted runtime is 5% faster)"
     found = re.search(rf"(?:^|\r)runtime: (\w+) (\w+) \({why}: .*; (PSNR [\d.]+ dB|max \|diff\|)", err, re.M)
     assert found, err
-    assert f"({found.group(1)}, {found.group(2)};" in err
+    psnr = re.search(r"PSNR ([\d.]+) dB", found.group(4))
+    assert f"({found.group(1)}, {found.group(2)}{f' at {psnr.group(1)} dB PSNR vs float32' if psnr else ''};" in err
 
 
 def test_a_runtime_that_is_not_installed_is_exit_2_with_the_hint(export_model, tmp_path, capsys, monkeypatch):

@@ -199,7 +199,7 @@ def test_upscale_compare_and_attention(lr_folder, tmp_path, capsys):
         (["--compare", "c.png", "--start", "2", "--compare-frame", "1"], "before --start"),
         (["--compare", "c.png", "--frames-limit", "2", "--compare-frame", "3"], "past the last"),
         (["--attention", "a.png", "--weights", "model.onnx"], "needs a Keras model"),
-        (["--attention", "a.png", "--weights", "model.keras", "--backend", "tflite"], "needs a Keras model"),
+        (["--attention", "a.png", "--weights", "model.onnx", "--backend", "onnx"], "needs a Keras model"),
     ],
 )
 def test_picture_option_errors_exit_2(lr_folder, tmp_path, monkeypatch, capsys, extra, match):

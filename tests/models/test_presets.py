@@ -159,13 +159,14 @@ def test_load_tga_passes_a_handle_to_keras_untouched(monkeypatch):
     assert seen == ["hf://user/repo"]
 
 
-def test_load_backend_resolves_names_and_refuses_handles_off_keras():
+def test_load_backend_resolves_names_and_refuses_handles_as_artifacts():
     from tga_keras.runtime.backends import load_backend
 
     with pytest.raises(InputError, match="tga_small_bd_x4"):
         load_backend("tga_large")
-    with pytest.raises(InputError, match="keras backend"):
-        load_backend("hf://user/repo", "onnx")
+    # a handle is a Keras model: it may be converted (tflite, onnx), not run as an exported artifact
+    with pytest.raises(InputError, match="--backend savedmodel runs an exported artifact; export the Keras model"):
+        load_backend("hf://user/repo", "savedmodel")
     backend = load_backend("tga_small_bd_x4")
     assert backend.name == "keras" and backend.scale == 4
 

@@ -86,7 +86,10 @@ def check_picture_args(args: argparse.Namespace) -> None:
     if args.compare and args.attention and os.path.abspath(args.compare) == os.path.abspath(args.attention):
         raise UsageError("--compare and --attention name the same file")
     if args.attention and args.weights is not None:
-        kind = detect_backend(args.weights)  # a Keras model on any runtime still has its attention
+        from tga_keras.models.presets import is_handle, resolve_weights
+
+        path = resolve_weights(args.weights)  # a shipped model's name: its file
+        kind = "keras" if is_handle(path) else detect_backend(path)  # a Keras model on any runtime has it
         if kind != "keras":
             raise UsageError(attention_needs_keras(kind))
 

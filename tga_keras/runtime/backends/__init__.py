@@ -193,8 +193,8 @@ def load_backend(
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if path is None or is_handle(resolve_weights(path)):
-        if path is None and backend in ("savedmodel", "tensorrt"):
-            raise InputError(f"--backend {backend} needs an artifact path")
+        if backend in ("savedmodel", "tensorrt"):  # before loading: a Keras model is not an artifact
+            raise InputError(f"--backend {backend} needs an artifact path") if path is None else _export_first(backend)
         if path is None:
             seed_untrained()
         model = load_tga(None if path is None else resolve_weights(path), preset)

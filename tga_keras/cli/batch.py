@@ -119,6 +119,12 @@ def run(args) -> int:
     else:
         runner = batch.LocalRunner(run_segment)
         where = "here"
+
+        def before_work(jobs) -> None:  # the model loaded (its runtime chosen) before the bar, as --no-progress says
+            from tga_keras.jobs.upscale_job import upscaler_for
+
+            upscaler_for(jobs[0].options, progress=not args.no_progress)
+
     if args.weights is None:
         print(UNTRAINED_WARNING, file=sys.stderr)
     print(f"batch: {len(items)} inputs from {args.src} -> {outdir} ({container}), {where}", file=sys.stderr)

@@ -235,3 +235,30 @@ def test_a_converted_onnx_model_knows_its_config(model):
     """The chooser's ONNX file records no config: the backend gets the model's (tile overlap, alignment, attention)."""
     backend = fastest.choose_backend(model, runtime="onnx", threads=1, progress=False)
     assert backend.config == model.config and backend.keras_model is model
+
+
+def test_two_processes_at_once_make_one_choice(export_model, own_cache):
+    """The entry is locked: one process chooses, the other waits (with a note) and reads its choice."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stderr, format='%(message)s')\n"
+        "from tga_keras.models.loading import load_tga\n"
+        "from tga_keras.runtime.fastest import choose_backend\n"
+        f"b = choose_backend(load_tga({export_model!r}), threads=1, progress=False)\n"
+        "print(b.choice.reason, b.choice.cached)\n"
+    )
+    env = {**os.environ, "TGA_CACHE_DIR": str(own_cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    reasons = [out.strip().rsplit(" ", 1) for out, _ in outs]
+    assert reasons[0][0] == reasons[1][0]  # the same choice
+    assert sorted(cached for _, cached in reasons) == ["False", "True"]  # made once, read once
+    assert sum("first use of this model here" in err for _, err in outs) == 1

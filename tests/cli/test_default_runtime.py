@@ -71,7 +71,7 @@ def test_fast_precision_says_its_psnr(export_model, tmp_path, capsys):
     assert main([*argv, "--precision", "fast", "--no-progress"]) == 0
     err = capsys.readouterr().err
     why = r"(fastest within 45 dB|the reference; no converted runtime is 5% faster)"
-    found = re.search(rf"(?:^|\r)runtime: (\w+) (\w+) \({why}: .*; (PSNR [\d.]+ dB|max \|diff\|)", err, re.M)
+    found = re.search(rf"(?:^|\r)runtime: (\w+) ([\w-]+) \({why}: .*; (PSNR [\d.]+ dB|max \|diff\|)", err, re.M)
     assert found, err
     psnr = re.search(r"PSNR ([\d.]+) dB", found.group(4))
     assert f"({found.group(1)}, {found.group(2)}{f' at {psnr.group(1)} dB PSNR vs float32' if psnr else ''};" in err

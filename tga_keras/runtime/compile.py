@@ -111,6 +111,18 @@ def to_tflite(model: keras.Model) -> bytes:
     return tflite_of_function(inference_function(model, "float32"))
 
 
+def to_tflite_int8_dynamic(model: keras.Model) -> bytes:
+    """The dynamic-range ``.tflite`` of ``model``: int8 weights, float32 input and output, activations
+    quantized on the fly per call (no calibration)."""
+    import tensorflow as tf
+
+    with _quiet_converter():
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([inference_function(model).get_concrete_function()])
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        return conv.convert()
+
+
 def to_tflite_int8(model: keras.Model, calibration: Any) -> bytes:
     """The full-integer ``.tflite`` of ``model`` (uint8 input = raw pixels, uint8 output), calibrated on
     ``calibration``: float32 LR windows ``(N, F, h, w, 3)`` in [0, 1]. The graph pins its input range
@@ -147,4 +159,5 @@ __all__ = [
     "to_onnx",
     "to_tflite",
     "to_tflite_int8",
+    "to_tflite_int8_dynamic",
 ]

@@ -116,6 +116,12 @@ def _tflite_int8(model: Any) -> bytes:
     return to_tflite_int8(model, calibration.astype(np.float32) / 255.0)
 
 
+def _tflite_int8_dynamic(model: Any) -> bytes:
+    from tga_keras.runtime.compile import to_tflite_int8_dynamic
+
+    return to_tflite_int8_dynamic(model)
+
+
 def _onnx_fp32(model: Any) -> bytes:
     from tga_keras.runtime.compile import to_onnx
 
@@ -154,6 +160,15 @@ def candidates(config: Any) -> list[Candidate]:
         Candidate("tflite", "fp32", _TFLITE, "model_fp32.tflite", _tflite_fp32, load_tflite),
         Candidate("onnx", "fp32", _ONNX, "model_fp32.onnx", _onnx_fp32, _onnx_load(config)),
         Candidate("tflite", "int8", _TFLITE, "model_int8.tflite", _tflite_int8, load_tflite, exact=False),
+        Candidate(
+            "tflite",
+            "int8-dynamic",
+            _TFLITE,
+            "model_int8_dynamic.tflite",
+            _tflite_int8_dynamic,
+            load_tflite,
+            exact=False,
+        ),
         Candidate("keras", "bf16", (), None, None, _keras_bf16, exact=False),
     ]
 
@@ -208,7 +223,7 @@ def model_digest(model: Any) -> str:
     return h.hexdigest()
 
 
-CACHE_VERSION = 1  # of the cache's layout and of what the conversions write: a change makes new entries
+CACHE_VERSION = 2  # of the cache's layout and of what the conversions write: a change makes new entries
 _DISTRIBUTIONS = (
     "tga-keras",
     "tensorflow",

@@ -133,13 +133,9 @@ def _label(args) -> str:
 
 
 def _set_threads(threads: int) -> None:
-    import tensorflow as tf
+    from tga_keras.runtime.machine import set_tensorflow_threads
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already initialised in this process (e.g. tests)
-        pass
+    set_tensorflow_threads(threads)  # already initialised with another count (tests): it keeps that one
 
 
 def _peak_rss_mb() -> float:

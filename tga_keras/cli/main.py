@@ -54,18 +54,10 @@ def quiet_tensorflow_import() -> None:
     """Import TensorFlow with C++ start-up chatter (oneDNN/absl INFO lines) kept off stderr."""
     if "tensorflow" in sys.modules or os.environ.get("TGA_VERBOSE_TF"):
         return
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable stderr descriptor: nothing to silence
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    from tga_keras.runtime.backends.base import native_stderr_silenced
+
+    with native_stderr_silenced():
         import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 # A user's input error raised inside tf.data (a numpy_function or generator) reaches us wrapped in a

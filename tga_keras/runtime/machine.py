@@ -3,7 +3,9 @@
 Runtimes pick kernels by instruction set (oneDNN, XNNPACK and onnxruntime all dispatch at run time),
 so the same model's fastest runtime differs between an AVX2-only laptop and an AMX server. The
 flags are read from ``/proc/cpuinfo`` (Linux); elsewhere they are empty and the class is
-``unknown``. Used by the runtime chooser's cache key and printed by ``tga benchmark``.
+``unknown``. Used by the runtime chooser's cache key and printed by ``tga benchmark``; also the one
+place that sets TensorFlow's thread counts for a timing (:func:`set_tensorflow_threads`, the only
+function here that imports TensorFlow).
 """
 
 from __future__ import annotations
@@ -90,10 +92,33 @@ def has_bf16() -> bool:
     return bool(set(cpu_flags()) & set(BF16_FLAGS))
 
 
+def set_tensorflow_threads(threads: int) -> bool:
+    """TensorFlow's intra-op threads = ``threads``, one inter-op thread (how ``tga benchmark`` and the
+    practical peak time things); False if TensorFlow was initialised already with another count (it
+    then keeps that one). Imports TensorFlow."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process (e.g. tests)
+        return tf.config.threading.get_intra_op_parallelism_threads() == threads
+    return True
+
+
 def describe_cpu() -> str:
     """One line: ``AMD EPYC (AVX2: avx avx2 fma f16c)``."""
     flags = [f for f in cpu_flags() if f not in ("sse4_2",)]
     return f"{cpu_name()} ({cpu_class()}: {' '.join(flags) or 'flags unknown'})"
 
 
-__all__ = ["BF16_FLAGS", "SIMD_FLAGS", "cpu_class", "cpu_flags", "cpu_name", "describe_cpu", "has_bf16"]
+__all__ = [
+    "BF16_FLAGS",
+    "SIMD_FLAGS",
+    "cpu_class",
+    "cpu_flags",
+    "cpu_name",
+    "describe_cpu",
+    "has_bf16",
+    "set_tensorflow_threads",
+]

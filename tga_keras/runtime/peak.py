@@ -31,7 +31,7 @@ import numpy as np
 
 from tga_keras.errors import InputError, first_line
 from tga_keras.models.config import TGAConfig
-from tga_keras.runtime.machine import BF16_FLAGS, has_bf16
+from tga_keras.runtime.machine import BF16_FLAGS, has_bf16, set_tensorflow_threads
 
 RUNTIMES = ("tensorflow", "tflite", "onnx")
 # the Python modules each runtime needs, with their pip names
@@ -165,19 +165,6 @@ def peak_shapes(config: TGAConfig, height: int = 144, width: int = 180) -> list[
 def _missing(runtime: str) -> str | None:
     absent = [pip for module, pip in _NEEDS[runtime] if importlib.util.find_spec(module) is None]
     return f"not installed (pip install {' '.join(absent)})" if absent else None
-
-
-def _set_threads(threads: int) -> bool:
-    """TensorFlow's intra-op threads = ``threads`` (one inter-op thread), as ``tga benchmark`` sets them;
-    False if TensorFlow was initialised already with another count (then it keeps that one)."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already initialised in this process (e.g. tests)
-        return tf.config.threading.get_intra_op_parallelism_threads() == threads
-    return True
 
 
 def _seconds_per_call(call: Callable[[], Any], runs: int) -> float:
@@ -320,7 +307,7 @@ def practical_peak(
     shapes = peak_shapes(config, height, width)
     result = PeakResult(threads=int(threads), height=int(height), width=int(width), runs=int(runs), shapes=shapes)
     if "tensorflow" in chosen or "tflite" in chosen or bf16:
-        if importlib.util.find_spec("tensorflow") is not None and not _set_threads(int(threads)):
+        if importlib.util.find_spec("tensorflow") is not None and not set_tensorflow_threads(int(threads)):
             result.notes.append(f"TensorFlow was already initialised: it runs with its own thread count, not {threads}")
     for runtime in chosen:
         missing = _missing(runtime)

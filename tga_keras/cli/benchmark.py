@@ -99,16 +99,6 @@ def _size(text: str):
         raise UsageError(str(e)) from None
 
 
-def _median_ms(fn, runs: int) -> float:
-    fn()  # warm-up: tracing, allocator, kernel selection
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000.0
-
-
 def _config(args):
     """The preset's TGAConfig with the ``--config`` overrides (UsageError for bad JSON or fields)."""
     import json
@@ -165,7 +155,9 @@ def time_peer(onnx_path: str, h: int, w: int, threads: int, runs: int) -> float:
     sess = onnx_session(onnx_path, threads)
     rng = np.random.default_rng(0)
     feed = {name: rng.random(shape, dtype=np.float32) for name, shape in peer_inputs(h, w).items()}
-    return _median_ms(lambda: sess.run(None, feed), runs)
+    from tga_keras.runtime.fastest import median_ms
+
+    return median_ms(lambda: sess.run(None, feed), runs)
 
 
 def run_train(args) -> int:
@@ -240,6 +232,7 @@ def measure(args, h: int, w: int) -> dict:
 
     from tga_keras.runtime.backends import load_backend
     from tga_keras.runtime.backends.keras import KerasBackend
+    from tga_keras.runtime.fastest import median_ms
     from tga_keras.runtime.parity import compare, real_windows, sr_of
     from tga_keras.runtime.upscaler import Upscaler
 
@@ -268,7 +261,7 @@ def measure(args, h: int, w: int) -> dict:
     ups = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap)
     x = np.random.default_rng(0).random((backend.frames, h, w, 3), dtype=np.float32)
     ups.check_window((1,) + x.shape)
-    ms = _median_ms(lambda: ups.upscale_window(x), args.runs)
+    ms = median_ms(lambda: ups.upscale_window(x), args.runs)
     psnr = diff = None
     if fp32 is not None:
         windows = real_windows(backend.frames, backend.scale, count=2)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import importlib.util
@@ -451,12 +452,14 @@ def _discard(c: Candidate, folder: str) -> None:
         _remove(os.path.join(folder, c.filename))
 
 
-def _median_ms(backend: Any, x: np.ndarray) -> float:
-    backend(x)  # warm-up: allocation, kernel selection
+def median_ms(call: Callable[[], Any], runs: int = TIMING_RUNS) -> float:
+    """Median milliseconds of ``call()`` over ``runs`` calls after one warm-up (tracing, allocation,
+    kernel selection): how the chooser and ``tga benchmark`` time a backend."""
+    call()
     times = []
-    for _ in range(TIMING_RUNS):
+    for _ in range(runs):
         t = time.perf_counter()
-        backend(x)
+        call()
         times.append(time.perf_counter() - t)
     return float(np.median(times)) * 1000.0
 
@@ -478,8 +481,11 @@ def _choose(
     from tga_keras.runtime.parity import real_windows, sr_of
 
     t0 = time.perf_counter()
-    available = [c for c in pool if c.missing() is None]
-    measured: list[dict] = [{"label": c.label, "note": f"not installed ({c.missing()})"} for c in pool if c.missing()]
+    hints = {c.label: c.missing() for c in pool}
+    available = [c for c in pool if hints[c.label] is None]
+    measured: list[dict] = [
+        {"label": c.label, "note": f"not installed ({hints[c.label]})"} for c in pool if hints[c.label]
+    ]
     timed = len(available) > 1
     log.warning(
         "first use of this model here: %s %s with %d threads (once per model and machine, cached in %s; "
@@ -516,7 +522,7 @@ def _choose(
                     continue
                 if timed:
                     bar.set_description(f"choosing a runtime: timing {c.label}")
-                    row["ms"] = _median_ms(backend, x)
+                    row["ms"] = median_ms(functools.partial(backend, x))
             except Exception as e:  # noqa: BLE001 - a runtime that fails: left out, Keras remains
                 if c.runtime == "keras" and c.precision == "fp32":
                     raise
@@ -580,21 +586,15 @@ def _keep_only_recorded(folder: str) -> None:
     """Remove the converted files of ``folder`` that no choice record there names (the runners-up)."""
     from tga_keras.io.files import read_json_object
 
-    names = {c.filename for c in candidates_all() if c.filename}
+    files = {c.label: c.filename for c in candidates(None) if c.filename}  # labels and names: no config needed
     kept = set()
     for name in os.listdir(folder):
         if name.startswith("choice_") and name.endswith(".json"):
-            data = read_json_object(os.path.join(folder, name)) or {}
-            chosen = next((c for c in candidates_all() if c.label == data.get("chosen")), None)
-            if chosen is not None and chosen.filename:
-                kept.add(chosen.filename)
-    for name in names - kept:
+            chosen = (read_json_object(os.path.join(folder, name)) or {}).get("chosen")
+            if isinstance(chosen, str) and chosen in files:
+                kept.add(files[chosen])
+    for name in set(files.values()) - kept:
         _remove(os.path.join(folder, name))
-
-
-def candidates_all() -> list[Candidate]:
-    """Every candidate, whatever the model (their labels and file names)."""
-    return candidates(None)
 
 
 def _check(model: Any, c: Candidate, folder: str, threads: int, reference, windows, bar) -> tuple[Any, dict]:
@@ -651,51 +651,31 @@ def _reason(cand: Candidate, ms: float | None, measured: list[dict], figures: di
 
 def _build(model: Any, c: Candidate, folder: str) -> str | None:
     """The artifact of ``c`` in ``folder`` (built now unless there), or None for Keras itself."""
+    from tga_keras.io.files import atomic_path
+
     if c.filename is None or c.build is None:
         return None
     path = os.path.join(folder, c.filename)
     if os.path.isfile(path) and os.path.getsize(path) > 0:
         return path
     data = c.build(model)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(c.filename)[1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would make it (mkstemp's 0600 breaks shared caches)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as f:  # a plain open(): the umask's mode
+        f.write(data)
     return path
 
 
-class _NoBar:
-    n = 0
-
-    def update(self, k: int = 1) -> None:
-        self.n += k
-
-    def set_description(self, text: str) -> None:
-        pass
-
-    def clear(self) -> None:
-        pass
-
-    def refresh(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _bar(total: int, progress: bool) -> Any:
-    if not progress:
-        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, file=sys.stderr, desc="choosing a runtime", unit="step", dynamic_ncols=True, leave=False)
+    return tqdm(
+        total=total,
+        file=sys.stderr,
+        desc="choosing a runtime",
+        unit="step",
+        dynamic_ncols=True,
+        leave=False,
+        disable=not progress,
+    )
 
 
 __all__ = [
@@ -712,5 +692,6 @@ __all__ = [
     "choose_backend",
     "default_threads",
     "eligible",
+    "median_ms",
     "model_digest",
 ]

@@ -22,16 +22,20 @@ if TYPE_CHECKING:
 ONNX_OPSET = 17
 
 
-def tflite_of_function(fn: Any) -> bytes:
-    """The float32 ``.tflite`` flatbuffer of ``fn`` (a ``tf.function`` with an input signature), builtin
-    ops only (XNNPACK runs every one of them). The converter's path without a ``trackable_obj`` (it
-    warns that it is deprecated) freezes the variables into constants; with the Keras model as
-    ``trackable_obj`` the weights stay resource variables, which the interpreter reads as NaN."""
+def tflite_of_function(fn: Any, int8_weights: bool = False) -> bytes:
+    """The ``.tflite`` flatbuffer of ``fn`` (a ``tf.function`` with an input signature), builtin ops
+    only: float32, or with ``int8_weights`` dynamic-range int8 (int8 weights, float32 input and output,
+    activations quantized on the fly, no calibration). The converter's path without a
+    ``trackable_obj`` (it warns that it is deprecated) freezes the variables into constants; with the
+    Keras model as ``trackable_obj`` the weights stay resource variables, which the interpreter reads
+    as NaN."""
     import tensorflow as tf
 
     with _quiet_converter():
         conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if int8_weights:
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
         return conv.convert()
 
 
@@ -112,15 +116,8 @@ def to_tflite(model: keras.Model) -> bytes:
 
 
 def to_tflite_int8_dynamic(model: keras.Model) -> bytes:
-    """The dynamic-range ``.tflite`` of ``model``: int8 weights, float32 input and output, activations
-    quantized on the fly per call (no calibration)."""
-    import tensorflow as tf
-
-    with _quiet_converter():
-        conv = tf.lite.TFLiteConverter.from_concrete_functions([inference_function(model).get_concrete_function()])
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        return conv.convert()
+    """The dynamic-range int8 ``.tflite`` of ``model``'s inference graph (:func:`tflite_of_function`)."""
+    return tflite_of_function(inference_function(model, "float32"), int8_weights=True)
 
 
 def to_tflite_int8(model: keras.Model, calibration: Any) -> bytes:
@@ -130,19 +127,18 @@ def to_tflite_int8(model: keras.Model, calibration: Any) -> bytes:
     import tensorflow as tf
 
     fn = inference_function(model, "float32", pin_input_range=True)
-    with _quiet_converter():
-        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
 
     def representative() -> Any:
         for window in calibration:
             yield [window[None].astype("float32")]
 
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.uint8
-    conv.inference_output_type = tf.uint8
     with _quiet_converter():
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.uint8
+        conv.inference_output_type = tf.uint8
         return conv.convert()
 
 

@@ -113,6 +113,11 @@ def auto_pinned() -> bool:
     return value == "keras"
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
 def _export_first(backend: str) -> InputError:
     return InputError(
         f"--backend {backend} runs an exported artifact; export the Keras model first "
@@ -141,8 +146,7 @@ def backend_for_model(
     from tga_keras.models.loading import with_precision
     from tga_keras.runtime.backends.keras import KerasBackend
 
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    _check_precision(precision)
     if backend in ("savedmodel", "tensorrt"):
         raise _export_first(backend)
     if precision == "bfloat16":
@@ -190,8 +194,7 @@ def load_backend(
 
     if backend not in ("auto",) + BACKENDS:
         raise InputError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    _check_precision(precision)
     if path is None or is_handle(resolve_weights(path)):
         if backend in ("savedmodel", "tensorrt"):  # before loading: a Keras model is not an artifact
             raise InputError(f"--backend {backend} needs an artifact path") if path is None else _export_first(backend)

@@ -84,8 +84,13 @@ class Candidate:
 
     def missing(self) -> str | None:
         """The install hint if a module it needs is not installed here, else None."""
-        absent = [pip for module, pip in self.needs if importlib.util.find_spec(module) is None]
+        absent = not_installed(self.needs)
         return f"pip install {' '.join(absent)} (or {INSTALL_HINT})" if absent else None
+
+
+def not_installed(needs: tuple[tuple[str, str], ...]) -> list[str]:
+    """The pip names of the ``(import name, pip name)`` pairs of ``needs`` whose module is not installed."""
+    return [pip for module, pip in needs if importlib.util.find_spec(module) is None]
 
 
 def _keras_fp32(model: Any, threads: int) -> Any:
@@ -694,4 +699,5 @@ __all__ = [
     "eligible",
     "median_ms",
     "model_digest",
+    "not_installed",
 ]

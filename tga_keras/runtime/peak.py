@@ -163,7 +163,9 @@ def peak_shapes(config: TGAConfig, height: int = 144, width: int = 180) -> list[
 
 
 def _missing(runtime: str) -> str | None:
-    absent = [pip for module, pip in _NEEDS[runtime] if importlib.util.find_spec(module) is None]
+    from tga_keras.runtime.fastest import not_installed
+
+    absent = not_installed(_NEEDS[runtime])
     return f"not installed (pip install {' '.join(absent)})" if absent else None
 
 

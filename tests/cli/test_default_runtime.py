@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 
+from tests.helpers.runtimes import hide_modules, patch_candidates
 from tga_keras.assets import clip_path
 from tga_keras.cli.main import main
 from tga_keras.io.images import read_image
@@ -78,10 +79,7 @@ def test_fast_precision_says_its_psnr(export_model, tmp_path, capsys):
 
 
 def test_a_runtime_that_is_not_installed_is_exit_2_with_the_hint(export_model, tmp_path, capsys, monkeypatch):
-    import importlib.util
-
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "onnxruntime" else find_spec(n, *a))
+    hide_modules(monkeypatch, "onnxruntime")
     out = tmp_path / "o"
     assert main(["upscale", CLIP, str(out), "--weights", export_model, "--backend", "onnx"]) == 2
     err = capsys.readouterr().err
@@ -96,21 +94,7 @@ def test_a_bad_auto_backend_setting_is_exit_2(export_model, tmp_path, capsys, mo
 
 
 def test_a_named_runtime_that_fails_its_check_is_exit_1_with_the_way_out(export_model, tmp_path, capsys, monkeypatch):
-    import dataclasses
-
-    from tga_keras.runtime import fastest
-
-    real = fastest.candidates
-
-    def broken(config):
-        return [
-            dataclasses.replace(c, build=lambda model: (_ for _ in ()).throw(RuntimeError("converter crashed")))
-            if c.label == "tflite fp32"
-            else c
-            for c in real(config)
-        ]
-
-    monkeypatch.setattr(fastest, "candidates", broken)
+    patch_candidates(monkeypatch, crash="tflite fp32")
     out = tmp_path / "o"
     assert main(["upscale", CLIP, str(out), "--weights", export_model, "--backend", "tflite", "--no-progress"]) == 1
     err = capsys.readouterr().err

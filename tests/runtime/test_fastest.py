@@ -6,14 +6,13 @@ kernels, non-trivial BatchNorm statistics), so that a conversion that loses the 
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.util
 import json
 import logging
 import os
 
 import pytest
 
+from tests.helpers.runtimes import hide_modules, patch_candidates
 from tga_keras.errors import InputError, RuntimeUnusableError
 from tga_keras.models.loading import load_tga
 from tga_keras.runtime import fastest
@@ -37,11 +36,6 @@ def own_cache(tmp_path, monkeypatch):
 
 def _notes(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "tga_keras.runtime"]
-
-
-def _record(backend) -> str:
-    choice = backend.choice
-    return os.path.join(choice.folder, f"choice_{choice.mode}_any_t{choice.threads}.json")
 
 
 def _expected(timed: dict[str, float]) -> str:
@@ -132,8 +126,6 @@ def test_an_unwritable_cache_chooses_in_a_temporary_folder_with_a_note(model, tm
 
 
 def test_failing_and_disagreeing_runtimes_are_left_out_and_keras_remains(model, monkeypatch, caplog):
-    real = fastest.candidates
-
     class Off:  # a backend a tenth of a level off Keras everywhere
         def __init__(self, inner):
             self.inner = inner
@@ -143,17 +135,7 @@ def test_failing_and_disagreeing_runtimes_are_left_out_and_keras_remains(model, 
         def __call__(self, x):
             return self.inner(x) + 1e-3
 
-    def broken(config):
-        out = []
-        for c in real(config):
-            if c.label == "tflite fp32":
-                c = dataclasses.replace(c, build=lambda model: (_ for _ in ()).throw(RuntimeError("converter crashed")))
-            if c.label == "onnx fp32":
-                c = dataclasses.replace(c, load=lambda path, threads, load=c.load: Off(load(path, threads)))
-            out.append(c)
-        return out
-
-    monkeypatch.setattr(fastest, "candidates", broken)
+    patch_candidates(monkeypatch, crash="tflite fp32", wrap={"onnx fp32": Off})
     backend = fastest.choose_backend(model, threads=2, progress=False)
     assert isinstance(backend, KerasBackend) and backend.choice.runtime == "keras"
     notes = _notes(caplog)
@@ -165,10 +147,7 @@ def test_failing_and_disagreeing_runtimes_are_left_out_and_keras_remains(model, 
 
 
 def test_a_named_runtime_that_is_not_installed_is_an_input_error_with_the_hint(model, monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a)
-    )
+    hide_modules(monkeypatch, "onnxruntime")
     with pytest.raises(InputError, match=r"the onnx backend is not installed here: pip install onnxruntime"):
         fastest.choose_backend(model, runtime="onnx", progress=False)
     backend = fastest.choose_backend(model, threads=2, progress=False)  # auto: onnx is only left out
@@ -208,9 +187,7 @@ def test_the_auto_backend_setting_is_checked(monkeypatch, export_model):
 
 def test_keras_alone_is_not_measured(model, monkeypatch, caplog):
     """Without the optional runtimes there is nothing to choose: Keras, no check, no timing, no cache."""
-    find_spec = importlib.util.find_spec
-    absent = {"ai_edge_litert", "onnxruntime", "tf2onnx"}
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else find_spec(name, *a))
+    hide_modules(monkeypatch, "ai_edge_litert", "onnxruntime", "tf2onnx")
     backend = fastest.choose_backend(model, threads=2, progress=False)
     assert isinstance(backend, KerasBackend) and backend.choice.measured == []
     assert backend.choice.reason.startswith("keras fp32 (the only runtime installed here; pip install")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
 from tests.helpers.export_helpers import TINY_EXPORT_CONFIG
+from tests.helpers.runtimes import hide_modules
 from tga_keras import TGAConfig
 from tga_keras.errors import InputError
 from tga_keras.runtime import peak
@@ -53,8 +53,7 @@ def test_tflite_and_onnx_peak_of_a_tiny_config():
 
 
 def test_a_runtime_not_installed_is_skipped(monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    hide_modules(monkeypatch, "onnxruntime")
     result = practical_peak(TINY_EXPORT_CONFIG, *SIZE, runtimes=("onnx",), runs=1, bf16=False)
     assert "onnx" not in result.gflops
     assert "not installed" in result.skipped["onnx"] and "onnxruntime" in result.skipped["onnx"]

@@ -103,6 +103,11 @@ CASES: list[tuple[str, str, list[str]]] = [
     ),
     ("up_empty_dir", "tga", ["upscale", "{W}/empty", "{W}/o/x", *UP]),
     ("up_start_past", "tga", ["upscale", "{W}/clip.mp4", "{W}/o/x", "--start", "1000", *UP]),
+    ("up_verbose", "tga", ["--verbose", "upscale", "{W}/clip.mp4", "{W}/o/v.mp4", "--frames-limit", "1", *UP]),
+    ("up_segments", "tga", ["upscale", "{W}/clip.mp4", "{W}/o/s.mkv", "--lossless", "--segment-frames", "4", *UP]),
+    ("batch", "tga", ["batch", "{W}/seqs", "{W}/o/batch", "--frames-limit", "1", *UP]),
+    ("batch_bad_src", "tga", ["batch", "{W}/nothing", "{W}/o/batch2", *UP]),
+    ("help_batch", "tga", ["batch", "--help"]),
     ("ev_json", "tga", ["evaluate", "{W}/clip.mp4", "--max-frames", "2", "--json", "{W}/o/e.json", *UP]),
     (
         "ev_plain_bi",
@@ -344,6 +349,9 @@ def record(repo: Path, out: Path, only: list[str] | None) -> None:
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "COLUMNS": "80",
             "CUDA_VISIBLE_DEVICES": "",
+            # the Keras path, so that no case depends on which runtime this machine measured fastest
+            "TGA_AUTO_BACKEND": "keras",
+            "TGA_CACHE_DIR": str(work / "cache"),
         }
         env.pop("TGA_VERBOSE_TF", None)
         for name, entry, argv in CASES:

@@ -359,6 +359,47 @@ def warp_frame(frame: np.ndarray, hom: np.ndarray) -> np.ndarray:
     return (warped + missing[..., None] * frame).astype(np.float32)
 
 
+@dataclasses.dataclass
+class _Estimate:
+    """One frame's homography onto the reference (None where it fell back to the identity, with the
+    ``reason``), its match and inlier counts, and whether it started affine or was polished by ECC."""
+
+    hom: np.ndarray | None
+    reason: str = ""
+    matches: int = 0
+    inliers: int = 0
+    affine: bool = False
+    refined: bool = False
+
+
+def _estimate(
+    frame: np.ndarray,
+    ref_feat: _Features,
+    ref_gray: np.ndarray | None,
+    detector: Any,
+    method: str,
+    scale: float,
+) -> _Estimate:
+    """The homography taking ``frame`` ``(H, W, 3)`` onto the reference (its features ``ref_feat``; its
+    grey image ``ref_gray`` when refining with ECC)."""
+    h, w = frame.shape[:2]
+    feat = _detect(detector, frame, scale)
+    if len(feat.keypoints) < MIN_MATCHES:
+        return _Estimate(None, f"no texture ({len(feat.keypoints)} keypoints < {MIN_MATCHES} needed)")
+    src, dst = _match(method, feat, ref_feat)
+    if len(src) < MIN_MATCHES:
+        return _Estimate(None, f"{len(src)} matches < {MIN_MATCHES} needed", matches=len(src))
+    hom, n_in, why, affine = _fit(src, dst, h, w)
+    if hom is None:
+        return _Estimate(None, why or "degenerate homography", matches=len(src), inliers=n_in)
+    refined = False
+    if ref_gray is not None:
+        polished = _refine_ecc(hom, ref_gray, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+        if polished is not None:
+            hom, refined = polished, True
+    return _Estimate(hom, matches=len(src), inliers=n_in, affine=affine, refined=refined)
+
+
 @overload
 def align(
     frames: np.ndarray | Sequence[np.ndarray],
@@ -442,29 +483,17 @@ def align(
             if len(ref_feat.keypoints) < MIN_MATCHES:
                 reasons[i] = f"no texture in the reference frame ({len(ref_feat.keypoints)} keypoints)"
                 continue
-            feat = _detect(detector, window[i], scale)
-            if len(feat.keypoints) < MIN_MATCHES:
-                reasons[i] = f"no texture ({len(feat.keypoints)} keypoints < {MIN_MATCHES} needed)"
+            est = _estimate(window[i], ref_feat, ref_gray, detector, method, scale)
+            matches[i], inliers[i] = est.matches, est.inliers
+            if est.hom is None:
+                reasons[i] = est.reason
                 continue
-            src, dst = _match(method, feat, ref_feat)
-            matches[i] = len(src)
-            if len(src) < MIN_MATCHES:
-                reasons[i] = f"{len(src)} matches < {MIN_MATCHES} needed"
-                continue
-            hom, n_in, why, affine = _fit(src, dst, h, w)
-            inliers[i] = n_in
-            if hom is None:
-                reasons[i] = why or "degenerate homography"
-                continue
-            if affine:
+            if est.affine:
                 affine_init.append(i)
-            if ref_gray is not None:
-                polished = _refine_ecc(hom, ref_gray, cv2.cvtColor(window[i], cv2.COLOR_RGB2GRAY))
-                if polished is not None:
-                    hom = polished
-                    refined.append(i)
-            homs[i] = hom
-            out[i] = warp_frame(window[i], hom)
+            if est.refined:
+                refined.append(i)
+            homs[i] = est.hom
+            out[i] = warp_frame(window[i], est.hom)
     if not return_report:
         return out
     report = AlignmentReport(

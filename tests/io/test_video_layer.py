@@ -148,3 +148,14 @@ def test_read_video_spans_and_errors(clip, tmp_path):
 def test_one_list_of_video_extensions():
     assert set(video.CONTAINERS) <= set(video.VIDEO_EXTENSIONS)
     assert set(video.OPENCV_FOURCCS) <= set(video.CONTAINERS)
+
+
+def test_a_wide_video_in_memory_is_kept_in_16_bits_and_read_back_bit_identical(clip):
+    path, pix_fmt = clip
+    seq = VideoFiles(path).sequences[0]
+    decoded = video.read_video(path)
+    assert seq.frames.dtype == (np.uint16 if pix_fmt != "yuv420p" else np.uint8)
+    assert seq.frames.nbytes == decoded.size * seq.frames.itemsize  # half of float32 over 8 bits
+    expected = decoded if decoded.dtype == np.float32 else decoded / np.float32(255.0)
+    np.testing.assert_array_equal(seq.read(range(seq.num_frames)), expected)
+    np.testing.assert_array_equal(np.stack(list(seq.iter_frames())), expected)

@@ -146,7 +146,9 @@ class VideoSequence(Sequence):
 
     8-bit sources give uint8 frames (/255), sources of more than 8 bits float32 [0, 1] frames.
     ``in_memory=True`` decodes the whole video (or its first ``max_frames`` frames) once, on
-    construction, and keeps the frames: exact frame count and fast random windows.
+    construction, and keeps the frames: exact frame count and fast random windows. Frames of more
+    than 8 bits are kept as the decoder's 16-bit values (half the memory of float32) and read back
+    bit-identical to the decoder's float32.
     ``in_memory=False`` trusts the container's frame count (counts the frames when it has none)
     and decodes from the first frame up to each window read (exact, slower for late windows);
     a window that cannot be decoded raises :class:`DatasetError`.
@@ -159,11 +161,12 @@ class VideoSequence(Sequence):
         self.name = name or os.path.splitext(os.path.basename(self.path))[0]
         self.in_memory = in_memory
         self._lock = threading.Lock()
-        self.frames: np.ndarray | None  # uint8 (N, H, W, 3) when in memory
+        self.frames: np.ndarray | None  # uint8 or uint16 (N, H, W, 3) when in memory
         if in_memory:
-            self.frames = read_video(self.path, 0, None)
+            frames = read_video(self.path, 0, None)
             if max_frames is not None:
-                self.frames = self.frames[:max_frames]
+                frames = frames[:max_frames]
+            self.frames = _packed(frames)
             self.num_frames = int(self.frames.shape[0])
             self.size = (int(self.frames.shape[1]), int(self.frames.shape[2]))
         else:
@@ -175,7 +178,7 @@ class VideoSequence(Sequence):
 
     def _read(self, indices, *, key, box):
         if self.frames is not None:
-            out = self.frames[indices]
+            out = _unpacked(self.frames[indices])
         else:
             lo, hi = min(indices), max(indices)
             span = read_video(self.path, lo, hi - lo + 1)
@@ -187,7 +190,7 @@ class VideoSequence(Sequence):
     def iter_frames(self, *, key: int = 0):
         if self.frames is not None:
             for f in self.frames:
-                yield u8_to_float(f)
+                yield u8_to_float(_unpacked(f))
             return
         for k, f in enumerate(frame.image for frame in iter_frames(self.path)):
             if k >= self.num_frames:
@@ -195,6 +198,27 @@ class VideoSequence(Sequence):
             if f.shape[:2] != self.size:
                 raise DatasetError(f"video {self.path}: frame {k} is {f.shape[:2]}, expected {self.size}")
             yield u8_to_float(f)
+
+
+_U16 = np.float32(1.0 / 65535.0)  # the scale of io.video's wide frames: float32(k) * _U16, k the 16-bit value
+
+
+def _packed(frames: np.ndarray) -> np.ndarray:
+    """Float32 frames of a wide source as their 16-bit values where that is exact (frames of io.video's
+    PyAV reader), else unchanged; uint8 frames unchanged."""
+    if frames.dtype != np.float32:
+        return frames
+    packed = np.rint(frames * np.float32(65535.0)).clip(0, 65535).astype(np.uint16)
+    return packed if np.array_equal(_unpacked(packed), frames) else frames
+
+
+def _unpacked(frames: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_packed`: uint16 -> float32 [0, 1] computed as io.video computes it."""
+    if frames.dtype != np.uint16:
+        return frames
+    out = frames.astype(np.float32)
+    out *= _U16
+    return out
 
 
 # --------------------------------------------------------------------------------- sources

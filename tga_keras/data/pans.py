@@ -127,6 +127,63 @@ def _image_list(images) -> list[str]:
     return files
 
 
+def _checked_settings(
+    frames: int, speed: tuple[float, float], scale: int, max_zoom: float, size: tuple[int, int]
+) -> tuple[float, float, float, tuple[int, int]]:
+    """``(min speed, max speed, max_zoom, (h, w))`` of :func:`write_pans`'s arguments; ValueError if one is bad."""
+    if isinstance(frames, bool) or int(frames) != frames or frames < 2:
+        raise ValueError(f"frames must be an integer >= 2, got {frames!r}")
+    lo, hi = (float(v) for v in speed)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise ValueError(f"speed must be 0 < min <= max (HR px/frame), got min {lo}, max {hi}")
+    if isinstance(scale, bool) or int(scale) != scale or scale < 1:
+        raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
+    max_zoom = float(max_zoom)
+    if not (math.isfinite(max_zoom) and 1.0 <= max_zoom <= 1.5):
+        raise ValueError(f"max_zoom must be between 1 (no zoom) and 1.5 per frame, got {max_zoom:g}")
+    h, w = (int(v) for v in size)
+    if h < 1 or w < 1:
+        raise ValueError(f"size must be positive, got {size!r}")
+    return lo, hi, max_zoom, (h, w)
+
+
+def _plan_pans(
+    images: str | os.PathLike | Iterable[str | os.PathLike],
+    frames: int,
+    speed: tuple[float, float],
+    seed: int,
+    size: tuple[int, int],
+    scale: int,
+    max_zoom: float,
+) -> tuple[list[tuple], list[str], str]:
+    """Per usable image ``(name, path, velocity, zoom, box)``, drawn from ``seed`` and the image's
+    index; the images too small (``"path (HxW)"``) and why they are. ValueError if no image is left
+    or two images share a name."""
+    (h, w), (lo, hi) = size, speed
+    files = _image_list(images)
+    names = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"images with the same name (one sequence folder each): {', '.join(dup)}")
+    need = required_size((h, w), frames, hi, max_zoom)
+    plan, skipped = [], []
+    for i, (name, path) in enumerate(zip(names, files, strict=True)):
+        H, W = image_size(path)
+        if H < need[0] or W < need[1]:
+            skipped.append(f"{path} ({H}x{W})")
+            continue
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, i])
+        v = draw_velocity(rng, (lo, hi), scale)
+        z = math.exp(rng.uniform(-math.log(max_zoom), math.log(max_zoom))) if max_zoom > 1 else 1.0
+        plan.append((name, path, v, z, ((H - h) // 2, (W - w) // 2, h, w)))
+    why = f"a {h}x{w} pan of {frames} frames at up to {hi:g} px/frame needs {need[0]}x{need[1]} pixels"
+    if max_zoom > 1:
+        why = why.replace(" needs", f" and zoom up to {max_zoom:g} per frame needs")
+    if not plan:
+        raise ValueError(f"no image is large enough: {why} (use a smaller --size or --max-speed)")
+    return plan, skipped, why
+
+
 def write_pans(
     images: str | os.PathLike | Iterable[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -163,43 +220,11 @@ def write_pans(
     from tga_keras.io.files import atomic_path
 
     log = sys.stderr if log is None else log
-    if isinstance(frames, bool) or int(frames) != frames or frames < 2:
-        raise ValueError(f"frames must be an integer >= 2, got {frames!r}")
-    lo, hi = (float(v) for v in speed)
-    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
-        raise ValueError(f"speed must be 0 < min <= max (HR px/frame), got min {lo}, max {hi}")
-    if isinstance(scale, bool) or int(scale) != scale or scale < 1:
-        raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
-    max_zoom = float(max_zoom)
-    if not (math.isfinite(max_zoom) and 1.0 <= max_zoom <= 1.5):
-        raise ValueError(f"max_zoom must be between 1 (no zoom) and 1.5 per frame, got {max_zoom:g}")
-    h, w = (int(v) for v in size)
-    if h < 1 or w < 1:
-        raise ValueError(f"size must be positive, got {size!r}")
+    lo, hi, max_zoom, (h, w) = _checked_settings(frames, speed, scale, max_zoom, size)
     out_dir = os.fspath(out_dir)
     if os.path.exists(out_dir) and not overwrite and (not os.path.isdir(out_dir) or os.listdir(out_dir)):
         raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite to replace it")
-    files = _image_list(images)
-    names = [os.path.splitext(os.path.basename(f))[0] for f in files]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ValueError(f"images with the same name (one sequence folder each): {', '.join(dup)}")
-    need = required_size((h, w), int(frames), hi, max_zoom)
-    plan, skipped = [], []
-    for i, (name, path) in enumerate(zip(names, files, strict=True)):
-        H, W = image_size(path)
-        if H < need[0] or W < need[1]:
-            skipped.append(f"{path} ({H}x{W})")
-            continue
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, i])
-        v = draw_velocity(rng, (lo, hi), int(scale))
-        z = math.exp(rng.uniform(-math.log(max_zoom), math.log(max_zoom))) if max_zoom > 1 else 1.0
-        plan.append((name, path, v, z, ((H - h) // 2, (W - w) // 2, h, w)))
-    why = f"a {h}x{w} pan of {frames} frames at up to {hi:g} px/frame needs {need[0]}x{need[1]} pixels"
-    if max_zoom > 1:
-        why = why.replace(" needs", f" and zoom up to {max_zoom:g} per frame needs")
-    if not plan:
-        raise ValueError(f"no image is large enough: {why} (use a smaller --size or --max-speed)")
+    plan, skipped, why = _plan_pans(images, int(frames), (lo, hi), seed, (h, w), int(scale), max_zoom)
     for item in skipped:
         print(f"pans: skipped {item}: {why}", file=log)
     manifest: dict[str, Any] = {

@@ -481,8 +481,6 @@ def _choose(
 ) -> Any:
     """Check and time every installed candidate of ``pool``, write the choice to ``record``, return its
     backend (see the module docstring). One candidate (a runtime asked for) is checked, not timed."""
-    from tga_keras.io.files import sha256_digest, write_json
-    from tga_keras.runtime.machine import describe_cpu
     from tga_keras.runtime.parity import real_windows, sr_of
 
     t0 = time.perf_counter()
@@ -513,30 +511,12 @@ def _choose(
             measured.append(row)
             done = bar.n
             try:
-                backend, figures = _check(model, c, folder, threads, reference, windows, bar)
-                ok = (
-                    figures["max_abs_diff"] <= EXACT_MAX_DIFF
-                    if mode == "exact"
-                    else figures["psnr_db"] >= FAST_MIN_PSNR
-                )
-                row.update(max_abs_diff=figures["max_abs_diff"], psnr_db=_finite(figures["psnr_db"]))
-                if not ok:
-                    row["note"] = "disagrees with keras fp32: " + _figures_text(figures)
-                    _note(bar, "note: %s left out: %s", c.label, row["note"])
-                    _discard(c, folder)
-                    continue
-                if timed:
-                    bar.set_description(f"choosing a runtime: timing {c.label}")
-                    row["ms"] = median_ms(functools.partial(backend, x))
-            except Exception as e:  # noqa: BLE001 - a runtime that fails: left out, Keras remains
-                if c.runtime == "keras" and c.precision == "fp32":
-                    raise
-                row["note"] = f"failed: {type(e).__name__}: {first_line(e)}"
-                _note(bar, "note: %s left out: %s", c.label, row["note"])
-                _discard(c, folder)
-                continue
+                kept = _measure(model, c, mode, folder, threads, reference, windows, x if timed else None, row, bar)
             finally:
                 bar.update(done + (3 if timed else 2) - bar.n)
+            if kept is None:
+                continue
+            backend, figures = kept
             ms = row.get("ms", 0.0)
             if c.label == "keras fp32":
                 keras = (ms, c, backend, figures)
@@ -558,6 +538,68 @@ def _choose(
     seconds = time.perf_counter() - t0
     reason = _reason(cand, ms if timed else None, measured, figures, mode, runtime, threads)
     artifact = None if cand.filename is None else os.path.join(folder, cand.filename)
+    _write_record(record, cand, mode, runtime, threads, reason, measured, seconds, artifact)
+    _keep_only_recorded(folder)
+    choice = RuntimeChoice(
+        cand.runtime, cand.precision, mode, threads, reason, measured, seconds=seconds, folder=folder, artifact=artifact
+    )
+    log.warning("runtime: %s (choosing took %.0f s)", reason, seconds)
+    return _attach(backend, model, choice)
+
+
+def _measure(
+    model: Any,
+    c: Candidate,
+    mode: str,
+    folder: str,
+    threads: int,
+    reference: np.ndarray,
+    windows: np.ndarray,
+    x: np.ndarray | None,
+    row: dict[str, Any],
+    bar: Any,
+) -> tuple[Any, dict] | None:
+    """Check candidate ``c`` against ``reference`` (the Keras fp32 output on ``windows``) and, with an
+    input ``x``, time it; fill ``row`` (the record's entry: figures, ``ms`` or a ``note``). Its backend
+    and figures, or None (with a note) for a candidate that disagrees or fails; a Keras fp32 that
+    fails raises, since nothing else can run."""
+    try:
+        backend, figures = _check(model, c, folder, threads, reference, windows, bar)
+        ok = figures["max_abs_diff"] <= EXACT_MAX_DIFF if mode == "exact" else figures["psnr_db"] >= FAST_MIN_PSNR
+        row.update(max_abs_diff=figures["max_abs_diff"], psnr_db=_finite(figures["psnr_db"]))
+        if not ok:
+            row["note"] = "disagrees with keras fp32: " + _figures_text(figures)
+            _note(bar, "note: %s left out: %s", c.label, row["note"])
+            _discard(c, folder)
+            return None
+        if x is not None:
+            bar.set_description(f"choosing a runtime: timing {c.label}")
+            row["ms"] = median_ms(functools.partial(backend, x))
+    except Exception as e:  # noqa: BLE001 - a runtime that fails: left out, Keras remains
+        if c.runtime == "keras" and c.precision == "fp32":
+            raise
+        row["note"] = f"failed: {type(e).__name__}: {first_line(e)}"
+        _note(bar, "note: %s left out: %s", c.label, row["note"])
+        _discard(c, folder)
+        return None
+    return backend, figures
+
+
+def _write_record(
+    record: str,
+    cand: Candidate,
+    mode: str,
+    runtime: str | None,
+    threads: int,
+    reason: str,
+    measured: list[dict],
+    seconds: float,
+    artifact: str | None,
+) -> None:
+    """The choice's record (read back by later runs; the artifact's sha256 guards its file)."""
+    from tga_keras.io.files import sha256_digest, write_json
+    from tga_keras.runtime.machine import describe_cpu
+
     data = {
         "chosen": cand.label,
         "mode": mode,
@@ -572,12 +614,6 @@ def _choose(
         "sha256": None if artifact is None else sha256_digest(artifact),
     }
     write_json(record, data)
-    _keep_only_recorded(folder)
-    choice = RuntimeChoice(
-        cand.runtime, cand.precision, mode, threads, reason, measured, seconds=seconds, folder=folder, artifact=artifact
-    )
-    log.warning("runtime: %s (choosing took %.0f s)", reason, seconds)
-    return _attach(backend, model, choice)
 
 
 def _note(bar: Any, message: str, *args: Any) -> None:

@@ -273,3 +273,66 @@ def test_refuses_non_empty_outdir(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("python -m training.tools stills: error:") and len(err.splitlines()) == 1
     assert os.listdir(tmp_path) == ["out"]
+
+
+# ------------------------------------------------------------------------------------- the whole tool
+
+
+def _fake_deb(folder, name: str, images: dict[str, np.ndarray]) -> str:
+    """``folder/<name>_1.0_all.deb``: ``images`` under usr/share/backgrounds/ and a DEP-5 copyright."""
+    import subprocess
+
+    root = folder / "root"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <t@example.org>\nDescription: test\n"
+    )
+    doc = root / "usr/share/doc" / name
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(COPYRIGHT.replace("nature/*.jpg", "*.png"))
+    backgrounds = root / "usr/share/backgrounds"
+    backgrounds.mkdir(parents=True)
+    for file, img in images.items():
+        (backgrounds / file).write_bytes(_png(img))
+    deb = folder / f"{name}_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)], check=True, capture_output=True)
+    return str(deb)
+
+
+@pytest.mark.skipif(
+    any(__import__("shutil").which(t) is None for t in ("apt-get", "dpkg-deb")), reason="needs apt-get and dpkg-deb"
+)
+def test_the_tool_builds_its_folder_from_a_package(tmp_path, capsys):
+    """The whole tool on a local .deb (``--keep-debs`` holds it, so nothing is downloaded): filters,
+    duplicates, splits, the manifest, and the refusal and replacement of an existing OUTDIR."""
+    import json
+
+    a, b = _texture(480, 640, seed=1), _texture(400, 600, seed=2)
+    images = {
+        "a.png": a,
+        "b.png": b,
+        "a_small.png": cv2.resize(a, (480, 360), interpolation=cv2.INTER_AREA),  # the same picture
+        "flat.png": np.full((480, 640, 3), 128, np.uint8),
+    }
+    debs = tmp_path / "debs"
+    debs.mkdir()
+    _fake_deb(debs, "tga-test-backgrounds", images)
+    out = tmp_path / "stills"
+    argv = [str(out), "--packages", "tga-test-backgrounds", "--keep-debs", str(debs), "--min-side", "64"]
+    argv += ["--max-side", "200", "--val-fraction", "0", "--test-fraction", "0"]
+    assert ps.main(argv) == 0
+    manifest = json.loads((out / "sources.json").read_text())
+    assert manifest["dropped"] == {"duplicate": 1, "flat": 1}
+    assert manifest["packages"]["tga-test-backgrounds"]["candidates"] == 4
+    kept = sorted(os.listdir(out / "train"))
+    assert len(kept) == 2 and os.listdir(out / "val") == [] and os.listdir(out / "test") == []
+    for name in kept:
+        assert max(cv2.imread(str(out / "train" / name)).shape[:2]) <= 200
+    assert (out / "SOURCES.md").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["debs", "stills"]  # no staging folder left beside it
+    capsys.readouterr()
+    assert ps.main(argv) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert ps.main([*argv, "--overwrite"]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["debs", "stills"]
+    assert json.loads((out / "sources.json").read_text())["images"] == manifest["images"]

@@ -68,6 +68,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tga_keras.errors import DatasetError
+from tga_keras.io.files import atomic_path
 
 PROG = "python -m training.tools stills"
 
@@ -835,97 +836,96 @@ def prepare(
         raise DatasetError(f"{outdir} exists and is not empty (use --overwrite to replace it)")
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise DatasetError(f"{outdir} exists and is not a folder")
-    parent = os.path.dirname(outdir)
-    os.makedirs(parent, exist_ok=True)
+    settings = {
+        "max_side": max_side,
+        "min_downscale": min_downscale,
+        "min_side": min_side,
+        "min_gradient": min_gradient,
+        "dup_mse": DUP_MSE,
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "format": fmt,
+    }
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="prepare_stills_") as work:
-        deb_dir = keep_debs or os.path.join(work, "debs")
-        os.makedirs(deb_dir, exist_ok=True)
-        pkgs: list[Package] = []
-        for name in packages:
-            try:
-                deb = fetch_deb(name, deb_dir)
-                if deb_field(deb, "Package") != name:
-                    raise DatasetError(f"{deb} is not package {name}")
-                version = deb_field(deb, "Version")
-                root = os.path.join(work, "root", name)
-                unpack(deb, root)
-            except (DatasetError, subprocess.SubprocessError, OSError) as e:
-                print(f"{PROG}: warning: skipping {name}: {e}", file=sys.stderr)
-                continue
-            pkg = scan_package(name, version, deb, root)
-            print(f"{name} {version}: {len(pkg.candidates)} candidate images", file=sys.stderr)
-            pkgs.append(pkg)
-        if not pkgs:
-            raise DatasetError("no package could be downloaded and unpacked: " + ", ".join(packages))
-
-        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(outdir)}.tmp-", dir=parent)
-        try:
-            pending = os.path.join(staging, "_pending")
-            os.makedirs(pending)
-            drops: Counter = Counter()
-            candidates = [c for p in pkgs for c in p.candidates]
-            dep5s = {p.name: p.dep5 for p in pkgs}
-            passed = process(
-                candidates,
-                dep5s,
-                pending,
-                max_side=max_side,
-                min_side=min_side,
-                min_downscale=min_downscale,
-                min_gradient=min_gradient,
-                fmt=fmt,
-                drops=drops,
-            )
-            kept, dropped = dedup(passed)
-            drops["duplicate"] += len(dropped)
-            for item, _ in dropped:
-                os.remove(os.path.join(pending, item.name))
-            if not kept:
-                raise DatasetError("no photographs were kept (all filtered out)")
-            splits = {k.key: split_of(k.key, val_fraction, test_fraction) for k in kept}
-            for s in SPLITS:
-                os.makedirs(os.path.join(staging, s))
-            for k in kept:
-                os.replace(os.path.join(pending, k.name), os.path.join(staging, splits[k.key], k.name))
-            os.rmdir(pending)
-            settings = {
-                "max_side": max_side,
-                "min_downscale": min_downscale,
-                "min_side": min_side,
-                "min_gradient": min_gradient,
-                "dup_mse": DUP_MSE,
-                "val_fraction": val_fraction,
-                "test_fraction": test_fraction,
-                "format": fmt,
-            }
-            recs = _records(kept, splits, lambda k: f"{splits[k.key]}/{k.name}")
-            pkg_info = {p.name: {"version": p.version, "deb": p.deb, "candidates": len(p.candidates)} for p in pkgs}
-            manifest = {
-                "settings": settings,
-                "packages": pkg_info,
-                "dropped": {k: v for k, v in sorted(drops.items()) if v},
-                "duplicates": [{"dropped": f"{a.key}", "kept": f"{b.key}"} for a, b in dropped],
-                "images": recs,
-            }
-            with open(os.path.join(staging, "sources.json"), "w", encoding="utf-8") as f:
-                json.dump(manifest, f, indent=1, ensure_ascii=False)
-                f.write("\n")
-            with open(os.path.join(staging, "SOURCES.md"), "w", encoding="utf-8") as f:
-                f.write(sources_markdown(recs, pkg_info, settings))
-            if os.path.exists(outdir):
-                old = tempfile.mkdtemp(prefix=f".{os.path.basename(outdir)}.old-", dir=parent)
-                os.rmdir(old)
-                os.rename(outdir, old)
-                os.rename(staging, outdir)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(staging, outdir)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        pkgs = _fetch_packages(packages, work, keep_debs or os.path.join(work, "debs"))
+        with atomic_path(outdir, overwrite=True) as staging:
+            manifest = _write_stills(staging, pkgs, settings)
     manifest["elapsed_s"] = round(time.time() - t0, 1)
     manifest["bytes"] = _dir_size(outdir)
+    return manifest
+
+
+def _fetch_packages(packages: list[str], work: str, deb_dir: str) -> list[Package]:
+    """Download (into ``deb_dir``, unless there), unpack (under ``work``) and scan every package; one
+    that fails is skipped with a warning. DatasetError if none is left."""
+    os.makedirs(deb_dir, exist_ok=True)
+    pkgs: list[Package] = []
+    for name in packages:
+        try:
+            deb = fetch_deb(name, deb_dir)
+            if deb_field(deb, "Package") != name:
+                raise DatasetError(f"{deb} is not package {name}")
+            version = deb_field(deb, "Version")
+            root = os.path.join(work, "root", name)
+            unpack(deb, root)
+        except (DatasetError, subprocess.SubprocessError, OSError) as e:
+            print(f"{PROG}: warning: skipping {name}: {e}", file=sys.stderr)
+            continue
+        pkg = scan_package(name, version, deb, root)
+        print(f"{name} {version}: {len(pkg.candidates)} candidate images", file=sys.stderr)
+        pkgs.append(pkg)
+    if not pkgs:
+        raise DatasetError("no package could be downloaded and unpacked: " + ", ".join(packages))
+    return pkgs
+
+
+def _write_stills(staging: str, pkgs: list[Package], settings: dict) -> dict:
+    """Filter, deduplicate and split the packages' candidates into ``staging``/{train,val,test}, with
+    ``sources.json`` and ``SOURCES.md``; returns the manifest."""
+    os.makedirs(staging)
+    pending = os.path.join(staging, "_pending")
+    os.makedirs(pending)
+    drops: Counter = Counter()
+    candidates = [c for p in pkgs for c in p.candidates]
+    dep5s = {p.name: p.dep5 for p in pkgs}
+    passed = process(
+        candidates,
+        dep5s,
+        pending,
+        max_side=settings["max_side"],
+        min_side=settings["min_side"],
+        min_downscale=settings["min_downscale"],
+        min_gradient=settings["min_gradient"],
+        fmt=settings["format"],
+        drops=drops,
+    )
+    kept, dropped = dedup(passed)
+    drops["duplicate"] += len(dropped)
+    for item, _ in dropped:
+        os.remove(os.path.join(pending, item.name))
+    if not kept:
+        raise DatasetError("no photographs were kept (all filtered out)")
+    splits = {k.key: split_of(k.key, settings["val_fraction"], settings["test_fraction"]) for k in kept}
+    for s in SPLITS:
+        os.makedirs(os.path.join(staging, s))
+    for k in kept:
+        os.replace(os.path.join(pending, k.name), os.path.join(staging, splits[k.key], k.name))
+    os.rmdir(pending)
+    recs = _records(kept, splits, lambda k: f"{splits[k.key]}/{k.name}")
+    pkg_info = {p.name: {"version": p.version, "deb": p.deb, "candidates": len(p.candidates)} for p in pkgs}
+    manifest = {
+        "settings": settings,
+        "packages": pkg_info,
+        "dropped": {k: v for k, v in sorted(drops.items()) if v},
+        "duplicates": [{"dropped": f"{a.key}", "kept": f"{b.key}"} for a, b in dropped],
+        "images": recs,
+    }
+    with open(os.path.join(staging, "sources.json"), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    with open(os.path.join(staging, "SOURCES.md"), "w", encoding="utf-8") as f:
+        f.write(sources_markdown(recs, pkg_info, settings))
     return manifest
 
 

@@ -194,6 +194,39 @@ def run_batch(
             tqdm.write(line, file=sys.stderr)  # above the progress bar
 
     os.makedirs(outdir, exist_ok=True)
+    tracked = _prepare_jobs(items, options, overwrite, say)
+    write_report(outdir, items)
+    if before_work is not None and tracked:
+        before_work([t.job for t in tracked.values()])
+
+    known = [t.job.total for t in tracked.values()]
+    total = sum(k for k in known if k) if all(known) else None
+    resumed = sum(r.frames for t in tracked.values() for r in t.records.values())
+    bar = tqdm(total=total, initial=resumed, file=sys.stderr, unit="frame", desc="batch", disable=not progress)
+    frame_bar = on_frame_bar and isinstance(runner, LocalRunner)
+    if frame_bar:
+        runner.on_frame = lambda: bar.update(1)
+    scheduler = _Scheduler(items, tracked, outdir, runner, overwrite, parallel, max_in_flight, say)
+    try:
+        scheduler.advance()
+        for (job, index), outcome in runner.results():
+            frames = scheduler.take(job, index, outcome)
+            if frames and not frame_bar:
+                bar.update(frames)
+    finally:
+        bar.close()
+        runner.cancel()
+        in_flight = set(map(id, scheduler.by_task.values())) if parallel else set()
+        _remove_unused_work(tracked, in_flight=in_flight)
+        write_report(outdir, items)
+    return items
+
+
+def _prepare_jobs(
+    items: list[BatchItem], options: UpscaleOptions, overwrite: bool, say: Callable[[str], None]
+) -> dict[str, _Tracked]:
+    """The job of every item still to make, by output; existing outputs are skipped and bad inputs
+    marked (their status and error set on the item)."""
     tracked: dict[str, _Tracked] = {}
     for item in items:
         if os.path.lexists(item.output) and not overwrite:
@@ -207,87 +240,95 @@ def run_batch(
             say(f"bad input {item.input}: {item.error}")
             continue
         tracked[item.output] = _Tracked(item, job, records)
-    write_report(outdir, items)
-    if before_work is not None and tracked:
-        before_work([t.job for t in tracked.values()])
+    return tracked
 
-    known = [t.job.total for t in tracked.values()]
-    total = sum(k for k in known if k) if all(known) else None
-    resumed = sum(r.frames for t in tracked.values() for r in t.records.values())
-    bar = tqdm(total=total, initial=resumed, file=sys.stderr, unit="frame", desc="batch", disable=not progress)
-    if on_frame_bar and isinstance(runner, LocalRunner):
-        runner.on_frame = lambda: bar.update(1)
-    by_task: dict[tuple[str, int], _Tracked] = {}
 
-    def submit_next(t: _Tracked) -> None:
+class _Scheduler:
+    """Which segment tasks go to the runner, and what each result does to its input's status.
+
+    Here (not ``parallel``) inputs run one after another, one segment at a time; on a cluster every
+    input's segments are submitted at once, at most ``max_in_flight`` tasks in flight (the rest wait
+    in ``held`` until results come back, which bounds the driver's state)."""
+
+    def __init__(
+        self,
+        items: list[BatchItem],
+        tracked: dict[str, _Tracked],
+        outdir: str,
+        runner: Any,
+        overwrite: bool,
+        parallel: bool,
+        max_in_flight: int,
+        say: Callable[[str], None],
+    ):
+        self.items, self.outdir, self.runner, self.say = items, outdir, runner, say
+        self.overwrite, self.parallel, self.max_in_flight = overwrite, parallel, max_in_flight
+        self.by_task: dict[tuple[str, int], _Tracked] = {}
+        self.waiting = deque(tracked.values())
+        self.held: deque[_Tracked] = deque()  # inputs with segments not submitted for want of room
+
+    def submit_next(self, t: _Tracked) -> None:
+        """Submit ``t``'s next segment (all of its remaining ones on a cluster, as room allows)."""
         todo = [k for k in upscale_job.next_segments(t.records, t.job.planned_segments()) if k not in t.submitted]
-        for index in todo if parallel else todo[:1]:
-            if runner.pending >= max_in_flight:  # the rest once results come back (bounded driver state)
-                if t not in held:
-                    held.append(t)
+        for index in todo if self.parallel else todo[:1]:
+            if self.runner.pending >= self.max_in_flight:
+                if t not in self.held:
+                    self.held.append(t)
                 return
             t.submitted.add(index)
-            by_task[(t.job.output, index)] = t
-            runner.submit((t.job, index))
+            self.by_task[(t.job.output, index)] = t
+            self.runner.submit((t.job, index))
 
-    def close(t: _Tracked) -> None:
+    def close(self, t: _Tracked) -> None:
+        """Join ``t``'s segments into its output and record the outcome in the report."""
         try:
-            result = upscale_job.finish(t.job, t.records, overwrite=overwrite)
+            result = upscale_job.finish(t.job, t.records, overwrite=self.overwrite)
         except _BAD as e:
             t.item.status, t.item.error = "bad", first_line(e)
         except Exception as e:
             t.item.status, t.item.error = "failed", f"{type(e).__name__}: {first_line(e)}"
         else:
             t.item.status, t.item.frames, t.item.seconds = "done", result.frames, round(result.seconds_all_runs, 2)
-            say(f"wrote {t.item.output}: {result.frames} {result.describe}")
+            self.say(f"wrote {t.item.output}: {result.frames} {result.describe}")
         if t.item.error:
-            say(f"{t.item.status} input {t.item.input}: {t.item.error}")
-        write_report(outdir, items)
+            self.say(f"{t.item.status} input {t.item.input}: {t.item.error}")
+        write_report(self.outdir, self.items)
 
-    waiting = deque(tracked.values())
-    held: deque[_Tracked] = deque()  # inputs with segments not submitted for want of room
-
-    def advance() -> None:
+    def advance(self) -> None:
         """Start inputs: every one at once on a cluster; here one after another, the next once none runs."""
-        while held and runner.pending < max_in_flight:
-            t = held.popleft()
+        runner = self.runner
+        while self.held and runner.pending < self.max_in_flight:
+            t = self.held.popleft()
             if t.item.status == "pending":
-                submit_next(t)
-        while waiting and (parallel or runner.pending == 0) and runner.pending < max_in_flight:
-            t = waiting.popleft()
+                self.submit_next(t)
+        while self.waiting and (self.parallel or runner.pending == 0) and runner.pending < self.max_in_flight:
+            t = self.waiting.popleft()
             if upscale_job.complete(t.records):
-                close(t)
+                self.close(t)
             else:
-                submit_next(t)
+                self.submit_next(t)
 
-    try:
-        advance()
-        for (job, index), outcome in runner.results():
-            t = by_task.pop((job.output, index))
-            if t.item.status != "pending":  # the input already failed: later segments are dropped
-                continue
-            if isinstance(outcome, BaseException):
-                bad = isinstance(outcome, _BAD)
-                t.item.status = "bad" if bad else "failed"
-                t.item.error = first_line(outcome) if bad else f"{type(outcome).__name__}: {first_line(outcome)}"
-                say(f"{t.item.status} input {t.item.input}: {t.item.error}")
-                write_report(outdir, items)
-                advance()
-                continue
+    def take(self, job: UpscaleJob, index: int, outcome: Any) -> int:
+        """One task's result (a SegmentRecord or the exception it raised); the frames it committed."""
+        t = self.by_task.pop((job.output, index))
+        if t.item.status != "pending":  # the input already failed: later segments are dropped
+            return 0
+        frames = 0
+        if isinstance(outcome, BaseException):
+            bad = isinstance(outcome, _BAD)
+            t.item.status = "bad" if bad else "failed"
+            t.item.error = first_line(outcome) if bad else f"{type(outcome).__name__}: {first_line(outcome)}"
+            self.say(f"{t.item.status} input {t.item.input}: {t.item.error}")
+            write_report(self.outdir, self.items)
+        else:
             t.records[index] = outcome
-            if not isinstance(runner, LocalRunner) or not on_frame_bar:
-                bar.update(outcome.frames)
+            frames = outcome.frames
             if upscale_job.complete(t.records):
-                close(t)
+                self.close(t)
             else:
-                submit_next(t)
-            advance()
-    finally:
-        bar.close()
-        runner.cancel()
-        _remove_unused_work(tracked, in_flight=set(map(id, by_task.values())) if parallel else set())
-        write_report(outdir, items)
-    return items
+                self.submit_next(t)
+        self.advance()
+        return frames
 
 
 def _remove_unused_work(tracked: dict[str, _Tracked], in_flight: set[int]) -> None:

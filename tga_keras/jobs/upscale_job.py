@@ -217,8 +217,6 @@ class UpscaleJob:
 
         Raises ``UsageError`` / ``InputError`` / ``FileNotFoundError`` for what cannot work.
         """
-        from tga_keras.io import video
-
         if options.segment_frames is not None and options.segment_frames < 1:
             raise UsageError(f"--segment-frames must be >= 1, got {options.segment_frames}")
         if options.segment_frames is not None and options.segment_frames % options.batch_size:
@@ -233,41 +231,12 @@ class UpscaleJob:
             raise InputError(f"empty (zero-byte) input file: {input}")
         kind = output_kind(output)
         encoder = encoder_for(kind, options)
-        start, limit = options.start, options.frames_limit
-        names: tuple[str, ...] | None = None
-        origin: Fraction | None = None
-        stamps: tuple[int | None, ...] | None = None
-        listed: int | None = None
-        stat = os.stat(input)
         if os.path.isdir(input):
-            from tga_keras.jobs.source import frame_names, frame_size, list_frames
-
-            files = list_frames(input, start)
-            names = tuple(frame_names(input, start, limit))
-            h, w = frame_size(files[max(0, start - 64) : start + len(names) + 64])  # the frames read, and more
-            total: int | None = len(names)
-            describe = f"{total} frames of {w}x{h} from {input}"
-            identity = {"files": len(files), "listing": _listing_digest(files)}
+            facts = _folder_facts(input, options.start, options.frames_limit)
         else:
-            info = video.probe(input)  # DatasetError for zero-byte, corrupt or unsupported files
-            n = info.num_frames
-            if video.av_available():  # the frames that decode, counted exactly; segments seek with them
-                stamps = tuple(video.frame_stamps(input))
-                listed = None if n is None else max(0, n - start if limit is None else min(limit, n - start))
-                n = len(stamps)
-            if n is not None and start >= n:
-                raise UsageError(f"--start {start} is past the end: {input} has {n} frames")
-            total = None if n is None else (n - start if limit is None else min(limit, n - start))
-            depth = f" {info.bit_depth}-bit" if info.high_bit_depth else ""
-            h, w = info.height, info.width
-            count = "" if total is None else (f"{total} " if stamps is not None else f"~{total} ")
-            describe = f"{count}frames of {info.width}x{info.height}{depth} from {input}"
-            identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-            timed = stamps is not None and all(p is not None for p in stamps)  # a raw .h264 stream has none
-            if encoder is not None and options.fps is None and timed:
-                assert stamps is not None
-                first_pts = stamps[start]
-                origin = info.start_time if start == 0 or first_pts is None else first_pts * info.time_base
+            keep_time = encoder is not None and options.fps is None
+            facts = _video_facts(input, options.start, options.frames_limit, keep_time)
+        h, w = facts.size
         if options.segment_frames is None:
             options = dataclasses.replace(options, segment_frames=auto_segment_frames(h, w, options.batch_size))
         if encoder is None and kind != "folder":  # OpenCV writes one piece it cannot join: one segment
@@ -277,7 +246,7 @@ class UpscaleJob:
         pixels["weights"] = model_digest(options.weights)
         fingerprint = {
             "format": FORMAT_VERSION,
-            "input": {"path": input, **identity},
+            "input": {"path": input, **facts.identity},
             "output": {"kind": kind, "encoder": None if encoder is None else dataclasses.asdict(encoder)},
             "options": pixels,
             "segment_frames": options.segment_frames,
@@ -289,14 +258,72 @@ class UpscaleJob:
             options,
             kind,
             encoder,
-            total,
-            None if origin is None else str(origin),
-            names,
+            facts.total,
+            None if facts.origin is None else str(facts.origin),
+            facts.names,
             fingerprint,
-            describe,
-            stamps,
-            listed,
+            facts.describe,
+            facts.stamps,
+            facts.listed,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class _InputFacts:
+    """What a job needs to know of its input: ``size`` (h, w), ``total`` frames to make (None: unknown),
+    the ``describe`` text, its ``identity`` in the fingerprint; for a folder the frame ``names``; for a
+    video the ``stamps`` of every frame (pts), the container's count (``listed``) and the output's
+    time ``origin``."""
+
+    size: tuple[int, int]
+    total: int | None
+    describe: str
+    identity: dict
+    names: tuple[str, ...] | None = None
+    stamps: tuple[int | None, ...] | None = None
+    listed: int | None = None
+    origin: Fraction | None = None
+
+
+def _folder_facts(input: str, start: int, limit: int | None) -> _InputFacts:
+    """A folder of frames: its frames from ``start`` (at most ``limit``), their size from the frames read."""
+    from tga_keras.jobs.source import frame_names, frame_size, list_frames
+
+    files = list_frames(input, start)
+    names = tuple(frame_names(input, start, limit))
+    h, w = frame_size(files[max(0, start - 64) : start + len(names) + 64])  # the frames read, and more
+    identity = {"files": len(files), "listing": _listing_digest(files)}
+    return _InputFacts((h, w), len(names), f"{len(names)} frames of {w}x{h} from {input}", identity, names=names)
+
+
+def _video_facts(input: str, start: int, limit: int | None, keep_time: bool) -> _InputFacts:
+    """A video: its frames counted exactly where PyAV decodes it (their stamps let segments seek), else
+    the container's count; ``keep_time``: the output keeps the source's timestamps from ``start``."""
+    from tga_keras.io import video
+
+    info = video.probe(input)  # DatasetError for zero-byte, corrupt or unsupported files
+    n = info.num_frames
+    stamps: tuple[int | None, ...] | None = None
+    listed: int | None = None
+    if video.av_available():  # the frames that decode, counted exactly; segments seek with them
+        stamps = tuple(video.frame_stamps(input))
+        listed = None if n is None else max(0, n - start if limit is None else min(limit, n - start))
+        n = len(stamps)
+    if n is not None and start >= n:
+        raise UsageError(f"--start {start} is past the end: {input} has {n} frames")
+    total = None if n is None else (n - start if limit is None else min(limit, n - start))
+    depth = f" {info.bit_depth}-bit" if info.high_bit_depth else ""
+    count = "" if total is None else (f"{total} " if stamps is not None else f"~{total} ")
+    describe = f"{count}frames of {info.width}x{info.height}{depth} from {input}"
+    stat = os.stat(input)
+    identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    origin: Fraction | None = None
+    timed = stamps is not None and all(p is not None for p in stamps)  # a raw .h264 stream has none
+    if keep_time and timed:
+        assert stamps is not None
+        first_pts = stamps[start]
+        origin = info.start_time if start == 0 or first_pts is None else first_pts * info.time_base
+    return _InputFacts((info.height, info.width), total, describe, identity, None, stamps, listed, origin)
 
 
 def _listing_digest(files: list[str]) -> str:

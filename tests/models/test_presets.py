@@ -32,10 +32,10 @@ def test_table_is_the_one_list_of_presets():
     from training.config import TrainConfig
 
     assert PRESETS == tuple(TABLE) == ("official", "paper", "paper_full", "small")
-    assert config_module.PRESETS is PRESETS
+    assert "PRESETS" not in config_module.__all__  # one public path: tga_keras.models.presets
     assert all(name == p.name for name, p in TABLE.items())
     assert DEFAULT_PRESET in TABLE and TRAINING_PRESET in TABLE
-    assert loading.DEFAULT_PRESET == DEFAULT_PRESET
+    assert "DEFAULT_PRESET" not in loading.__all__
     assert TrainConfig().model == {"preset": TRAINING_PRESET}
     assert TrainConfig(model={"nf": 48}).model_config() == TGAConfig.preset(DEFAULT_PRESET).replace(nf=48)
     for p in TABLE.values():

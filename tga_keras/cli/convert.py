@@ -51,7 +51,7 @@ def run(args) -> int:
     with atomic_path(args.output, overwrite=args.overwrite) as tmp:
         model.save(tmp)
     n = sum(int(w.numpy().size) for w in model.trainable_weights)
-    from tga_keras.models.config import PRESETS
+    from tga_keras.models.presets import PRESETS
 
     preset = next((p for p in PRESETS if model.config == TGAConfig.preset(p)), "custom")
     print(f"wrote {args.output} ({preset} config, {n:,} trainable parameters)", file=sys.stderr)

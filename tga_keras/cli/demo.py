@@ -25,7 +25,7 @@ from tga_keras.cli.options import (
     weights_missing,
     weights_not_found,
 )
-from tga_keras.models.loading import DEFAULT_PRESET  # the one default architecture
+from tga_keras.models.presets import DEFAULT_PRESET  # the one default architecture
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,7 +36,7 @@ CROP_BORDER = 8  # pixels left out of PSNR/SSIM on every side (psnr_y/ssim_y def
 
 
 def add_parser(sub):
-    from tga_keras.models.config import PRESETS
+    from tga_keras.models.presets import PRESETS
 
     p = sub.add_parser(
         "demo",

@@ -18,8 +18,9 @@ def run(args) -> int:
     import tensorflow as tf
 
     import tga_keras
-    from tga_keras.models.config import PRESETS, TGAConfig
+    from tga_keras.models.config import TGAConfig
     from tga_keras.models.model import build_tga
+    from tga_keras.models.presets import PRESETS
 
     print(f"tga-keras {tga_keras.__version__}, keras {keras.__version__}, tensorflow {tf.__version__}")
     print("devices:", ", ".join(d.name for d in tf.config.list_physical_devices()))

@@ -69,7 +69,7 @@ def add_parser(sub):
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     """The options that shape an output, shared by ``tga upscale`` and ``tga batch``."""
     from tga_keras.jobs.upscale_job import SEGMENT_PIXELS
-    from tga_keras.models.config import PRESETS
+    from tga_keras.models.presets import PRESETS
 
     p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + "; without it the network is untrained")
     add_backend_argument(p)

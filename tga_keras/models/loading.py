@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from tga_keras.models.config import TGAConfig
     from tga_keras.models.model import TGAModel
 
-PRECISIONS = ("float32", "bfloat16")
+# the dtypes a Keras model is loaded in (with_precision, load_tga); Keras policy names
+MODEL_PRECISIONS = ("float32", "bfloat16")
 
 
 def with_precision(model: keras.Model, precision: str = "float32") -> keras.Model:
@@ -47,8 +48,8 @@ def with_precision(model: keras.Model, precision: str = "float32") -> keras.Mode
     about 1e-2 (7.2e-3 measured on real frames with the shipped model's version 1; measure yours with
     ``tga evaluate --precision`` or ``tga benchmark``). Elsewhere it can be slower than float32.
     """
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision not in MODEL_PRECISIONS:
+        raise InputError(f"precision must be one of {MODEL_PRECISIONS}, got {precision!r}")
     if precision == "float32":
         return model
     import keras
@@ -80,8 +81,8 @@ def load_tga(
     to ``keras.saving.load_model`` unchanged.
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is not a TGA model.
     """
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision not in MODEL_PRECISIONS:
+        raise InputError(f"precision must be one of {MODEL_PRECISIONS}, got {precision!r}")
     return with_precision(_load_float32(weights, preset), precision)
 
 
@@ -150,4 +151,6 @@ def _keras_model(path: str, config: TGAConfig | None, preset: str | None) -> TGA
     return model
 
 
-__all__ = ["DEFAULT_PRESET", "PRECISIONS", "load_tga", "with_precision"]
+# DEFAULT_PRESET lives in tga_keras.models.presets (imported here for its own use; tga_keras/cli/evaluate.py
+# still imports it from here until it imports it from its home).
+__all__ = ["MODEL_PRECISIONS", "load_tga", "with_precision"]

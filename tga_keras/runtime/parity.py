@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8-dynamic", "int8")
+# the precisions of a runtime's or an exported artifact's network, as manifests and backends name them
+ARTIFACT_PRECISIONS = ("fp32", "bf16", "fp16", "int8-dynamic", "int8")
 
 # precision -> (figure, bound): fp32 artifacts must match to max |diff| <= 1e-4; reduced precisions
 # must reach a PSNR (dB) against the float32 Keras output.
@@ -74,7 +75,7 @@ def compare(reference: np.ndarray, output: np.ndarray) -> dict:
 def meets(figures: dict, precision: str) -> tuple[bool, str]:
     """Whether ``figures`` meet the bound of ``precision`` (:data:`BOUNDS`), and a one-line account."""
     if precision not in BOUNDS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise ValueError(f"precision must be one of {ARTIFACT_PRECISIONS}, got {precision!r}")
     key, bound = BOUNDS[precision]
     got = figures[key]
     ok = got <= bound if key == "max_abs_diff" else got >= bound
@@ -86,4 +87,4 @@ def meets(figures: dict, precision: str) -> tuple[bool, str]:
     return ok, text
 
 
-__all__ = ["BOUNDS", "PRECISIONS", "compare", "meets", "real_windows", "sr_of"]
+__all__ = ["BOUNDS", "ARTIFACT_PRECISIONS", "compare", "meets", "real_windows", "sr_of"]

@@ -102,7 +102,9 @@ def detect_backend(path: str | os.PathLike) -> str:
 
 
 AUTO_ENV = "TGA_AUTO_BACKEND"  # "keras": --backend auto runs Keras models on Keras (no conversion)
-PRECISIONS = ("float32", "bfloat16", "fast")
+# what a Keras model is run in, as the commands' --precision names it (fast: the fastest runtime within
+# 45 dB of float32); exported artifacts carry their own precision (tga_keras.runtime.parity.ARTIFACT_PRECISIONS)
+RUN_PRECISIONS = ("float32", "bfloat16", "fast")
 
 
 def auto_pinned() -> bool:
@@ -114,8 +116,8 @@ def auto_pinned() -> bool:
 
 
 def _check_precision(precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision not in RUN_PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(RUN_PRECISIONS)}, got {precision!r}")
 
 
 def _export_first(backend: str) -> InputError:
@@ -253,7 +255,7 @@ def as_backend(
 __all__ = [
     "AUTO_ENV",
     "BACKENDS",
-    "PRECISIONS",
+    "RUN_PRECISIONS",
     "REGISTRY",
     "Backend",
     "BackendSpec",

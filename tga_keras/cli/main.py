@@ -54,7 +54,7 @@ def quiet_tensorflow_import() -> None:
     """Import TensorFlow with C++ start-up chatter (oneDNN/absl INFO lines) kept off stderr."""
     if "tensorflow" in sys.modules or os.environ.get("TGA_VERBOSE_TF"):
         return
-    from tga_keras.runtime.backends.base import native_stderr_silenced
+    from tga_keras.runtime.machine import native_stderr_silenced
 
     with native_stderr_silenced():
         import tensorflow  # noqa: F401

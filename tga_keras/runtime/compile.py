@@ -85,7 +85,7 @@ def _quiet_converter() -> Iterator[None]:
     import logging
     import warnings
 
-    from tga_keras.runtime.backends.base import native_stderr_silenced
+    from tga_keras.runtime.machine import native_stderr_silenced
 
     loggers = [logging.getLogger(name) for name in ("tensorflow", "tf2onnx", "absl")]
     levels = [lg.level for lg in loggers]

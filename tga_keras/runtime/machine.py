@@ -3,15 +3,21 @@
 Runtimes pick kernels by instruction set (oneDNN, XNNPACK and onnxruntime all dispatch at run time),
 so the same model's fastest runtime differs between an AVX2-only laptop and an AMX server. The
 flags are read from ``/proc/cpuinfo`` (Linux); elsewhere they are empty and the class is
-``unknown``. Used by the runtime chooser's cache key and printed by ``tga benchmark``; also the one
-place that sets TensorFlow's thread counts for a timing (:func:`set_tensorflow_threads`, the only
-function here that imports TensorFlow).
+``unknown``. Used by the runtime chooser's cache key and printed by ``tga benchmark``. Also this
+process's set-up of the native runtimes: the one place that sets TensorFlow's thread counts for a
+timing (:func:`set_tensorflow_threads`, the only function here that imports TensorFlow), and the one
+that keeps their C++ start-up lines off stderr (:func:`native_stderr_silenced`: TensorFlow's oneDNN
+and absl lines, LiteRT's XNNPACK line, the converters' prints).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import platform
+import sys
+from typing import Iterator
 
 # the flags (as /proc/cpuinfo spells them) that change which kernels runtimes run
 SIMD_FLAGS = (
@@ -106,6 +112,26 @@ def set_tensorflow_threads(threads: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 on /dev/null while native code (a runtime's C++ start-up lines, a converter's
+    progress prints) would write to it; Python's own ``sys.stderr`` is flushed first."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr descriptor: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def describe_cpu() -> str:
     """One line: ``AMD EPYC (AVX2: avx avx2 fma f16c)``."""
     flags = [f for f in cpu_flags() if f not in ("sse4_2",)]
@@ -120,5 +146,6 @@ __all__ = [
     "cpu_name",
     "describe_cpu",
     "has_bf16",
+    "native_stderr_silenced",
     "set_tensorflow_threads",
 ]

@@ -222,8 +222,8 @@ def _time_tensorflow(shape: ConvShape, threads: int, runs: int, dtype: str = "fl
 def _time_tflite(shape: ConvShape, threads: int, runs: int) -> float:
     from ai_edge_litert.interpreter import Interpreter
 
-    from tga_keras.runtime.backends.base import native_stderr_silenced
     from tga_keras.runtime.compile import tflite_of_function
+    from tga_keras.runtime.machine import native_stderr_silenced
 
     x, k = _arrays(shape)
     content = tflite_of_function(_tf_conv(shape, k))

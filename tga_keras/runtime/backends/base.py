@@ -9,11 +9,9 @@ count from the input shape and measures the scale on a small probe input (:class
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -125,26 +123,6 @@ class ArtifactBackend:
         self.scale = int(out.shape[1] // probe_hw[0])
 
 
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """File descriptor 2 on /dev/null while native code (a runtime's C++ start-up lines, a converter's
-    progress prints) would write to it; Python's own ``sys.stderr`` is flushed first."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable stderr descriptor: nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 __all__ = [
     "ArtifactBackend",
     "Backend",
@@ -152,6 +130,5 @@ __all__ = [
     "MANIFEST",
     "config_from_manifest",
     "find_manifest_entry",
-    "native_stderr_silenced",
     "recorded_config",
 ]

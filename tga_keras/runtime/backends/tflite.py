@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from tga_keras.errors import InputError, first_line
-from tga_keras.runtime.backends.base import ArtifactBackend, native_stderr_silenced
+from tga_keras.runtime.backends.base import ArtifactBackend
+from tga_keras.runtime.machine import native_stderr_silenced
 
 
 class TFLiteBackend(ArtifactBackend):

@@ -23,8 +23,13 @@ import os
 import sys
 from typing import Any
 
-from tga_keras.cli.options import UNTRAINED_WARNING
-from tga_keras.cli.upscale import add_output_arguments, check_output_args, output_options
+from tga_keras.cli.options import (
+    UNTRAINED_WARNING,
+    add_no_progress_argument,
+    add_output_arguments,
+    check_output_args,
+    output_options,
+)
 
 
 def add_parser(sub):
@@ -61,7 +66,7 @@ def add_parser(sub):
         help="make existing outputs again and replace them; work folders made from another input, model or "
         "options are deleted (those of this same command are continued)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_no_progress_argument(p)
     return p
 
 

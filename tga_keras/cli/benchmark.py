@@ -22,9 +22,10 @@ import time
 
 from tga_keras.cli.options import (
     MODEL_HELP,
-    add_backend_argument,
-    add_overlap_argument,
     add_precision_argument,
+    add_preset_argument,
+    add_tile_arguments,
+    add_weights_arguments,
     weights_missing,
     weights_not_found,
 )
@@ -34,7 +35,7 @@ DEFAULT_PEER = os.path.join("..", "shared", "reference", "official_tga_random_se
 
 
 def add_parser(sub):
-    from tga_keras.models.presets import DEFAULT_PRESET, PRESETS
+    from tga_keras.models.presets import DEFAULT_PRESET
 
     p = sub.add_parser(
         "benchmark",
@@ -42,10 +43,14 @@ def add_parser(sub):
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS)
+    add_preset_argument(p, default=DEFAULT_PRESET)
     p.add_argument("--config", metavar="JSON", help="TGAConfig fields overriding the preset, e.g. '{\"nf\": 48}'")
-    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + " (default: random weights; speed is the same)")
-    add_backend_argument(p, extra=("peer",), note="; peer: --weights is the official network as ONNX, timed alone")
+    add_weights_arguments(
+        p,
+        MODEL_HELP + " (default: random weights; speed is the same)",
+        extra_backends=("peer",),
+        backend_note="; peer: --weights is the official network as ONNX, timed alone",
+    )
     p.add_argument(
         "--artifacts",
         metavar="OUTDIR",
@@ -57,8 +62,7 @@ def add_parser(sub):
     p.add_argument("--size", default="144x180", help="LR frame size HxW")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads (TensorFlow and onnxruntime)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up; the median is reported")
-    p.add_argument("--tile", type=int, default=None, help="LR tile size (default: whole frame)")
-    add_overlap_argument(p)
+    add_tile_arguments(p, "LR tile size (default: whole frame)", tile_metavar=None)
     add_precision_argument(p)
     p.add_argument(
         "--train",

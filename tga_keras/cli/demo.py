@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 
 from tga_keras.assets import clip_path
 from tga_keras.cli.options import (
-    MODEL_HELP,
-    add_backend_argument,
-    add_overlap_argument,
+    add_no_progress_argument,
     add_precision_argument,
+    add_preset_argument,
+    add_tile_arguments,
+    add_weights_arguments,
     weights_missing,
     weights_not_found,
 )
@@ -36,8 +37,6 @@ CROP_BORDER = 8  # pixels left out of PSNR/SSIM on every side (psnr_y/ssim_y def
 
 
 def add_parser(sub):
-    from tga_keras.models.presets import PRESETS
-
     p = sub.add_parser(
         "demo",
         help="upscale the bundled clip and compare with bicubic (PSNR-Y/SSIM-Y)",
@@ -51,18 +50,11 @@ def add_parser(sub):
         help="folder for the pictures and videos (files are replaced)",
     )
     p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, metavar="N", help="frames of the clip to upscale")
-    p.add_argument(
-        "--preset",
-        choices=PRESETS,
-        default=None,
-        help=f"architecture (default: {DEFAULT_PRESET}; a .keras file carries its own)",
-    )
-    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
-    add_backend_argument(p)
-    p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
-    add_overlap_argument(p)
+    add_preset_argument(p, f"architecture (default: {DEFAULT_PRESET}; a .keras file carries its own)")
+    add_weights_arguments(p)
+    add_tile_arguments(p)
     add_precision_argument(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_no_progress_argument(p)
     return p
 
 

@@ -23,15 +23,12 @@ import sys
 import time
 
 from tga_keras.cli.options import (
-    MODEL_HELP,
     UNTRAINED_WARNING,
-    add_align_argument,
-    add_backend_argument,
-    add_precision_argument,
-    align_choice,
+    add_no_progress_argument,
+    add_output_arguments,
     alignment_note,
-    weights_missing,
-    weights_not_found,
+    check_output_args,
+    output_options,
 )
 from tga_keras.cli.upscale_pictures import FramePictures, add_picture_arguments, check_picture_args
 
@@ -62,130 +59,8 @@ def add_parser(sub):
         help="replace OUTPUT, --compare, --attention if they exist, and delete a work folder OUTPUT.segments made "
         "from another input, model or options (one of this same command is continued)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_no_progress_argument(p)
     return p
-
-
-def add_output_arguments(p: argparse.ArgumentParser) -> None:
-    """The options that shape an output, shared by ``tga upscale`` and ``tga batch``."""
-    from tga_keras.jobs.upscale_job import SEGMENT_PIXELS
-    from tga_keras.models.presets import PRESETS
-
-    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP + "; without it the network is untrained")
-    add_backend_argument(p)
-    p.add_argument(
-        "--preset",
-        choices=PRESETS,
-        default=None,
-        help="architecture for .pth/.weights.h5 weights or an untrained model (default: official; "
-        "a .keras file carries its own)",
-    )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=None,
-        metavar="N",
-        help="run in N x N LR tiles to bound memory (not bit-exact: see --overlap)",
-    )
-    p.add_argument(
-        "--overlap",
-        type=int,
-        default=None,
-        metavar="N",
-        help="LR pixels of context around each tile (default: half the model's receptive radius, "
-        "25 for the official network, 29 for paper, 11 for small, 16 for an artifact without a manifest; "
-        "the small model's default stays within 1e-3 of whole frames)",
-    )
-    add_align_argument(p)
-    add_precision_argument(p)
-    p.add_argument("--start", type=int, default=0, metavar="N", help="first frame to upscale (0-based)")
-    p.add_argument("--frames-limit", type=int, default=None, metavar="N", help="upscale at most N frames")
-    p.add_argument("--batch-size", type=int, default=1, metavar="N", help="windows (or tiles) per model call")
-    p.add_argument(
-        "--fps",
-        type=float,
-        default=None,
-        help="frame rate of an output video (default: the input's, or 25 for a folder); given, it replaces a "
-        "video's own timestamps with a constant rate, and its audio is not copied",
-    )
-    p.add_argument(
-        "--codec",
-        default=None,
-        metavar="NAME",
-        help="video encoder (needs PyAV): h264, hevc, vp9, av1, mpeg4, mjpeg, ffv1, or any FFmpeg video "
-        "encoder the container holds; None: H.264 (libx264, else libopenh264, else mpeg4) for "
-        ".mp4/.mkv/.mov, mjpeg for .avi",
-    )
-    p.add_argument(
-        "--crf",
-        type=int,
-        default=None,
-        metavar="N",
-        help="quality of a constant-rate-factor encoder, lower is better and larger: libx264/libx265 0-51, "
-        "libvpx-vp9/libsvtav1 0-63; None: 18 for libx264, 22 for libx265; refused for encoders without "
-        "CRF (mpeg4 and mjpeg use a fixed quantiser of 3)",
-    )
-    p.add_argument(
-        "--lossless",
-        action="store_true",
-        help="write FFV1 (8-bit RGB) in a .mkv OUTPUT: decodes to exactly the frames a PNG folder gets",
-    )
-    p.add_argument(
-        "--segment-frames",
-        type=_segment_frames,
-        default="auto",  # argparse converts it: None
-        metavar="N",
-        help=f"make the output in segments of N frames (auto: about {SEGMENT_PIXELS / 1e6:g} megapixels of "
-        "input, e.g. 158 frames of 176x144, 12 of 720x480), each committed to the work folder OUTPUT.segments "
-        "beside OUTPUT as it finishes; the same command again (after a crash, Ctrl-C, a kill) continues from "
-        "the committed segments; at the end they are joined without re-encoding and the folder is removed. "
-        "Segments read their neighbours too: the frames are exactly those of one run",
-    )
-
-
-def _segment_frames(text: str) -> int | None:
-    """``--segment-frames``: a number of frames, or ``auto`` (``None``)."""
-    if text == "auto":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a number of frames or auto, not {text!r}") from None
-
-
-# ------------------------------------------------------------------------------ checks
-def check_output_args(args) -> None:
-    """Range checks of :func:`add_output_arguments`' options (``UsageError``), and that the weights exist."""
-    from tga_keras.errors import UsageError
-
-    for name, value, low in (
-        ("--start", args.start, 0),
-        ("--frames-limit", args.frames_limit, 1),
-        ("--overlap", args.overlap, 0),
-        ("--batch-size", args.batch_size, 1),
-        ("--tile", args.tile, 3),
-        ("--segment-frames", args.segment_frames, 1),
-    ):
-        if value is not None and value < low:
-            raise UsageError(f"{name} must be >= {low}, got {value}")
-    if args.segment_frames is not None and args.segment_frames % args.batch_size:
-        raise UsageError(
-            f"--segment-frames ({args.segment_frames}) must be a multiple of --batch-size ({args.batch_size}), "
-            "so that segments batch their windows as one run does"
-        )
-    if args.tile is not None and args.overlap is not None and args.tile <= 2 * args.overlap:
-        raise UsageError(f"--tile ({args.tile}) must be larger than twice --overlap ({args.overlap})")
-    if args.fps is not None and not args.fps > 0:
-        raise UsageError(f"--fps must be > 0, got {args.fps}")
-    if args.weights is not None and weights_missing(args.weights):
-        raise weights_not_found(args.weights)
-
-
-def output_options(args):
-    """The :class:`~tga_keras.jobs.upscale_job.UpscaleOptions` of a parsed command line."""
-    from tga_keras.jobs.upscale_job import UpscaleOptions
-
-    return UpscaleOptions.from_args(args, align_choice(args))
 
 
 # ------------------------------------------------------------------------------ run

@@ -386,7 +386,8 @@ def _backend_label(r: dict) -> str:
 
 
 def _print_table(results: list[dict]) -> None:
-    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
+    """One line per row: speed, its ratio to the peer, GFLOP/s, % of the peak, PSNR vs float32, memory, size."""
+    peer = _peer_ms(results)
     print(
         f"{'backend':<12} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'GFLOP/s':>8} {'% fp32 peak':>11} "
         f"{'PSNR vs fp32':>13} {'peak RSS MB':>12} {'MB on disk':>11}"
@@ -495,6 +496,18 @@ def run(args) -> int:
 
         _set_threads(args.threads)
         return benchmark_segments.run(args)
+    h, w = _check_args(args)
+    results, config = _results(args, h, w)
+    peak = _count_work(args, results, config, h, w)
+    _print_report(args, results, peak, h, w)
+    if args.json:
+        _write_json(args, results, config, peak, h, w)
+    sys.stdout.flush()
+    return 1 if any("error" in r for r in results) else 0
+
+
+def _check_args(args) -> tuple[int, int]:
+    """The usage checks of a timing run (``--weights`` a shipped model's name becomes its file); the LR size."""
     h, w = _size(args.size)
     if args.threads < 1 or args.runs < 1:
         raise UsageError("--threads and --runs must be >= 1")
@@ -512,18 +525,29 @@ def run(args) -> int:
         args.weights = resolve_weights(args.weights)  # a shipped model's name: its file
     if args.backend == "peer" and not args.weights:
         raise UsageError("--backend peer needs --weights PEER.onnx")
+    if args.artifacts and args.weights:
+        raise UsageError("--artifacts times the artifacts of a folder; leave out --weights")
+    return h, w
+
+
+def _results(args, h: int, w: int) -> tuple[list[dict], dict | None]:
+    """The timed rows (every artifact of ``--artifacts``, or the one model here, and the peer) and the
+    network's config as the first row that knows it gives it."""
     if args.artifacts:
-        if args.weights:
-            raise UsageError("--artifacts times the artifacts of a folder; leave out --weights")
         if args.peer is None and os.path.isfile(DEFAULT_PEER):
             args.peer = DEFAULT_PEER  # the peer is a row of every suite run where it is at hand
         results = run_rows(args, h, w, _suite_rows(args))
-        config = next((r.get("config") for r in results if r.get("config")), None)
-    else:
-        results = [measure(args, h, w)]
-        config = results[0].get("config")
-        if args.peer:  # in its own process, so that its peak memory is its own
-            results += run_rows(args, h, w, [("peer", ["--weights", args.peer, "--backend", "peer"])])
+        return results, next((r.get("config") for r in results if r.get("config")), None)
+    results = [measure(args, h, w)]
+    config = results[0].get("config")
+    if args.peer:  # in its own process, so that its peak memory is its own
+        results += run_rows(args, h, w, [("peer", ["--weights", args.peer, "--backend", "peer"])])
+    return results, config
+
+
+def _count_work(args, results: list[dict], config: dict | None, h: int, w: int) -> dict | None:
+    """Each row's FLOPs (unless ``--no-flops``) and, with ``--peak``, its share of the practical peak,
+    which is measured here (returned, as JSON; else None)."""
     if not args.no_flops or args.peak:
         _set_threads(args.threads)  # before this process's TensorFlow starts: the peak runs with --threads
     if not args.no_flops:
@@ -535,6 +559,16 @@ def run(args) -> int:
         for r in results:
             if r.get("gflop_per_s"):
                 r["percent_of_fp32_peak"] = percent_of_peak(r["gflop_per_s"], peak["peak_gflops"])
+    return peak
+
+
+def _peer_ms(results: list[dict]) -> float | None:
+    """The peer's ms/frame, if it is a row that ran."""
+    return next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
+
+
+def _print_report(args, results: list[dict], peak: dict | None, h: int, w: int) -> None:
+    """The machine, the model and its work per frame, the table of rows, the peak and the speed-up."""
     import tensorflow as tf
 
     from tga_keras.runtime.machine import describe_cpu
@@ -556,29 +590,32 @@ def run(args) -> int:
     _print_table(results)
     if peak:
         _print_peak(peak)
-    peer = next((r["ms_per_frame"] for r in results if r["backend"] == "peer" and "error" not in r), None)
+    peer = _peer_ms(results)
     if peer and len(results) == 2 and "error" not in results[0]:
         print(f"speed-up over the peer: {peer / results[0]['ms_per_frame']:.2f}x")
-    if args.json:
-        from tga_keras.io.files import atomic_path
 
-        report = {
-            "config": config,
-            "size": [h, w],
-            "threads": args.threads,
-            "runs": args.runs,
-            "cpu": describe_cpu(),
-            "peak": peak,
-            "results": [
-                {k: r.get(k) for k in ROW_FIELDS}
-                | {k: v for k, v in r.items() if k not in ROW_FIELDS and k != "config"}
-                for r in results
-            ],
-        }
-        for r in report["results"]:
-            if peer and r.get("ms_per_frame"):
-                r["speedup_vs_peer"] = peer / r["ms_per_frame"]
-        with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-    sys.stdout.flush()
-    return 1 if any("error" in r for r in results) else 0
+
+def _write_json(args, results: list[dict], config: dict | None, peak: dict | None, h: int, w: int) -> None:
+    """``--json FILE`` (atomic): the run's config, size, threads, CPU and peak, and every row with its
+    speed-up over the peer."""
+    from tga_keras.io.files import atomic_path
+    from tga_keras.runtime.machine import describe_cpu
+
+    peer = _peer_ms(results)
+    report = {
+        "config": config,
+        "size": [h, w],
+        "threads": args.threads,
+        "runs": args.runs,
+        "cpu": describe_cpu(),
+        "peak": peak,
+        "results": [
+            {k: r.get(k) for k in ROW_FIELDS} | {k: v for k, v in r.items() if k not in ROW_FIELDS and k != "config"}
+            for r in results
+        ],
+    }
+    for r in report["results"]:
+        if peer and r.get("ms_per_frame"):
+            r["speedup_vs_peer"] = peer / r["ms_per_frame"]
+    with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
+        json.dump(report, f, indent=2)

@@ -57,9 +57,9 @@ def test_layout_sizes_and_manifest(stills, tmp_path):
         centre = cv2.imread(str(out / name / f"{FRAMES // 2:05d}.png"))[..., ::-1]
         np.testing.assert_array_equal(centre, still[top : top + h, left : left + w])
 
-    from tga_keras.cli.evaluate import open_sources
+    from tga_keras.evaluation.evaluator import open_sources
 
-    sources, centre_only = open_sources(str(out))  # what `tga evaluate OUT` reads
+    sources, centre_only, _ = open_sources(str(out))  # what `tga evaluate OUT` reads
     assert not centre_only
     assert [(s.name, s.num_frames, s.size) for s in sources.sequences] == [("a", FRAMES, BOX), ("b", FRAMES, BOX)]
 

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 from tga_keras.cli.options import (
     MODEL_HELP,
@@ -91,29 +90,10 @@ def add_parser(sub):
     return p
 
 
-def open_sources(path: str):
-    """The data source(s) for DATA and whether only centre frames are references (Vimeo test)."""
-    from tga_keras.data import FrameFolders, FrameSequence, VideoFiles, VimeoSeptuplets
-    from tga_keras.io.images import list_images
-
-    if os.path.isfile(path):
-        return VideoFiles(path), False
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"{path}: no such file or folder")
-    if os.path.isfile(os.path.join(path, "sep_testlist.txt")):
-        return VimeoSeptuplets(path, "test"), True
-    entries = sorted(os.listdir(path))
-    if any(os.path.isdir(os.path.join(path, e)) for e in entries):
-        return FrameFolders(path), False
-    if list_images(path):
-        return FrameSequence(os.path.basename(os.path.normpath(path)), list_images(path)), False
-    return VideoFiles(path), False
-
-
-def run(args) -> int:
+def check_args(args) -> None:
+    """``UsageError`` for options that cannot work together, before anything is read."""
     from tga_keras.errors import UsageError
-    from tga_keras.evaluation.pictures import PLOT_FORMATS, have_matplotlib, write_psnr_plot
-    from tga_keras.models.loading import DEFAULT_PRESET
+    from tga_keras.evaluation.pictures import PLOT_FORMATS, have_matplotlib
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError("--max-frames must be >= 1")
@@ -138,89 +118,20 @@ def run(args) -> int:
     if args.weights is not None and weights_missing(args.weights):
         raise weights_not_found(args.weights)
 
-    import numpy as np
-    from tqdm import tqdm
 
-    from tga_keras.cli.options import UNTRAINED_WARNING
-    from tga_keras.data import crop_sr_output, make_eval_dataset
-    from tga_keras.evaluation.metrics import mean_motion_px, psnr_y, ssim_y
-    from tga_keras.io.files import atomic_path
-    from tga_keras.preprocess.resize import imresize
-    from tga_keras.runtime.backends import load_backend
-    from tga_keras.runtime.upscaler import Upscaler
-
-    sources, centre_only = open_sources(args.data)
-    if args.weights is None:
-        print(UNTRAINED_WARNING, file=sys.stderr)
-    backend = load_backend(
-        args.weights,
-        args.backend,
-        precision=args.precision,
-        preset=args.preset if args.preset or args.weights else DEFAULT_PRESET,
-        progress=not args.no_progress,
-    )
-    crop = args.crop_border if args.crop_border is not None else (0 if args.protocol == "official" else 8)
-    ds = make_eval_dataset(
-        sources,
-        frames=backend.frames,
-        scale=backend.scale,
-        degradation=args.degradation,
-        protocol=args.protocol,
-        batch_size=None,
-        references="center" if centre_only else "all",
-        max_references=args.max_frames,
-        first_reference=args.first_frame,
-    )
-    up = Upscaler(backend, tile=args.tile, tile_overlap=args.overlap, align=align_choice(args))
-    ablate = args.temporal_ablation
-    keys = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim") + (
-        ("static_psnr", "static_ssim", "motion_lr_px") if ablate else ()
-    )
-    per_seq: dict[str, dict[str, list[float]]] = {}
-    frame_ids: dict[str, list[int]] = {}
-    t0 = time.perf_counter()
-    bar = tqdm(desc="evaluate", unit="frame", disable=args.no_progress, file=sys.stderr)
-    for lr, hr, info in ds.as_numpy_iterator():
-        name = info["sequence"].decode("utf-8")
-        figs = per_seq.setdefault(name, {k: [] for k in keys})
-        frame_ids.setdefault(name, []).append(int(info["frame"]))
-        sr = crop_sr_output(up.upscale_window(lr), backend.scale, args.protocol)
-        bic = np.clip(imresize(lr[backend.frames // 2], backend.scale), 0, 1)
-        bic = crop_sr_output(bic, backend.scale, args.protocol)
-        figs["psnr"].append(psnr_y(sr, hr, crop))
-        figs["ssim"].append(ssim_y(sr, hr, crop))
-        figs["bicubic_psnr"].append(psnr_y(bic, hr, crop))
-        figs["bicubic_ssim"].append(ssim_y(bic, hr, crop))
-        if ablate:
-            static = np.repeat(lr[backend.frames // 2][None], backend.frames, axis=0)
-            st = crop_sr_output(up.upscale_window(static), backend.scale, args.protocol)
-            figs["static_psnr"].append(psnr_y(st, hr, crop))
-            figs["static_ssim"].append(ssim_y(st, hr, crop))
-            c = backend.frames // 2  # how far the two nearest neighbours moved from the reference
-            figs["motion_lr_px"].append(mean_motion_px(lr[c], lr[c - 1], lr[c + 1]))
-        bar.update(1)
-    bar.close()
-    if not per_seq:
-        after = f" from frame {args.first_frame} on" if args.first_frame else ""
-        raise UsageError(f"{args.data}: no frames to evaluate{after}")
-    seconds = time.perf_counter() - t0
-
-    rows = {
-        name: {k: float(np.mean(v)) for k, v in f.items()} | {"frames": len(f["psnr"])} for name, f in per_seq.items()
-    }
-    overall = {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}
-    if ablate:
-        for r in (*rows.values(), overall):
-            r["temporal_gain_db"] = r["psnr"] - r["static_psnr"]
+def print_table(result, args) -> None:
+    """The figures of an :class:`~tga_keras.evaluation.evaluator.EvaluationResult` as a table on stdout."""
+    ablate = result.temporal_ablation
+    rows = result.sequences
     width = max(8, max(len(n) for n in rows))
     print(
-        f"TGA x{backend.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
-        f"{backend.name} {backend.precision}), "
-        f"{args.degradation.upper()}, protocol {args.protocol}, Y channel, crop {crop} px"
+        f"TGA x{result.scale} ({'untrained ' if args.weights is None else ''}{args.weights or 'preset'}; "
+        f"{result.backend} {result.precision}), "
+        f"{result.degradation.upper()}, protocol {result.protocol}, Y channel, crop {result.crop_border} px"
     )
     if ablate:
         print(
-            f"static: the same model on {backend.frames} copies of the reference LR frame; "
+            f"static: the same model on {result.frames} copies of the reference LR frame; "
             "gain: PSNR-Y minus static PSNR-Y (what the neighbouring frames add); "
             "motion: mean optical flow from the reference LR frame to its two nearest neighbours, LR px"
         )
@@ -228,8 +139,7 @@ def run(args) -> int:
         f"{'sequence':<{width}}  frames   PSNR-Y   SSIM-Y   bicubic PSNR / SSIM"
         + ("   static PSNR / SSIM   gain dB   motion" if ablate else "")
     )
-    total = sum(r["frames"] for r in rows.values())
-    for name, r in [*rows.items(), ("average", overall | {"frames": total})]:
+    for name, r in [*rows.items(), ("average", result.average | {"frames": result.total_frames})]:
         line = (
             f"{name:<{width}}  {r['frames']:6d}  {r['psnr']:7.3f}  {r['ssim']:.4f}   "
             f"{r['bicubic_psnr']:7.3f} / {r['bicubic_ssim']:.4f}"
@@ -240,36 +150,57 @@ def run(args) -> int:
                 f"  {r['motion_lr_px']:7.3f}"
             )
         print(line)
-    print(f"{seconds:.1f} s")
-    note = alignment_note(up)
+    print(f"{result.seconds:.1f} s")
+
+
+def run(args) -> int:
+    check_args(args)
+
+    from tga_keras.cli.options import UNTRAINED_WARNING
+    from tga_keras.evaluation.evaluator import evaluate, open_sources
+    from tga_keras.io.files import atomic_path
+    from tga_keras.models.loading import DEFAULT_PRESET
+    from tga_keras.runtime.backends import load_backend
+
+    data = open_sources(args.data)
+    if args.weights is None:
+        print(UNTRAINED_WARNING, file=sys.stderr)
+    backend = load_backend(
+        args.weights,
+        args.backend,
+        precision=args.precision,
+        preset=args.preset if args.preset or args.weights else DEFAULT_PRESET,
+        progress=not args.no_progress,
+    )
+    result = evaluate(
+        backend,
+        data,
+        protocol=args.protocol,
+        degradation=args.degradation,
+        crop_border=args.crop_border,
+        max_frames=args.max_frames,
+        first_frame=args.first_frame,
+        tile=args.tile,
+        overlap=args.overlap,
+        align=align_choice(args),
+        temporal_ablation=args.temporal_ablation,
+        progress=not args.no_progress,
+    )
+    print_table(result, args)
+    note = alignment_note(result)  # reads .align and .alignment_stats, as an Upscaler's
     if note:
         print(note)
     if args.json:
-        config = None if backend.config is None else backend.config.to_dict()
-        report = {
-            "data": args.data,
-            "weights": args.weights,
-            "backend": backend.name,
-            "precision": backend.precision,
-            "config": config,
-            "protocol": args.protocol,
-            "degradation": args.degradation,
-            "crop_border": crop,
-            "first_frame": args.first_frame,
-            "max_frames": args.max_frames,
-            "temporal_ablation": ablate,
-            "aligned": up.align,
-            "alignment_fallbacks": up.alignment_stats["fell_back"] if up.align else None,
-            "sequences": rows,
-            "average": overall,
-        }
+        report = {"data": args.data, "weights": args.weights, **result.report()}
         with atomic_path(args.json, overwrite=args.overwrite) as tmp, open(tmp, "w") as f:
             json.dump(report, f, indent=2)
     if args.plot:
+        from tga_keras.evaluation.pictures import write_psnr_plot
+
         model = (
             f"untrained {args.preset or DEFAULT_PRESET} preset" if args.weights is None else model_label(args.weights)
         )
-        title = f"TGA x{backend.scale} {model}: PSNR-Y per frame ({args.degradation.upper()}, protocol {args.protocol})"
+        title = f"TGA x{result.scale} {model}: PSNR-Y per frame ({args.degradation.upper()}, protocol {args.protocol})"
         with atomic_path(args.plot, overwrite=args.overwrite) as tmp:
-            write_psnr_plot(tmp, per_seq, frame_ids, title)
+            write_psnr_plot(tmp, result.per_frame, result.frame_ids, title)
     return 0

@@ -149,18 +149,21 @@ def fit_distributed(
     return history
 
 
-def validate(model: keras.Model, dataset) -> dict[str, float]:
+def validate(model: keras.Model, dataset, crop_border: int = 8) -> dict[str, float]:
     """``val_loss``/``val_psnr_y``/``val_ssim_y`` of ``model`` (inference mode) on ``(lr, hr)`` batches,
-    computed in this process alone (no collective ops, so any worker may run it)."""
-    from tga_keras.evaluation.metrics import PSNRY, SSIMY
+    computed in this process alone (no collective ops, so any worker may run it).
 
-    psnr, ssim, loss = PSNRY(), SSIMY(), keras.metrics.Mean()
+    PSNR-Y / SSIM-Y: the means over every image, scored as ``tga evaluate`` scores its frames
+    (:class:`tga_keras.evaluation.evaluator.FrameScores`, ``crop_border`` pixels cropped)."""
+    from tga_keras.evaluation.evaluator import FrameScores
+
+    scores, loss = FrameScores(crop_border), keras.metrics.Mean()
     for lr, hr in dataset:
         sr = model(lr, training=False)
-        psnr.update_state(hr, sr)
-        ssim.update_state(hr, sr)
+        scores.add(keras.ops.convert_to_numpy(keras.ops.cast(sr, "float32")), keras.ops.convert_to_numpy(hr))
         loss.update_state(model.loss(hr, sr) if callable(model.loss) else keras.losses.get(model.loss)(hr, sr))
-    return {"val_loss": float(loss.result()), "val_psnr_y": float(psnr.result()), "val_ssim_y": float(ssim.result())}
+    means = scores.means()
+    return {"val_loss": float(loss.result()), "val_psnr_y": means["psnr"], "val_ssim_y": means["ssim"]}
 
 
 def _logs(model: keras.Model) -> dict:

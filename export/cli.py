@@ -15,23 +15,27 @@ Each artifact is written to a temporary path, run on real frames (the bundled cl
 the inference core and compared with the Keras model: float32 formats must match to max |diff|
 <= 1e-4, fp16 to PSNR >= 45 dB, int8 to PSNR >= 35 dB. Below that the artifact is removed and the
 exit code is 1. Exit code 2: a usage error (bad MODEL, format, size, calibration clip, an existing
-artifact without --overwrite, or TensorRT/GPU missing for FORMAT tensorrt). Nothing half-written
-is left behind.
+artifact without --overwrite, or TensorRT/GPU missing for FORMAT tensorrt). Exit code 1 also for a
+failure inside the program (a converter's: add --debug for the traceback); 130 interrupted. Nothing
+half-written is left behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Iterable, NoReturn, Sequence, overload
 
 from export import FORMATS
-from export.job import ArtifactError, ExportUsageError, Job, ToolMissing
+from export.job import Job
+from tga_keras.errors import ToolMissingError, UsageError
 
 if TYPE_CHECKING:
     from tga_keras.models.config import TGAConfig
+    from tga_keras.models.model import TGAModel
 
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 ONNX_PRECISIONS = ("fp32", "fp16")
@@ -122,7 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite", action="store_true", help="replace existing artifacts (and a manifest of another model)"
     )
-    p.add_argument("--verbose", action="store_true", help="show the converters' own log output")
+    p.add_argument(
+        "--verbose", action="store_true", help="show the converters' own log output (and, as --debug, tracebacks)"
+    )
+    p.add_argument("--debug", action="store_true", help="print the traceback of any error")
     return p
 
 
@@ -135,15 +142,10 @@ def parse_hw(text: str | None, option: str, default: None = None) -> tuple[int, 
 
 
 def parse_hw(text: str | None, option: str, default: tuple[int, int] | None = None) -> tuple[int, int] | None:
-    """``'144x180'`` -> ``(144, 180)`` (``default`` for None); ``ExportUsageError`` for anything else."""
+    """``'144x180'`` -> ``(144, 180)`` (``default`` for None); ``InputError`` for anything else."""
     from tga_keras.cli.options import parse_size
 
-    if text is None:
-        return default
-    try:
-        return parse_size(text, option)
-    except ValueError as e:
-        raise ExportUsageError(str(e)) from None
+    return default if text is None else parse_size(text, option)
 
 
 def _precisions(text: str | None, fmt: str) -> dict[str, tuple[str, ...]]:
@@ -155,10 +157,10 @@ def _precisions(text: str | None, fmt: str) -> dict[str, tuple[str, ...]]:
     known = set(TFLITE_PRECISIONS) | set(ONNX_PRECISIONS)
     bad = [p for p in asked if p not in known]
     if bad or not asked:
-        raise ExportUsageError(f"--precision: unknown {bad or text!r}; choose from {', '.join(TFLITE_PRECISIONS)}")
+        raise UsageError(f"--precision: unknown {bad or text!r}; choose from {', '.join(TFLITE_PRECISIONS)}")
     out = {k: tuple(p for p in v if p in asked) for k, v in wanted.items()}
     if fmt in out and not out[fmt]:
-        raise ExportUsageError(f"--precision {text}: none of these apply to {fmt} ({', '.join(wanted[fmt])})")
+        raise UsageError(f"--precision {text}: none of these apply to {fmt} ({', '.join(wanted[fmt])})")
     return out
 
 
@@ -226,12 +228,30 @@ def parity_size(cfg: TGAConfig) -> tuple[int, int]:
     return info.height // cfg.scale, info.width // cfg.scale
 
 
-def run(args: argparse.Namespace) -> int:
-    from export import manifest, onnx_model, savedmodel, tensorrt_engine, tflite
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """What the command line asks for, its options checked: FORMAT, the formats it stands for here,
+    the precisions per format and the frame sizes (``--input-size``; the TensorRT profile's min/opt/max)."""
+
+    fmt: str
+    formats: tuple[str, ...]
+    precisions: dict[str, tuple[str, ...]]
+    input_size: tuple[int, int] | None
+    sizes: dict[str, tuple[int, int]]
+
+    @property
+    def wants_int8(self) -> bool:
+        """Whether the full-integer int8 TFLite model (the one ``--calibration`` calibrates) is written."""
+        return self.fmt in ("tflite", "all") and "int8" in self.precisions["tflite"]
+
+
+def read_request(args: argparse.Namespace) -> Request:
+    """The options checked (``UsageError``), then MODEL and OUTDIR: nothing is loaded or written yet."""
+    from export import tensorrt_engine
 
     fmt = args.format
     if fmt not in FORMATS + ("all",):
-        raise ExportUsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS + ('all',))}")
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS + ('all',))}")
     precisions = _precisions(args.precision, fmt)
     input_size = parse_hw(args.input_size, "--input-size")
     sizes = {
@@ -240,90 +260,116 @@ def run(args: argparse.Namespace) -> int:
         "max": parse_hw(args.max_size, "--max", tensorrt_engine.DEFAULT_MAX),
     }
     if args.max_batch < 1:
-        raise ExportUsageError(f"--max-batch must be >= 1, got {args.max_batch}")
+        raise UsageError(f"--max-batch must be >= 1, got {args.max_batch}")
     if args.savedmodel_version is not None and args.savedmodel_version < 1:
-        raise ExportUsageError(f"--savedmodel-version must be >= 1, got {args.savedmodel_version}")
+        raise UsageError(f"--savedmodel-version must be >= 1, got {args.savedmodel_version}")
     if args.threads is not None and args.threads < 1:
-        raise ExportUsageError(f"--threads must be >= 1, got {args.threads}")
-    from tga_keras.errors import InputError
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    check_paths(args)
+    request = Request(fmt, formats_of(fmt), precisions, input_size, sizes)
+    check_outputs(args, request)
+    return request
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """MODEL (a shipped model's name becomes its file in the checkout: ``args.model``) and OUTDIR."""
     from tga_keras.models.presets import resolve_weights
 
-    try:
-        args.model = resolve_weights(args.model)  # a shipped model's name -> its file in the checkout
-    except InputError as e:
-        raise ExportUsageError(str(e)) from None
+    args.model = resolve_weights(args.model)
     if not os.path.exists(args.model):
-        raise ExportUsageError(f"model not found: {args.model}")
+        raise UsageError(f"model not found: {args.model}")
     if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
-        raise ExportUsageError(f"OUTDIR {args.outdir} exists and is not a folder")
-    formats = formats_of(fmt)
-    existing = [
-        p
-        for p in plan(fmt, args.outdir, precisions, args.savedmodel_version, "tensorrt" in formats)
-        if os.path.lexists(p)
-    ]
+        raise UsageError(f"OUTDIR {args.outdir} exists and is not a folder")
+
+
+def check_outputs(args: argparse.Namespace, request: Request) -> None:
+    """Refuse existing artifacts (without ``--overwrite``) and a ``--calibration`` that calibrates nothing."""
+    planned = plan(request.fmt, args.outdir, request.precisions, args.savedmodel_version, "tensorrt" in request.formats)
+    existing = [p for p in planned if os.path.lexists(p)]
     if existing and not args.overwrite:
-        raise ExportUsageError(
+        raise UsageError(
             f"{existing[0]} exists; pass --overwrite to replace it"
             + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
         )
-    wants_int8 = fmt in ("tflite", "all") and "int8" in precisions["tflite"]
-    if args.calibration is not None and not wants_int8:
-        raise ExportUsageError("--calibration applies to the full-integer int8 TFLite model (tflite or all)")
+    if args.calibration is not None and not request.wants_int8:
+        raise UsageError("--calibration applies to the full-integer int8 TFLite model (tflite or all)")
 
+
+def load_model(args: argparse.Namespace) -> TGAModel:
+    """MODEL as a Keras TGA model (``UsageError`` if it is none)."""
     from tga_keras.models.loading import load_tga
+
+    try:
+        return load_tga(args.model, args.preset)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from e
+
+
+def check_model_fit(args: argparse.Namespace, request: Request, cfg: TGAConfig) -> dict[str, Any] | None:
+    """The checks that need the model's config (calibration clip, frame sizes); returns the TensorRT
+    optimization profile for FORMAT tensorrt and all (else None)."""
+    from export import tensorrt_engine, tflite
+
+    if request.wants_int8:
+        tflite.check_calibration(args.calibration, cfg.frames, cfg.scale)
+    input_size, sizes = request.input_size, request.sizes
+    if input_size is not None and min(input_size) < cfg.min_size:
+        raise UsageError(
+            f"--input-size {args.input_size}: the model needs frames of at least {cfg.min_size}x{cfg.min_size}"
+        )
+    if request.fmt not in ("tensorrt", "all"):
+        return None
+    # checked up front, also where `all` only prints the trtexec command
+    shapes = tensorrt_engine.profile_shapes(
+        cfg.frames, sizes["min"], sizes["opt"], sizes["max"], args.max_batch, cfg.min_size
+    )
+    if "tensorrt" in request.formats:  # (FORMAT tensorrt, or all with TensorRT here)
+        h, w = parity_size(cfg)
+        if not tensorrt_engine.contains(shapes, (1, cfg.frames, h, w, 3)):
+            raise UsageError(
+                f"the parity frames ({h}x{w} LR, the bundled clip) are outside the TensorRT "
+                f"profile --min {sizes['min'][0]}x{sizes['min'][1]} .. --max "
+                f"{sizes['max'][0]}x{sizes['max'][1]}; widen it"
+            )
+    return shapes
+
+
+def make_job(args: argparse.Namespace, request: Request, model: TGAModel, shapes: dict[str, Any] | None) -> Job:
+    """The export job: the model as a backend, the parity windows and their Keras reference output."""
     from tga_keras.runtime.backends.keras import KerasBackend
     from tga_keras.runtime.parity import real_windows, sr_of
 
-    try:
-        model = load_tga(args.model, args.preset)
-    except (ValueError, FileNotFoundError) as e:
-        raise ExportUsageError(str(e)) from None
     cfg = model.config
-    if wants_int8:
-        tflite.check_calibration(args.calibration, cfg.frames, cfg.scale)
-    if input_size is not None and min(input_size) < cfg.min_size:
-        raise ExportUsageError(
-            f"--input-size {args.input_size}: the model needs frames of at least {cfg.min_size}x{cfg.min_size}"
-        )
-    shapes: dict[str, Any] | None = None  # the TensorRT optimization profile
-    if fmt in ("tensorrt", "all"):  # checked up front, also where `all` only prints the trtexec command
-        shapes = tensorrt_engine.profile_shapes(
-            cfg.frames, sizes["min"], sizes["opt"], sizes["max"], args.max_batch, cfg.min_size
-        )
-        if "tensorrt" in formats:  # (FORMAT tensorrt, or all with TensorRT here)
-            h, w = parity_size(cfg)
-            if not tensorrt_engine.contains(shapes, (1, cfg.frames, h, w, 3)):
-                raise ExportUsageError(
-                    f"the parity frames ({h}x{w} LR, the bundled clip) are outside the TensorRT "
-                    f"profile --min {sizes['min'][0]}x{sizes['min'][1]} .. --max "
-                    f"{sizes['max'][0]}x{sizes['max'][1]}; widen it"
-                )
-    source = manifest.source_record(args.model, cfg)
-    manifest.check_same_source(args.outdir, source, args.overwrite)
-
-    print(f"exporting {args.model} (TGA x{cfg.scale}, {cfg.frames} frames) -> {args.outdir}", flush=True)
     windows = real_windows(cfg.frames, cfg.scale, count=3)
     keras_backend = KerasBackend(model)
-    job = Job(
+    return Job(
         model=model,
         keras=keras_backend,
         outdir=args.outdir,
         overwrite=args.overwrite,
         windows=windows,
         reference=sr_of(keras_backend, windows),
-        input_size=input_size,
+        input_size=request.input_size,
         max_batch=args.max_batch,
         calibration=args.calibration,
         profile=shapes,
         threads=args.threads,
     )
-    t0 = time.perf_counter()
-    missing = None
+
+
+def write_artifacts(
+    job: Job, args: argparse.Namespace, request: Request, shapes: dict[str, Any] | None, source: dict[str, Any]
+) -> str | None:
+    """Every artifact of the request, the manifest written after each (and on any failure: what was
+    kept stays listed); returns why no TensorRT engine could be built here (FORMAT tensorrt), or None."""
+    from export import manifest, onnx_model, savedmodel, tensorrt_engine, tflite
+
+    formats, precisions = request.formats, request.precisions
 
     def record() -> None:
         manifest.write(args.outdir, source, job.entries, args.overwrite)
 
+    missing = None
     try:
         with _quiet(args.verbose):
             sm_path = None
@@ -333,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
             if "tflite" in formats:
                 if sm_path is None:
                     sm_path = os.path.join(job.scratch(), "savedmodel")
-                    savedmodel.write(model, sm_path)
+                    savedmodel.write(job.model, sm_path)
                 tflite.export(job, sm_path, precisions["tflite"])
                 record()
             onnx_wanted = onnx_precisions(formats, precisions)
@@ -341,32 +387,49 @@ def run(args: argparse.Namespace) -> int:
                 onnx_paths = onnx_model.export(job, onnx_wanted)
                 record()
             if "tensorrt" in formats:
-                assert shapes is not None  # made above for FORMAT tensorrt and all
+                assert shapes is not None  # made for FORMAT tensorrt and all
                 try:
                     tensorrt_engine.export(job, onnx_paths["fp16"], shapes)
                     record()
-                except ToolMissing as e:
+                except ToolMissingError as e:
                     missing = str(e)
-    except ArtifactError as e:
-        if job.entries:
-            record()
-        print(f"export: FAILED, artifact removed: {e}", file=sys.stderr)
-        return 1
-    except (ExportUsageError, ToolMissing, KeyboardInterrupt):
+    except BaseException:  # a failed check, a converter's failure, Ctrl-C: reported by run_command
         if job.entries:
             record()
         raise
-    except Exception as e:  # a converter or runtime failure: say it in one line (--verbose: traceback)
-        if job.entries:
-            record()
-        if args.verbose:
-            raise
-        text = str(e).strip().splitlines()
+    return missing
+
+
+def print_trtexec_hint(outdir: str, shapes: dict[str, Any] | None) -> None:
+    """FORMAT all without TensorRT here: why, and how to build the engine on a machine with it."""
+    from export import onnx_model, tensorrt_engine
+
+    print(f"tensorrt skipped: {tensorrt_engine.availability()[1]}")
+    fp16 = os.path.join(outdir, onnx_model.FOLDER, onnx_model.filename("fp16"))
+    if os.path.exists(fp16) and shapes is not None:  # (shapes: always made for all)
+        engine = os.path.join(outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE)
         print(
-            f"export: FAILED: {type(e).__name__}: {text[0] if text else ''} (rerun with --verbose for details)",
-            file=sys.stderr,
+            f"on a GPU machine with TensorRT, build the engine with:\n  "
+            f"{tensorrt_engine.trtexec_command(fp16, engine, shapes)}"
         )
-        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """The export: every check before any work, then the artifacts and the manifest."""
+    from export import manifest
+
+    request = read_request(args)
+    model = load_model(args)
+    cfg = model.config
+    shapes = check_model_fit(args, request, cfg)
+    source = manifest.source_record(args.model, cfg)
+    manifest.check_same_source(args.outdir, source, args.overwrite)
+
+    print(f"exporting {args.model} (TGA x{cfg.scale}, {cfg.frames} frames) -> {args.outdir}", flush=True)
+    job = make_job(args, request, model, shapes)
+    t0 = time.perf_counter()
+    try:
+        missing = write_artifacts(job, args, request, shapes, source)
     finally:
         job.cleanup()
     print(
@@ -374,20 +437,14 @@ def run(args: argparse.Namespace) -> int:
         f"manifest {os.path.join(args.outdir, manifest.NAME)}"
     )
     if missing is not None:
-        raise ToolMissing(missing)
-    if fmt == "all" and "tensorrt" not in formats:
-        print(f"tensorrt skipped: {tensorrt_engine.availability()[1]}")
-        fp16 = os.path.join(args.outdir, onnx_model.FOLDER, onnx_model.filename("fp16"))
-        if os.path.exists(fp16) and shapes is not None:  # (shapes: always made for all)
-            engine = os.path.join(args.outdir, tensorrt_engine.FOLDER, tensorrt_engine.ENGINE)
-            print(
-                f"on a GPU machine with TensorRT, build the engine with:\n  "
-                f"{tensorrt_engine.trtexec_command(fp16, engine, shapes)}"
-            )
+        raise ToolMissingError(missing)
+    if request.fmt == "all" and "tensorrt" not in request.formats:
+        print_trtexec_hint(args.outdir, shapes)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m export``: exit codes as ``tga`` (:func:`tga_keras.cli.main.run_command`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["profile"]:  # python -m export profile ONNX: where the time goes (export.profile)
@@ -397,17 +454,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verbose:
         os.environ["TGA_VERBOSE_TF"] = "1"
-    from tga_keras.cli.main import quiet_tensorflow_import
+    from tga_keras.cli.main import quiet_tensorflow_import, run_command
 
     quiet_tensorflow_import()
-    try:
-        return run(args)
-    except ToolMissing as e:
-        print(f"export: error: {e}", file=sys.stderr)
-        return 2
-    except (ExportUsageError, FileExistsError) as e:
-        print(f"export: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("export: interrupted; temporary files removed", file=sys.stderr)
-        return 130
+    return run_command(
+        "export",
+        lambda: run(args),
+        debug=args.debug or args.verbose,
+        interrupted=lambda: "export: interrupted; temporary files removed",
+    )

@@ -3,7 +3,9 @@
 An exporter writes its artifact to a temporary path beside the final one, loads it as a backend
 of the inference core, runs the parity windows, and calls :meth:`Job.keep`: within its bound the
 temporary path is renamed to the final one and an entry is returned for the manifest; below it the
-temporary path is removed and :class:`ParityError` (exit 1) is raised with the figures.
+temporary path is removed and :class:`~tga_keras.errors.ParityError` (exit 1) is raised with the
+figures. Errors are those of :mod:`tga_keras.errors`: a user's mistake is a ``UsageError`` (exit 2,
+nothing written), a missing toolchain a ``ToolMissingError`` (exit 2).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, TextIO
 
 import numpy as np
 
+from tga_keras.errors import ParityError, UsageError
 from tga_keras.io.files import path_bytes, replace_path
 
 if TYPE_CHECKING:
@@ -25,22 +28,6 @@ if TYPE_CHECKING:
     from tga_keras.models.model import TGAModel
     from tga_keras.runtime.backends.base import Backend
     from tga_keras.runtime.backends.keras import KerasBackend
-
-
-class ExportUsageError(Exception):
-    """A mistake in how the exporter was called or what it was given (exit 2, nothing written)."""
-
-
-class ArtifactError(Exception):
-    """An artifact failed a check (exit 1, artifact removed)."""
-
-
-class ParityError(ArtifactError):
-    """An artifact did not match the Keras model within its bound (exit 1, artifact removed)."""
-
-
-class ToolMissing(Exception):
-    """A format's toolchain or hardware is missing here (exit 2 with this reason)."""
 
 
 @dataclasses.dataclass
@@ -118,7 +105,7 @@ class Job:
         atomic rename, a folder by moving the old one aside first (never a moment without one)."""
         for _, target in ((tmp, final), *companions):
             if os.path.lexists(target) and not self.overwrite:  # checked before any work; raced here
-                raise ExportUsageError(f"{target} exists; pass --overwrite to replace it")
+                raise UsageError(f"{target} exists; pass --overwrite to replace it")
         for source, target in (*companions, (tmp, final)):
             replace_path(source, target)
         entry = {

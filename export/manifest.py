@@ -64,14 +64,14 @@ def source_record(model_path: str, config) -> dict:
 
 
 def check_same_source(outdir: str, source: dict, overwrite: bool) -> None:
-    """``ExportUsageError`` if OUTDIR's manifest lists artifacts of another model (unless ``overwrite``)."""
-    from export.job import ExportUsageError
+    """``UsageError`` if OUTDIR's manifest lists artifacts of another model (unless ``overwrite``)."""
+    from tga_keras.errors import UsageError
 
     old = read(outdir)
     if old is None or overwrite or not old.get("artifacts"):
         return
     if old.get("source", {}).get("sha256") != source["sha256"]:
-        raise ExportUsageError(
+        raise UsageError(
             f"{outdir} holds artifacts of another model ({old.get('source', {}).get('path')}); "
             "choose another OUTDIR or pass --overwrite"
         )

@@ -11,7 +11,8 @@ The network's config and precision are stored in the model's metadata (``tga_con
 
 from __future__ import annotations
 
-from export.job import Job, ParityError, removed_on_failure, tensor_io
+from export.job import Job, removed_on_failure, tensor_io
+from tga_keras.errors import ParityError
 from tga_keras.runtime.compile import ONNX_OPSET as OPSET
 from tga_keras.runtime.compile import to_onnx
 

@@ -11,7 +11,6 @@ import argparse
 import collections
 import json
 import os
-import sys
 import tempfile
 
 STAGES = ("intra_group", "attention", "inter_group", "upsample", "bicubic", "reference")
@@ -83,17 +82,20 @@ def main(argv=None) -> int:
     p.add_argument("--size", default="144x180", help="LR frame size HxW")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--debug", action="store_true", help="print the traceback of any error")
     args = p.parse_args(argv)
-    from tga_keras.cli.options import parse_size
+    from tga_keras.cli.main import run_command
 
-    try:
-        h, w = parse_size(args.size)
-    except ValueError as e:
-        print(f"python -m export profile: error: {e}", file=sys.stderr)
-        return 2
+    return run_command("python -m export profile", lambda: run(args), args.debug)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tga_keras.cli.options import parse_size
+    from tga_keras.errors import UsageError
+
+    h, w = parse_size(args.size)
     if not os.path.isfile(args.onnx):
-        print(f"python -m export profile: error: no such file: {args.onnx}", file=sys.stderr)
-        return 2
+        raise UsageError(f"no such file: {args.onnx}")
     stages, ops, total = profile(args.onnx, h, w, args.threads, args.runs)
     print(f"{args.onnx} at {h}x{w}, {args.threads} threads: {total:.0f} ms of kernel time per frame")
     print("by stage:")

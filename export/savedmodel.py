@@ -94,7 +94,7 @@ def _check_uint8_signature(backend, job: Job) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from export.job import ParityError
+    from tga_keras.errors import ParityError
     from tga_keras.runtime.upscaler import to_output
 
     fn = backend._loaded.signatures["serve_uint8"]

@@ -21,7 +21,8 @@ import shlex
 import shutil
 import subprocess
 
-from export.job import ExportUsageError, Job, ToolMissing, removed_on_failure, tensor_io
+from export.job import Job, removed_on_failure, tensor_io
+from tga_keras.errors import ToolMissingError, UsageError
 
 FOLDER = "tensorrt"
 ENGINE = "model_fp16.engine"
@@ -34,19 +35,19 @@ WORKSPACE_GIB = 4
 def profile_shapes(frames: int, min_hw, opt_hw, max_hw, max_batch: int = 1, min_size: int = 3) -> dict:
     """``{"min", "opt", "max"}`` input shapes ``[batch, frames, H, W, 3]`` of the optimization profile.
 
-    Batch runs 1 .. ``max_batch`` (opt 1). ``ExportUsageError`` unless every size is at least
+    Batch runs 1 .. ``max_batch`` (opt 1). ``UsageError`` unless every size is at least
     ``min_size`` and ``min <= opt <= max`` in both H and W.
     """
     if isinstance(max_batch, bool) or int(max_batch) != max_batch or max_batch < 1:
-        raise ExportUsageError(f"--max-batch must be an integer >= 1, got {max_batch!r}")
+        raise UsageError(f"--max-batch must be an integer >= 1, got {max_batch!r}")
     sizes = {"min": tuple(min_hw), "opt": tuple(opt_hw), "max": tuple(max_hw)}
     for name, (h, w) in sizes.items():
         if h < min_size or w < min_size:
-            raise ExportUsageError(f"--{name} {h}x{w}: the model needs frames of at least {min_size}x{min_size}")
+            raise UsageError(f"--{name} {h}x{w}: the model needs frames of at least {min_size}x{min_size}")
     for axis, label in ((0, "height"), (1, "width")):
         lo, mid, hi = (sizes[k][axis] for k in ("min", "opt", "max"))
         if not lo <= mid <= hi:
-            raise ExportUsageError(f"the profile's {label} must satisfy min <= opt <= max, got {lo}, {mid}, {hi}")
+            raise UsageError(f"the profile's {label} must satisfy min <= opt <= max, got {lo}, {mid}, {hi}")
     return {
         "min": [1, frames, *sizes["min"], 3],
         "opt": [1, frames, *sizes["opt"], 3],
@@ -156,7 +157,7 @@ def export(job: Job, onnx_fp16: str, shapes: dict) -> str:
             f"tensorrt: the fp16 ONNX is at {onnx_fp16}; on a machine with an NVIDIA GPU and TensorRT, "
             f"build the same engine with:\n  {command}"
         )
-        raise ToolMissing(detail)
+        raise ToolMissingError(detail)
     from tga_keras.runtime.backends.tensorrt import TensorRTBackend
 
     tmp = job.temp_path(final) + ".engine"

@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from export.job import ArtifactError, ExportUsageError, Job, removed_on_failure, tensor_io
+from export.job import Job, removed_on_failure, tensor_io
+from tga_keras.errors import ArtifactError, UsageError
 
 FOLDER = "tflite"
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
@@ -37,20 +38,20 @@ def filename(precision: str) -> str:
 
 
 def check_calibration(video: str | None, frames: int, scale: int) -> None:
-    """``ExportUsageError`` unless ``video`` can be read, holds at least ``frames`` frames, and is
+    """``UsageError`` unless ``video`` can be read, holds at least ``frames`` frames, and is
     large enough to degrade by ``scale`` (BD) into frames the model takes."""
     from tga_keras.runtime.parity import real_windows
 
     if video is None:
         return
     if not os.path.exists(video):
-        raise ExportUsageError(f"--calibration {video}: no such file")
+        raise UsageError(f"--calibration {video}: no such file")
     if os.path.isdir(video):
-        raise ExportUsageError(f"--calibration {video}: a folder; give a video file")
+        raise UsageError(f"--calibration {video}: a folder; give a video file")
     try:
         real_windows(frames, scale, count=1, video=video)
     except ValueError as e:  # DatasetError (unreadable, too few frames) or a frame too small to degrade
-        raise ExportUsageError(
+        raise UsageError(
             f"--calibration {video}: {e} (int8 calibration needs at least {frames} "
             f"readable frames, large enough to degrade x{scale})"
         ) from None

@@ -4,17 +4,24 @@
 
     InputError (ValueError)      the input cannot be used: exit code 2, one line
     ├── UsageError               a mistake in how a command was called (arguments, an existing output)
+    │   └── ToolMissingError     a format asked for needs a toolchain or hardware missing here (TensorRT, a GPU)
     ├── DatasetError             bad or inconsistent training/evaluation data (names the file or folder)
     │   └── DatasetFileNotFoundError   a file or folder the data needs does not exist
     └── CheckpointError          an official PyTorch checkpoint that does not fit the network
-    RuntimeUnusableError (RuntimeError)  a runtime asked for cannot run the model here: exit code 1
+    RuntimeUnusableError (RuntimeError)  a runtime asked for cannot run the model here: exit code 1, one line
+    ArtifactError (RuntimeError)         a file the program made failed its check and was removed: exit code 1,
+    └── ParityError                      one line ``<program>: FAILED, artifact removed: ...``; ParityError: its
+                                         output is off the Keras model's by more than the bound
 
-Every entry point turns an ``InputError`` (and the file errors: not found, exists, permission) into
-``<program>: error: <message>`` and exit code 2: ``tga`` and ``python -m training.tools`` through
-:func:`tga_keras.cli.main.run_command`; ``python -m export`` (its own ``export.job`` errors),
-``python -m training.run`` and ``python -m training.recipe`` with handlers of their own. Any other
-exception is a failure inside the program: exit code 1, the message, and the traceback under
-``--debug``. :func:`first_line` shortens a foreign exception's message for such one-line messages.
+Every entry point (``tga``, ``python -m export``, ``python -m training.run``, ``python -m training.recipe``
+and ``python -m training.tools``) runs under :func:`tga_keras.cli.main.run_command`: an ``InputError``
+(and the file errors: not found, exists, permission) is ``<program>: error: <message>`` and exit code 2;
+``RuntimeUnusableError`` and operating-system errors are one line and exit code 1, ``ArtifactError``
+too; any other exception is a failure inside the program: exit code 1, the message and a hint to
+rerun with ``--debug``, which adds the traceback (of every error); Ctrl-C is exit code 130. Entry
+points that validate with plain ``ValueError`` (the training configs, recipes, ``TF_CONFIG``) turn it
+into a ``UsageError`` at their edge. :func:`first_line` shortens a foreign exception's message for
+such one-line messages.
 
 Importing this module never loads TensorFlow.
 """
@@ -42,9 +49,23 @@ class CheckpointError(InputError):
     """A PyTorch checkpoint that does not fit the TGA network; the message lists the keys at fault."""
 
 
+class ToolMissingError(UsageError):
+    """A format asked for needs a toolchain or hardware that is missing here (``python -m export tensorrt``
+    without TensorRT or a GPU): exit code 2 with the reason."""
+
+
 class RuntimeUnusableError(RuntimeError):
     """A runtime that was asked for (``--backend onnx`` on a Keras model) fails to build, load or agree
     with Keras here: not the user's mistake, not a bug to report either (exit code 1, one line)."""
+
+
+class ArtifactError(RuntimeError):
+    """A file the program made (an exported model) failed its check and was removed: exit code 1, one line
+    ``<program>: FAILED, artifact removed: <message>`` (the message gives the figures or the reason)."""
+
+
+class ParityError(ArtifactError):
+    """An artifact's output is off the Keras model's by more than its precision's bound."""
 
 
 def first_line(e: BaseException) -> str:
@@ -54,10 +75,14 @@ def first_line(e: BaseException) -> str:
 
 
 __all__ = [
+    "ArtifactError",
     "CheckpointError",
     "DatasetError",
     "DatasetFileNotFoundError",
     "InputError",
+    "ParityError",
+    "RuntimeUnusableError",
+    "ToolMissingError",
     "UsageError",
     "first_line",
 ]

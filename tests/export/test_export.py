@@ -599,11 +599,11 @@ def test_profile_shapes_valid():
     ],
 )
 def test_profile_shapes_rejects(args, match):
-    from export.job import ExportUsageError
     from export.tensorrt_engine import profile_shapes
+    from tga_keras.errors import UsageError
 
     min_hw, opt_hw, max_hw, batch = args
-    with pytest.raises(ExportUsageError, match=match):
+    with pytest.raises(UsageError, match=match):
         profile_shapes(7, min_hw, opt_hw, max_hw, batch, 3)
 
 
@@ -871,8 +871,9 @@ def test_runtime_failure_is_one_line_exit_1(tiny, tmp_path, monkeypatch, capsys)
     out, err = capsys.readouterr()
     assert rc == 1
     lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "RuntimeError: onnxruntime exploded" in lines[0] and "--verbose" in lines[0]
+    assert len(lines) == 2 and "Traceback" not in err, err  # the failure, and the hint (as every entry point)
+    assert lines[0] == "export: internal error: RuntimeError: onnxruntime exploded"
+    assert "--debug" in lines[1]
     assert "second line" not in err
     assert not (outdir / "onnx" / "model.onnx").exists()
     assert _leftovers(outdir) == []

@@ -388,3 +388,28 @@ def test_model_by_shipped_name(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "tga_small_bd_x4" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------- the exit-code contract (run_command)
+def test_debug_adds_the_traceback_to_a_usage_error(tmp_path, capsys):
+    missing = tmp_path / "missing.keras"
+    rc, out, err = run_export(["onnx", missing, tmp_path / "out"], capsys)
+    assert_usage_error(rc, err)
+    assert err == f"export: error: model not found: {missing}\n"
+    for flag in ("--debug", "--verbose"):  # --verbose (the converters' logs) implies --debug, as before
+        rc, out, err = run_export(["onnx", missing, tmp_path / "out", flag], capsys)
+        assert rc == 2 and "Traceback" in err, flag
+        assert err.strip().splitlines()[-1] == f"export: error: model not found: {missing}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_profile_user_mistakes_exit_2(tmp_path, capsys):
+    missing = tmp_path / "missing.onnx"
+    rc, out, err = run_export(["profile", missing], capsys)
+    assert (rc, err) == (2, f"python -m export profile: error: no such file: {missing}\n")
+    rc, out, err = run_export(["profile", missing, "--size", "abc"], capsys)
+    assert rc == 2 and err.startswith("python -m export profile: error: --size must look like 144x180")
+    assert len(err.strip().splitlines()) == 1
+    rc, out, err = run_export(["profile", missing, "--debug"], capsys)
+    assert rc == 2 and "Traceback" in err
+    assert err.strip().splitlines()[-1] == f"python -m export profile: error: no such file: {missing}"

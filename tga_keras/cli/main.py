@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Callable, Sequence
 
-from tga_keras.errors import InputError, RuntimeUnusableError
+from tga_keras.errors import ArtifactError, InputError, RuntimeUnusableError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -107,21 +107,31 @@ def show_library_notes(verbose: bool = False) -> None:
     logger.propagate = False
 
 
-def run_command(name: str, run: Callable[[], int | None], debug: bool = False) -> int:
+def run_command(
+    name: str,
+    run: Callable[[], int | None],
+    debug: bool = False,
+    interrupted: Callable[[], str] | None = None,
+) -> int:
     """``run()`` under the exit-code contract of every entry point (module docstring): its exit code, or
     one line ``<name>: error: ...`` on stderr and 2 (a user's mistake), 1 (a failure inside the program)
-    or 130 (Ctrl-C); ``debug`` adds the traceback. ``tga`` and ``python -m training.tools`` end here."""
+    or 130 (Ctrl-C: the line ``interrupted()`` returns, by default ``<name>: interrupted``); ``debug``
+    adds the traceback. ``tga``, ``python -m export``, ``python -m training.run``, ``python -m
+    training.recipe`` and ``python -m training.tools`` end here (:mod:`tga_keras.errors`)."""
     try:
         return int(run() or 0)
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
+        print(interrupted() if interrupted is not None else f"{name}: interrupted", file=sys.stderr)
         return 130
     except (InputError, *_FILE_ERRORS) as e:
         _report(name, f"error: {e}", debug)
         return 2
+    except ArtifactError as e:  # a file the program made failed its check (removed): the figures say why
+        _report(name, f"FAILED, artifact removed: {e}", debug)
+        return 1
     except (OSError, RuntimeUnusableError) as e:  # the system failed us: a full disk, a runtime that cannot run
         _report(name, f"error: {e}", debug)
         return 1

@@ -26,9 +26,11 @@ import os
 import keras
 import tensorflow as tf
 
+from tga_keras.errors import InputError
 
-class DistributionError(ValueError):
-    """A bad strategy request (unknown name, an invalid ``TF_CONFIG``): a user error."""
+
+class DistributionError(InputError):
+    """A bad strategy request (unknown name, an invalid ``TF_CONFIG``): a user error (exit code 2)."""
 
 
 def tf_config() -> dict | None:

@@ -11,8 +11,11 @@ A recipe (``training/configs/<model>/recipe.json``) is the whole chain that made
   schedule, as the shipped version of that stage did.
 
 Each stage's model is ``OUTPUT/<name>/model/model.keras``; the last one is copied to
-``OUTPUT/model.keras``. The command is resumable: run it again after an interruption and finished
-stages are skipped, the interrupted one continues from its run folder (``training.run``'s state).
+``OUTPUT/model.keras``. ``OUTPUT/configs/<name>.json`` records the config each stage ran: the stage's
+config as written (its paths relative to the stage config's folder, where they are resolved), with
+``init_from`` (the model of stage ``init``) and the ``--set`` values. The command is resumable: run it
+again after an interruption and finished stages are skipped, the interrupted one continues from its
+run folder (``training.run``'s state).
 
 ``--set KEY=VALUE`` (JSON value, repeatable) overrides a field of every stage's config, e.g. a short
 form of the chain: ``--set epochs=1 --set steps_per_epoch=2``. Path values given this way are relative
@@ -29,7 +32,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from training.config import _PATH_FIELDS, _PATH_LIST_FIELDS, read_config_file
+from training.config import _PATH_FIELDS, _PATH_LIST_FIELDS, TrainConfig, read_config_file
 
 DEFAULT_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "tga_small_bd_x4", "recipe.json")
 PROG = "python -m training.recipe"
@@ -106,23 +109,20 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def stage_config(stage: Stage, init_model: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The stage's config with absolute paths, ``init_from`` set from the chain and ``overrides`` applied."""
+    """The stage's config as written (paths relative to its folder), ``init_from`` set from the chain
+    (an absolute path) and ``overrides`` applied (paths made absolute by :func:`parse_overrides`)."""
     raw = read_config_file(stage.config)
-    base = os.path.dirname(stage.config)
-
-    def absolute(p: Any) -> Any:
-        return p if not isinstance(p, str) or os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
-
-    for name in _PATH_FIELDS:
-        if name in raw:
-            raw[name] = absolute(raw[name])
-    for name in _PATH_LIST_FIELDS:
-        if name in raw:
-            raw[name] = [absolute(p) for p in raw[name]]
+    if not isinstance(raw, dict):
+        raise ValueError(f"{stage.config}: a training config is a JSON object, got {type(raw).__name__}")
     if init_model is not None:
         raw["init_from"] = init_model
     raw.update(overrides)
     return raw
+
+
+def stage_train_config(stage: Stage, raw: dict[str, Any]) -> TrainConfig:
+    """``raw`` (:func:`stage_config`) validated, its paths resolved against the stage config's folder."""
+    return TrainConfig.from_dict(raw, base=os.path.dirname(stage.config))
 
 
 def stage_model(output: str, name: str) -> str:
@@ -140,11 +140,10 @@ def run_recipe(
     """Run (or continue) the recipe into ``output``; returns the path of the final ``model.keras``."""
     from tga_keras.io.files import atomic_path
     from training import tools
-    from training.config import TrainConfig
     from training.package import package
     from training.run import train
 
-    output = os.path.abspath(output)  # stage configs live in OUTPUT/configs: their paths must not be relative
+    output = os.path.abspath(output)  # init_from: the model of an earlier stage, wherever this is run from
     overrides = overrides or {}
     chain = recipe.stages[: stages or len(recipe.stages)]
     if prepare:
@@ -172,7 +171,7 @@ def run_recipe(
             f.write(json.dumps(raw, indent=2) + "\n")
         print(f"{PROG}: stage {i}/{len(chain)} {stage.name} (from {init_model or 'scratch'})", flush=True)
         run_dir = os.path.join(output, stage.name)
-        cfg = TrainConfig.from_dict(raw, base=os.path.dirname(config_path))
+        cfg = stage_train_config(stage, raw)
         stop = None if stage.stop_after_epochs is None else min(stage.stop_after_epochs, cfg.epochs)
         train(cfg, run_dir, epochs=stop, verbose=verbose, raw=raw)
         weight = stage.average_with_init
@@ -203,7 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--stages must be >= 1")
     from tga_keras.cli.main import run_command
 
-    return run_command(PROG, lambda: _run(args), args.debug)
+    return run_command(
+        PROG,
+        lambda: _run(args),
+        args.debug,
+        interrupted=lambda: f"\n{PROG}: stopped; run the same command to continue.",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -213,9 +217,6 @@ def _run(args: argparse.Namespace) -> int:
         recipe = Recipe.from_file(args.recipe)
         overrides = parse_overrides(args.set)
         final = run_recipe(recipe, args.output, overrides, args.stages, not args.no_prepare, 0 if args.quiet else 2)
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: stopped; run the same command to continue.", file=sys.stderr)
-        return 130
     except ValueError as e:  # a mistake in the recipe, a stage config or --set: the user's (exit 2)
         if isinstance(e, InputError):
             raise

@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
     from tga_keras.data import FrameFolders, SyntheticMotion, VideoFiles, VimeoSeptuplets
+    from training.state import Progress, RunState
 
 EXECUTION_FIELDS = ("strategy", "tensorboard")  # may differ between the starts of one run
+PROG = "python -m training.run"
 
 __all__ = ["EXECUTION_FIELDS", "TrainConfig", "build_datasets", "main", "train"]
 
@@ -195,18 +197,8 @@ def train(
     """
     import tensorflow as tf
 
-    from tga_keras.evaluation.metrics import PSNRY, SSIMY
-    from tga_keras.losses import charbonnier, l1_sum
-    from tga_keras.models.model import build_tga
-    from training.callbacks import AtomicSave, EpochLog, TensorBoardPictures, Validation
-    from training.distributed import (
-        fit_distributed,
-        is_chief,
-        make_strategy,
-        synchronize_batch_norm,
-        worker_index,
-    )
-    from training.state import RunState, SaveState
+    from training.distributed import fit_distributed, is_chief, make_strategy
+    from training.state import RunState
 
     strategy = make_strategy(cfg.strategy)
     chief = is_chief(strategy)
@@ -229,10 +221,41 @@ def train(
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {replicas} replicas")
     start = progress.epoch * cfg.steps_per_epoch * cfg.batch_size
     train_ds, val_ds = build_datasets(cfg, mcfg.scale, mcfg.frames, start=start)
+    model = compiled_model(cfg, strategy, state, progress)
+    callbacks = make_callbacks(cfg, output, val_ds, state, progress, strategy, verbose)
+    fit: dict[str, Any] = dict(
+        epochs=target,
+        initial_epoch=progress.epoch,
+        steps_per_epoch=cfg.steps_per_epoch,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+
+        def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+            ds, _ = build_datasets(
+                cfg, mcfg.scale, mcfg.frames, start=start, shard=(ctx.num_input_pipelines, ctx.input_pipeline_id)
+            )
+            return ds
+
+        return fit_distributed(model, strategy, dataset_fn, **fit)
+    return model.fit(train_ds, **fit)
+
+
+def compiled_model(
+    cfg: TrainConfig, strategy: tf.distribute.Strategy, state: RunState, progress: Progress
+) -> keras.Model:
+    """The run's model under ``strategy``, compiled, with its starting weights: ``init_from`` for a new
+    run, the saved state for a continued one. The global mixed-precision policy is float32 afterwards."""
+    from tga_keras.evaluation.metrics import PSNRY, SSIMY
+    from tga_keras.losses import charbonnier, l1_sum
+    from tga_keras.models.model import build_tga
+    from training.distributed import synchronize_batch_norm
+
     try:
         with strategy.scope():
-            model = build_tga(mcfg)
-            if cfg.sync_batch_norm and replicas > 1:
+            model = build_tga(cfg.model_config())
+            if cfg.sync_batch_norm and strategy.num_replicas_in_sync > 1:
                 synchronize_batch_norm(model)
             if cfg.l2_weight_decay:
                 for v in model.trainable_variables:
@@ -244,7 +267,25 @@ def train(
             state.restore(model, progress)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    return model
 
+
+def make_callbacks(
+    cfg: TrainConfig,
+    output: str,
+    val_ds: tf.data.Dataset | None,
+    state: RunState,
+    progress: Progress,
+    strategy: tf.distribute.Strategy,
+    verbose: int,
+) -> list[keras.callbacks.Callback]:
+    """Validation, the log, the models, TensorBoard and, last (the commit point), the resumable state;
+    only the chief writes the run's files."""
+    from training.callbacks import AtomicSave, EpochLog, TensorBoardPictures, Validation
+    from training.distributed import is_chief, worker_index
+    from training.state import SaveState
+
+    chief = is_chief(strategy)
     callbacks: list[keras.callbacks.Callback] = []
     if val_ds is not None:
         callbacks.append(Validation(val_ds, verbose=verbose == 2))  # first: adds val_*
@@ -266,41 +307,13 @@ def train(
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
         if val_ds is not None:
             windows = [(lr[0], hr[0]) for lr, hr in val_ds.take(3).as_numpy_iterator()]
-            callbacks.append(TensorBoardPictures(log_dir, windows, mcfg.scale))
+            callbacks.append(TensorBoardPictures(log_dir, windows, cfg.model_config().scale))
     callbacks.append(SaveState(state, progress, cfg.steps_per_epoch, write=chief))  # last: the commit point
-
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-
-        def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-            ds, _ = build_datasets(
-                cfg, mcfg.scale, mcfg.frames, start=start, shard=(ctx.num_input_pipelines, ctx.input_pipeline_id)
-            )
-            return ds
-
-        return fit_distributed(
-            model,
-            strategy,
-            dataset_fn,
-            epochs=target,
-            initial_epoch=progress.epoch,
-            steps_per_epoch=cfg.steps_per_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-    return model.fit(
-        train_ds,
-        epochs=target,
-        initial_epoch=progress.epoch,
-        steps_per_epoch=cfg.steps_per_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    return callbacks
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m training.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="training config (JSON; paths relative to it)")
     p.add_argument("--output", required=True, help="run folder (created; run the same command to continue)")
     p.add_argument("--epochs", type=int, help="stop after this many epochs in all (the schedule keeps the config's)")
@@ -312,10 +325,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.add_argument("--progress", action="store_true", help="a progress bar per epoch instead of one line")
     p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m training.run``: exit codes as ``tga`` (:func:`tga_keras.cli.main.run_command`)."""
+    p = _parser()
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be >= 1")
-    from tga_keras.errors import DatasetError
+    from tga_keras.cli.main import run_command
+
+    return run_command("training.run", lambda: _run(args), args.debug, interrupted=lambda: _stopped(args.output))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tga_keras.errors import UsageError, first_line
 
     try:
         raw = read_config_file(args.config)
@@ -324,32 +349,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = TrainConfig.from_dict(raw, base=os.path.dirname(os.path.abspath(args.config)))
         verbose = 0 if args.quiet else (1 if args.progress else 2)
         train(cfg, args.output, epochs=args.epochs, verbose=verbose, raw=raw)
-    except KeyboardInterrupt:
-        from training.state import RunState
-
-        done = RunState(args.output).load_progress().epoch if os.path.isdir(args.output) else 0
-        print(
-            f"\ntraining.run: stopped; the state after epoch {done} is kept in {args.output}. "
-            f"Run the same command to continue.",
-            file=sys.stderr,
-        )
-        return 130
-    except (ValueError, FileNotFoundError, DatasetError) as e:
-        print(f"training.run: error: {_first_line(e)}", file=sys.stderr)
-        return 2
-    except Exception as e:  # noqa: BLE001 - the contract: a failure inside the program is exit 1
-        if args.debug:
-            raise
-        print(
-            f"training.run: failed: {type(e).__name__}: {_first_line(e)} (--debug shows the traceback)", file=sys.stderr
-        )
-        return 1
+    except (ValueError, FileNotFoundError) as e:  # a bad config, data, init_from or TF_CONFIG: the user's
+        raise UsageError(first_line(e)) from e
     return 0
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+def _stopped(output: str) -> str:
+    """What Ctrl-C says: the state that is kept."""
+    from training.state import RunState
+
+    done = RunState(output).load_progress().epoch if os.path.isdir(output) else 0
+    return (
+        f"\ntraining.run: stopped; the state after epoch {done} is kept in {output}. Run the same command to continue."
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import cv2
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from tests.helpers.paths import REPO
 from tga_keras.data.fakes import random_frames, write_video
 from training.config import TrainConfig
-from training.recipe import DEFAULT_RECIPE, Recipe, main, parse_overrides, stage_config
+from training.recipe import DEFAULT_RECIPE, Recipe, main, parse_overrides, stage_config, stage_train_config
 
 
 def test_shipped_recipe_chains_every_stage_from_scratch():
@@ -24,11 +25,53 @@ def test_shipped_recipe_chains_every_stage_from_scratch():
     assert len(set(names)) == len(names)
     for stage in recipe.stages:
         raw = stage_config(stage, "/init.keras" if stage.init else None, {})
+        init = {"init_from": "/init.keras"} if stage.init else {}
+        assert raw == {**json.loads(Path(stage.config).read_text()), **init}  # the stage config as written
         cfg = TrainConfig.parse(raw)  # field types checked; the data need not exist here
         cfg.model_config()  # a valid model
         assert ("init_from" in raw) == (stage.init is not None)
+        # the paths stay as written (no machine paths in OUTPUT/configs), relative to the stage config's folder
         for p in cfg.train_videos + ([cfg.train_stills] if cfg.train_stills else []):
-            assert p.startswith(str(REPO / "data") + os.sep)  # the folders the prepare steps write
+            assert not os.path.isabs(p)
+            resolved = os.path.normpath(os.path.join(os.path.dirname(stage.config), p))
+            assert resolved.startswith(str(REPO / "data") + os.sep)  # the folders the prepare steps write
+
+
+def test_stage_paths_resolve_against_the_stage_config(tmp_path):
+    """A stage config's relative paths name files beside it, whatever the current folder is."""
+    from tests.helpers.training_config import write_tiny_config, write_tiny_videos
+    from training.recipe import Stage
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    write_tiny_videos(folder)
+    stage = Stage("a", str(write_tiny_config(folder)))
+    raw = stage_config(stage, None, parse_overrides(["epochs=1"]))
+    assert raw["train_videos"] == ["train.avi"] and raw["epochs"] == 1
+    cfg = stage_train_config(stage, raw)
+    assert cfg.train_videos == [str(folder / "train.avi")] and cfg.val_videos == [str(folder / "val.avi")]
+
+
+def test_recipe_exit_codes_debug_and_ctrl_c(tmp_path, capsys, monkeypatch):
+    import training.recipe
+
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"stages": []}))
+    argv = [str(bad), "--output", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m training.recipe: error: {bad}: a recipe is a JSON object with a non-empty list 'stages'\n"
+    assert main([*argv, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].endswith("a non-empty list 'stages'")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.recipe, "run_recipe", interrupted)
+    assert main(["--output", str(tmp_path / "o")]) == 130
+    assert capsys.readouterr().err == "\npython -m training.recipe: stopped; run the same command to continue.\n"
+    assert not (tmp_path / "o").exists()
 
 
 def test_recipe_errors_and_overrides(tmp_path, capsys):
@@ -86,6 +129,9 @@ def test_tiny_form_of_the_whole_chain_runs_and_resumes(tmp_path, capsys, monkeyp
         cfg = json.loads((out / "configs" / f"{stage.name}.json").read_text())
         if stage.init:
             assert cfg["init_from"] == str(out / stage.init / "model" / "model.keras")
+        written = json.loads(Path(stage.config).read_text())
+        for key in ("stills_motion", "train_stills_weight"):  # the stage's own fields, as written there
+            assert cfg.get(key) == written.get(key)
     averaged = [s for s in recipe.stages if s.average_with_init is not None]
     assert averaged and all((out / s.name / "model" / "averaging.json").is_file() for s in averaged)
     assert (out / "model.keras").is_file()

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.paths import REPO
-from tga_keras.data.fakes import random_frames, write_video
+from tests.helpers.training_config import write_tiny_config, write_tiny_videos
 
 ROOT = str(REPO)
 # Runs training.run with N logical CPU devices (LOGICAL_CPUS), which must be set before TF starts.
@@ -45,32 +45,16 @@ sys.exit(main(sys.argv[1:]))
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("resume")
-    write_video(str(d / "train.avi"), random_frames(12, 48, 64, seed=1))
-    write_video(str(d / "val.avi"), random_frames(9, 40, 48, seed=2))
+    write_tiny_videos(d)
     return d
 
 
+# the tiny run, longer and with larger steps (weights that move), deterministic: resumed == uninterrupted
+RESUME_CHANGES = {"steps_per_epoch": 3, "epochs": 4, "learning_rate": 1e-2, "adam_epsilon": 1e-3, "deterministic": True}
+
+
 def write_config(folder, **changes) -> str:
-    cfg = {
-        "model": {"preset": "small", "nf": 16, "inter_units": [2]},
-        "train_videos": ["train.avi"],
-        "val_videos": ["val.avi"],
-        "val_frames": 2,
-        "hr_crop": 32,
-        "batch_size": 2,
-        "steps_per_epoch": 3,
-        "epochs": 4,
-        "loss": "charbonnier",
-        "learning_rate": 1e-2,
-        "adam_epsilon": 1e-3,
-        "deterministic": True,
-        "tensorboard": False,
-    }
-    cfg.update(changes)
-    path = os.path.join(folder, "cfg.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f)
-    return path
+    return str(write_tiny_config(folder, **{**RESUME_CHANGES, **changes}))
 
 
 def run(args, env=None, **kwargs) -> subprocess.Popen:

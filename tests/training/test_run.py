@@ -8,29 +8,13 @@ import numpy as np
 import pytest
 
 from tests.helpers.paths import REPO
-from tga_keras.data.fakes import random_frames, write_video
+from tests.helpers.training_config import write_tiny_config, write_tiny_videos
 from training.run import TrainConfig, main
 
 
 def _write_tiny_config(folder):
-    frames = random_frames(12, 48, 64, seed=1)
-    write_video(str(folder / "train.avi"), frames)
-    write_video(str(folder / "val.avi"), random_frames(9, 40, 48, seed=2))
-    cfg = {
-        "model": {"preset": "small", "nf": 16, "inter_units": [2]},
-        "train_videos": ["train.avi"],
-        "val_videos": ["val.avi"],
-        "val_frames": 2,
-        "hr_crop": 32,
-        "batch_size": 2,
-        "steps_per_epoch": 2,
-        "epochs": 3,
-        "loss": "charbonnier",
-        "tensorboard": False,
-    }
-    path = folder / "cfg.json"
-    path.write_text(json.dumps(cfg))
-    return path
+    write_tiny_videos(folder)
+    return write_tiny_config(folder)
 
 
 @pytest.fixture()
@@ -110,6 +94,51 @@ def test_missing_config_and_bad_json(tmp_path, capsys):
     bad.write_text("{")
     assert main(["--config", str(bad), "--output", str(tmp_path / "o")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_user_error_is_one_line_and_debug_adds_the_traceback(tmp_path, capsys):
+    missing = tmp_path / "nope.json"
+    argv = ["--config", str(missing), "--output", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"training.run: error: {missing}: no such config file\n"
+    assert main([*argv, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1] == f"training.run: error: {missing}: no such config file"
+    assert not (tmp_path / "o").exists()
+
+
+def test_internal_failure_and_ctrl_c(tiny_config, tmp_path, capsys, monkeypatch):
+    """A failure inside the program: exit 1, the message and the --debug hint; Ctrl-C: 130, what is kept."""
+    import training.run
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the optimizer exploded\nsecond line")
+
+    monkeypatch.setattr(training.run, "train", broken)
+    argv = ["--config", str(tiny_config), "--output", str(tmp_path / "o")]
+    assert main(argv) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "training.run: internal error: RuntimeError: the optimizer exploded"
+    assert len(lines) == 2 and "--debug" in lines[1]
+    assert main([*argv, "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.run, "train", interrupted)
+    assert main(argv) == 130
+    assert capsys.readouterr().err == (
+        f"\ntraining.run: stopped; the state after epoch 0 is kept in {tmp_path / 'o'}. "
+        "Run the same command to continue.\n"
+    )
+
+
+def test_a_bad_tf_config_is_an_input_error():
+    from tga_keras.errors import InputError
+    from training.distributed import DistributionError
+
+    assert issubclass(DistributionError, InputError)
 
 
 def test_package_strips_the_optimizer(one_epoch_run, tmp_path):

@@ -49,7 +49,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tga_keras.models.config import PRESETS
+    from tga_keras.models.presets import PRESETS
 
     p = _Parser(
         prog="python -m export",

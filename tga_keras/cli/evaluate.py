@@ -24,11 +24,12 @@ import os
 import sys
 
 from tga_keras.cli.options import (
-    MODEL_HELP,
     add_align_argument,
-    add_backend_argument,
-    add_overlap_argument,
+    add_no_progress_argument,
     add_precision_argument,
+    add_preset_argument,
+    add_tile_arguments,
+    add_weights_arguments,
     align_choice,
     alignment_note,
     model_label,
@@ -38,8 +39,6 @@ from tga_keras.cli.options import (
 
 
 def add_parser(sub):
-    from tga_keras.models.config import PRESETS
-
     p = sub.add_parser(
         "evaluate",
         help="PSNR-Y/SSIM-Y of a model on sequences (official protocol)",
@@ -47,9 +46,8 @@ def add_parser(sub):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("data", help="video, folder of videos, folder of frame folders, frame folder or Vimeo-90K root")
-    p.add_argument("--weights", metavar="MODEL", help=MODEL_HELP)
-    add_backend_argument(p)
-    p.add_argument("--preset", choices=PRESETS, default=None, help="architecture (a .keras file carries its own)")
+    add_weights_arguments(p)
+    add_preset_argument(p, help="architecture (a .keras file carries its own)")
     p.add_argument("--protocol", choices=["official", "plain"], default="official")
     p.add_argument("--degradation", choices=["bd", "bi"], default="bd")
     p.add_argument(
@@ -67,8 +65,7 @@ def add_parser(sub):
         metavar="K",
         help="start at frame K of every sequence (counted from 0; the frames before it still serve as neighbours)",
     )
-    p.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (see `tga upscale --help`)")
-    add_overlap_argument(p)
+    add_tile_arguments(p)
     add_align_argument(p)
     add_precision_argument(p)
     p.add_argument(
@@ -86,7 +83,7 @@ def add_parser(sub):
         "image (.png, .pdf or .svg; atomic; needs matplotlib)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace --json / --plot FILE if it exists")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress_argument(p, help="no progress bar")
     return p
 
 
@@ -159,7 +156,7 @@ def run(args) -> int:
     from tga_keras.cli.options import UNTRAINED_WARNING
     from tga_keras.evaluation.evaluator import evaluate, open_sources
     from tga_keras.io.files import atomic_path
-    from tga_keras.models.loading import DEFAULT_PRESET
+    from tga_keras.models.presets import DEFAULT_PRESET
     from tga_keras.runtime.backends import load_backend
 
     data = open_sources(args.data)

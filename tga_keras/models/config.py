@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tga_keras.errors import InputError
-from tga_keras.models.presets import PRESETS, preset_config  # noqa: F401 - PRESETS: see below
+from tga_keras.models.presets import preset_config
 
 _SUPPORTED_SCALES = (2, 3, 4)
 
@@ -225,6 +225,4 @@ class TGAConfig:
         return preset_config(name)
 
 
-# PRESETS lives in tga_keras.models.presets; the name is still importable from here only for export/cli.py
-# and tga_keras/cli/evaluate.py, until they import it from its home.
 __all__ = ["CONFIG_FORMAT", "TGAConfig"]

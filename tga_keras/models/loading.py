@@ -151,6 +151,4 @@ def _keras_model(path: str, config: TGAConfig | None, preset: str | None) -> TGA
     return model
 
 
-# DEFAULT_PRESET lives in tga_keras.models.presets (imported here for its own use; tga_keras/cli/evaluate.py
-# still imports it from here until it imports it from its home).
 __all__ = ["MODEL_PRECISIONS", "load_tga", "with_precision"]

@@ -105,7 +105,8 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("up_start_past", "tga", ["upscale", "{W}/clip.mp4", "{W}/o/x", "--start", "1000", *UP]),
     ("up_verbose", "tga", ["--verbose", "upscale", "{W}/clip.mp4", "{W}/o/v.mp4", "--frames-limit", "1", *UP]),
     ("up_segments", "tga", ["upscale", "{W}/clip.mp4", "{W}/o/s.mkv", "--lossless", "--segment-frames", "4", *UP]),
-    ("batch", "tga", ["batch", "{W}/seqs", "{W}/o/batch", "--frames-limit", "1", *UP]),
+    ("batch", "tga", ["batch", "{W}/videos", "{W}/o/batch", "--frames-limit", "2", "--lossless", *UP]),
+    ("batch_rerun", "tga", ["batch", "{W}/videos", "{W}/o/batch", "--frames-limit", "2", "--lossless", *UP]),
     ("batch_bad_src", "tga", ["batch", "{W}/nothing", "{W}/o/batch2", *UP]),
     ("help_batch", "tga", ["batch", "--help"]),
     ("ev_json", "tga", ["evaluate", "{W}/clip.mp4", "--max-frames", "2", "--json", "{W}/o/e.json", *UP]),
@@ -220,6 +221,9 @@ def _prepare(work: Path, repo: Path) -> None:
         (work / "seqs" / s).mkdir(parents=True)
         for i, f in enumerate(frames[:4]):
             cv2.imwrite(str(work / "seqs" / s / f"{i:02d}.png"), f[16 if s == "b" else 0 :][:48, :64])
+    (work / "videos" / "sub").mkdir(parents=True)
+    for name in ("a.mp4", "sub/b.mp4"):
+        (work / "videos" / name).write_bytes((work / "clip.mp4").read_bytes())
     (work / "empty").mkdir()
     (work / "train").mkdir()
     rng = np.random.default_rng(1)
@@ -255,6 +259,16 @@ def _normalise(text: str, work: Path, repo: Path) -> str:
         text = text.replace(old, new)
     text = _NUMBER_TIMING.sub(r"<n>\2", text)
     lines = [ln.rstrip() for ln in text.splitlines() if ln.strip() and "<progress>" not in ln]
+    # measured columns: every number of a benchmark table's rows and of a profile's shares
+    table = False
+    for i, ln in enumerate(lines):
+        if ln.startswith("backend ") and "ms/frame" in ln:
+            table = True
+        elif table and re.match(r"^(auto:)?[a-z]+[a-z0-9:_ ]*\s{2}", ln):
+            lines[i] = re.sub(r"\d+(?:\.\d+)?", "<n>", ln)
+        else:
+            table = False
+        lines[i] = re.sub(r"\d+(?:\.\d+)? %$", "<n> %", lines[i])
     # TensorFlow/absl start-up chatter is not the program's output
     lines = [ln for ln in lines if not re.match(r"^(WARNING: All log messages|I0000|W0000|E0000|\d{4}-\d\d-\d\d )", ln)]
     return "\n".join(lines)
@@ -282,12 +296,17 @@ def _digest(path: Path, work: Path, repo: Path) -> str:
             import av
 
             with av.open(str(path)) as c:
+                stream = c.streams.video[0]
+                # Lossy encoders threaded inside a process running TensorFlow do not give the same bytes
+                # twice (libx264: up to 37/255 apart between two runs of one command), so only lossless
+                # outputs are compared by their pixels; lossy ones by frame count, size and timestamps.
+                lossless = stream.codec_context.name in ("ffv1", "png", "rawvideo")
                 n = 0
-                for frame in c.decode(video=0):
-                    h.update(frame.to_ndarray(format="rgb24").tobytes())
-                    h.update(str(frame.pts).encode())
+                for frame in c.decode(stream):
+                    h.update(frame.to_ndarray(format="rgb24").tobytes() if lossless else b"")
+                    h.update(f"{frame.pts} {frame.width}x{frame.height}".encode())
                     n += 1
-            return f"video:{n}:" + h.hexdigest()[:16]
+            return f"video:{stream.codec_context.name}:{n}:" + h.hexdigest()[:16]
         if suffix == ".keras":
             with zipfile.ZipFile(path) as z:
                 cfg = json.loads(z.read("config.json"))
@@ -303,10 +322,10 @@ def _digest(path: Path, work: Path, repo: Path) -> str:
         if suffix == ".onnx":  # the graph and weights; tf2onnx's node names carry scratch ids
             import onnx
 
-            m = onnx.load(str(path))
-            h.update(str([(n.op_type, list(n.attribute)) for n in m.graph.node]).encode())
-            for t in m.graph.initializer:
-                h.update(t.raw_data)
+            m = onnx.load(str(path))  # tf2onnx's node order changes between runs: compared as sets
+            h.update(str(sorted(str((n.op_type, list(n.attribute))) for n in m.graph.node)).encode())
+            for raw in sorted(hashlib.sha256(t.raw_data).hexdigest() for t in m.graph.initializer):
+                h.update(raw.encode())
             h.update(str(sorted((p.key, p.value) for p in m.metadata_props)).encode())
             return "onnx:" + h.hexdigest()[:16]
         if suffix in (".csv", ".md", ".txt", ".svg"):
@@ -314,7 +333,8 @@ def _digest(path: Path, work: Path, repo: Path) -> str:
             if suffix == ".csv":
                 text = "\n".join(",".join(r.split(",")[:1] + r.split(",")[2:]) for r in text.splitlines())
             if suffix == ".svg":
-                text = re.sub(r"<dc:date>.*?</dc:date>|id=\"[^\"]+\"|#[0-9a-f]{12,}", "", text)
+                # matplotlib's element ids are random per run (svg.hashsalt unset)
+                text = re.sub(r"<dc:date>.*?</dc:date>|id=\"[^\"]+\"|#[a-z]?[0-9a-f]{10,}", "", text)
             return "text:" + hashlib.sha256(text.encode()).hexdigest()[:16]
     except Exception as e:  # noqa: BLE001 - an unreadable output is itself a fact to compare
         return f"unreadable:{type(e).__name__}"

@@ -82,7 +82,7 @@ class TrainConfig:
     def from_dict(cls, data: dict, base: str = ".") -> "TrainConfig":
         """A validated config with its paths resolved against ``base`` (``ValueError`` if bad)."""
         cfg = cls.parse(data)
-        cfg._resolve(base)
+        cfg.resolve_paths(base)
         cfg.validate()
         return cfg
 
@@ -100,7 +100,9 @@ class TrainConfig:
             _check_type(name, value, getattr(defaults, name), fields[name].type)
         return cls(**data)
 
-    def _resolve(self, base: str) -> None:
+    def resolve_paths(self, base: str) -> None:
+        """Join every relative path field to the folder ``base`` (absolute ones stay as they are)."""
+
         def r(p: str | None) -> str | None:
             return p if p is None or os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
 

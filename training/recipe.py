@@ -12,10 +12,12 @@ A recipe (``training/configs/<model>/recipe.json``) is the whole chain that made
 
 Each stage's model is ``OUTPUT/<name>/model/model.keras``; the last one is copied to
 ``OUTPUT/model.keras``. ``OUTPUT/configs/<name>.json`` records the config each stage ran: the stage's
-config as written (its paths relative to the stage config's folder, where they are resolved), with
-``init_from`` (the model of stage ``init``) and the ``--set`` values. The command is resumable: run it
-again after an interruption and finished stages are skipped, the interrupted one continues from its
-run folder (``training.run``'s state).
+config with ``init_from`` (the model of stage ``init``) and the ``--set`` values, every path relative
+to ``OUTPUT/configs`` (so the file holds no machine paths and ``python -m training.run --config
+OUTPUT/configs/<name>.json`` runs it as it is). The command is resumable: run it again after an
+interruption and finished stages are skipped, the interrupted one continues from its run folder
+(``training.run``'s state). A stage recorded with other paths that name the same files (absolute
+ones, as older versions wrote) continues as recorded.
 
 ``--set KEY=VALUE`` (JSON value, repeatable) overrides a field of every stage's config, e.g. a short
 form of the chain: ``--set epochs=1 --set steps_per_epoch=2``. Path values given this way are relative
@@ -108,21 +110,55 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def stage_config(stage: Stage, init_model: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The stage's config as written (paths relative to its folder), ``init_from`` set from the chain
-    (an absolute path) and ``overrides`` applied (paths made absolute by :func:`parse_overrides`)."""
+def stage_config(stage: Stage, init_model: str | None, overrides: dict[str, Any], folder: str) -> dict[str, Any]:
+    """The stage's config, ``init_from`` set from the chain and ``overrides`` applied (paths made
+    absolute by :func:`parse_overrides`), every path relative to ``folder`` (``OUTPUT/configs``, where
+    it is written and resolved): the stage config's own paths are relative to its file."""
     raw = read_config_file(stage.config)
     if not isinstance(raw, dict):
         raise ValueError(f"{stage.config}: a training config is a JSON object, got {type(raw).__name__}")
+    raw = _rebased(raw, os.path.dirname(os.path.abspath(stage.config)), folder)
     if init_model is not None:
-        raw["init_from"] = init_model
-    raw.update(overrides)
+        raw["init_from"] = os.path.relpath(init_model, folder)
+    raw.update(_rebased(overrides, os.getcwd(), folder))
     return raw
 
 
-def stage_train_config(stage: Stage, raw: dict[str, Any]) -> TrainConfig:
-    """``raw`` (:func:`stage_config`) validated, its paths resolved against the stage config's folder."""
-    return TrainConfig.from_dict(raw, base=os.path.dirname(stage.config))
+def _rebased(raw: dict[str, Any], base: str, folder: str) -> dict[str, Any]:
+    """``raw`` with its path fields (relative to ``base``, or absolute) made relative to ``folder``."""
+
+    def rel(path: Any) -> Any:
+        if not isinstance(path, str):
+            return path  # not a path: TrainConfig's checks name the field
+        return os.path.relpath(os.path.normpath(os.path.join(base, path)), folder)
+
+    out = dict(raw)
+    for name in _PATH_FIELDS:
+        if out.get(name) is not None:
+            out[name] = rel(out[name])
+    for name in _PATH_LIST_FIELDS:
+        if isinstance(out.get(name), list):
+            out[name] = [rel(p) for p in out[name]]
+    return out
+
+
+def stage_train_config(raw: dict[str, Any], folder: str) -> TrainConfig:
+    """``raw`` (:func:`stage_config`) validated, its paths resolved against ``folder``."""
+    return TrainConfig.from_dict(raw, base=folder)
+
+
+def same_run(recorded: Any, raw: dict[str, Any], folder: str) -> bool:
+    """Whether a stage's recorded config (``OUTPUT/configs/<name>.json``) computes what ``raw`` does:
+    the same fields, the paths naming the same files once resolved against ``folder``."""
+    if recorded == raw:
+        return True
+    try:
+        a, b = TrainConfig.parse(recorded), TrainConfig.parse(raw)
+    except ValueError:
+        return False
+    a.resolve_paths(folder)
+    b.resolve_paths(folder)
+    return a.to_dict() == b.to_dict()
 
 
 def stage_model(output: str, name: str) -> str:
@@ -153,17 +189,21 @@ def run_recipe(
                 rc = tools.main([tool, folder])
                 if rc:
                     raise RuntimeError(f"python -m training.tools {tool} {folder} failed (exit {rc})")
-    os.makedirs(os.path.join(output, "configs"), exist_ok=True)
+    configs = os.path.join(output, "configs")
+    os.makedirs(configs, exist_ok=True)
     for i, stage in enumerate(chain, 1):
         model_path = stage_model(output, stage.name)
         init_model = None if stage.init is None else stage_model(output, stage.init)
-        raw = stage_config(stage, init_model, overrides)
-        config_path = os.path.join(output, "configs", f"{stage.name}.json")
-        if os.path.isfile(config_path) and read_config_file(config_path) != raw:
-            raise ValueError(
-                f"{output}: stage {stage.name} was run with another config ({config_path}; other --set values "
-                "or an edited recipe): use another --output"
-            )
+        raw = stage_config(stage, init_model, overrides, configs)
+        config_path = os.path.join(configs, f"{stage.name}.json")
+        if os.path.isfile(config_path):
+            recorded = read_config_file(config_path)
+            if not same_run(recorded, raw, configs):
+                raise ValueError(
+                    f"{output}: stage {stage.name} was run with another config ({config_path}; other --set values "
+                    "or an edited recipe): use another --output"
+                )
+            raw = recorded  # continued as it began (its run folder holds this config)
         if os.path.isfile(model_path):
             print(f"{PROG}: stage {i}/{len(chain)} {stage.name}: done ({model_path})", flush=True)
             continue
@@ -171,7 +211,7 @@ def run_recipe(
             f.write(json.dumps(raw, indent=2) + "\n")
         print(f"{PROG}: stage {i}/{len(chain)} {stage.name} (from {init_model or 'scratch'})", flush=True)
         run_dir = os.path.join(output, stage.name)
-        cfg = stage_train_config(stage, raw)
+        cfg = stage_train_config(raw, configs)
         stop = None if stage.stop_after_epochs is None else min(stage.stop_after_epochs, cfg.epochs)
         train(cfg, run_dir, epochs=stop, verbose=verbose, raw=raw)
         weight = stage.average_with_init

@@ -12,10 +12,21 @@ import pytest
 from tests.helpers.paths import REPO
 from tga_keras.data.fakes import random_frames, write_video
 from training.config import TrainConfig
-from training.recipe import DEFAULT_RECIPE, Recipe, main, parse_overrides, stage_config, stage_train_config
+from training.recipe import (
+    DEFAULT_RECIPE,
+    Recipe,
+    main,
+    parse_overrides,
+    same_run,
+    stage_config,
+    stage_train_config,
+)
+
+PATH_FIELDS = ("train_videos", "val_videos", "train_stills", "val_stills", "init_from")
 
 
-def test_shipped_recipe_chains_every_stage_from_scratch():
+def test_shipped_recipe_chains_every_stage_from_scratch(tmp_path):
+    folder = str(tmp_path / "runs" / "configs")  # OUTPUT/configs
     recipe = Recipe.from_file(DEFAULT_RECIPE)
     assert recipe.model == "tga_small_bd_x4"
     assert recipe.stages[0].init is None  # from scratch
@@ -23,18 +34,28 @@ def test_shipped_recipe_chains_every_stage_from_scratch():
     for earlier, stage in zip(recipe.stages, recipe.stages[1:], strict=False):
         assert stage.init == earlier.name  # each stage fine-tunes the one before
     assert len(set(names)) == len(names)
+    init_model = str(tmp_path / "runs" / "earlier" / "model" / "model.keras")
     for stage in recipe.stages:
-        raw = stage_config(stage, "/init.keras" if stage.init else None, {})
-        init = {"init_from": "/init.keras"} if stage.init else {}
-        assert raw == {**json.loads(Path(stage.config).read_text()), **init}  # the stage config as written
+        raw = stage_config(stage, init_model if stage.init else None, {}, folder)
+        written = json.loads(Path(stage.config).read_text())
+        assert {k: v for k, v in raw.items() if k not in PATH_FIELDS} == {
+            k: v for k, v in written.items() if k not in PATH_FIELDS
+        }  # the stage config's own fields
         cfg = TrainConfig.parse(raw)  # field types checked; the data need not exist here
         cfg.model_config()  # a valid model
         assert ("init_from" in raw) == (stage.init is not None)
-        # the paths stay as written (no machine paths in OUTPUT/configs), relative to the stage config's folder
-        for p in cfg.train_videos + ([cfg.train_stills] if cfg.train_stills else []):
+        # no machine paths in OUTPUT/configs: every path is relative to it and names the stage's own files
+        paths = cfg.train_videos + cfg.val_videos + [p for p in (cfg.train_stills, cfg.val_stills) if p]
+        assert paths
+        for p, mine in zip(paths, written.get("train_videos", []) + written.get("val_videos", []), strict=False):
             assert not os.path.isabs(p)
-            resolved = os.path.normpath(os.path.join(os.path.dirname(stage.config), p))
-            assert resolved.startswith(str(REPO / "data") + os.sep)  # the folders the prepare steps write
+            assert os.path.normpath(os.path.join(folder, p)) == os.path.normpath(
+                os.path.join(os.path.dirname(stage.config), mine)
+            )
+        for p in cfg.train_videos + [cfg.train_stills] if cfg.train_stills else cfg.train_videos:
+            assert os.path.normpath(os.path.join(folder, p)).startswith(str(REPO / "data") + os.sep)  # prepared
+        if stage.init:
+            assert raw["init_from"] == os.path.join("..", "earlier", "model", "model.keras")
 
 
 def test_stage_paths_resolve_against_the_stage_config(tmp_path):
@@ -46,10 +67,22 @@ def test_stage_paths_resolve_against_the_stage_config(tmp_path):
     folder.mkdir()
     write_tiny_videos(folder)
     stage = Stage("a", str(write_tiny_config(folder)))
-    raw = stage_config(stage, None, parse_overrides(["epochs=1"]))
-    assert raw["train_videos"] == ["train.avi"] and raw["epochs"] == 1
-    cfg = stage_train_config(stage, raw)
+    out = tmp_path / "runs" / "configs"
+    raw = stage_config(stage, None, parse_overrides(["epochs=1"]), str(out))
+    assert raw["train_videos"] == [os.path.join("..", "..", "configs", "train.avi")] and raw["epochs"] == 1
+    cfg = stage_train_config(raw, str(out))
     assert cfg.train_videos == [str(folder / "train.avi")] and cfg.val_videos == [str(folder / "val.avi")]
+    # the recorded file runs as it is: `training.run --config OUTPUT/configs/a.json` resolves against its folder
+    out.mkdir(parents=True)
+    (out / "a.json").write_text(json.dumps(raw))
+    again = TrainConfig.from_dict(json.loads((out / "a.json").read_text()), base=str(out))
+    assert again.to_dict() == cfg.to_dict()
+    # a stage recorded with absolute paths (as older versions wrote) is the same run; other files are not
+    absolute = {**raw, "train_videos": [str(folder / "train.avi")], "val_videos": [str(folder / "val.avi")]}
+    assert same_run(absolute, raw, str(out))
+    assert not same_run({**absolute, "val_videos": [str(folder / "train.avi")]}, raw, str(out))
+    assert not same_run({**raw, "epochs": 2}, raw, str(out))
+    assert not same_run({"epochs": "x"}, raw, str(out))
 
 
 def test_recipe_exit_codes_debug_and_ctrl_c(tmp_path, capsys, monkeypatch):
@@ -128,7 +161,8 @@ def test_tiny_form_of_the_whole_chain_runs_and_resumes(tmp_path, capsys, monkeyp
         assert (out / stage.name / "model" / "model.keras").is_file()
         cfg = json.loads((out / "configs" / f"{stage.name}.json").read_text())
         if stage.init:
-            assert cfg["init_from"] == str(out / stage.init / "model" / "model.keras")
+            init = os.path.normpath(out / "configs" / cfg["init_from"])
+            assert init == str(out / stage.init / "model" / "model.keras")
         written = json.loads(Path(stage.config).read_text())
         for key in ("stills_motion", "train_stills_weight"):  # the stage's own fields, as written there
             assert cfg.get(key) == written.get(key)

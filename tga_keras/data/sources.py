@@ -178,14 +178,14 @@ class VideoSequence(Sequence):
 
     def _read(self, indices, *, key, box):
         if self.frames is not None:
-            out = _unpacked(self.frames[indices])
+            out = self.frames[indices]
         else:
             lo, hi = min(indices), max(indices)
             span = read_video(self.path, lo, hi - lo + 1)
             if span.shape[1:3] != self.size:
                 raise DatasetError(f"video {self.path}: frames {lo}..{hi} are {span.shape[1:3]}, expected {self.size}")
             out = span[[i - lo for i in indices]]
-        return u8_to_float(_crop(out, box))
+        return u8_to_float(_unpacked(_crop(out, box)))
 
     def iter_frames(self, *, key: int = 0):
         if self.frames is not None:
@@ -208,8 +208,14 @@ def _packed(frames: np.ndarray) -> np.ndarray:
     PyAV reader), else unchanged; uint8 frames unchanged."""
     if frames.dtype != np.float32:
         return frames
-    packed = np.rint(frames * np.float32(65535.0)).clip(0, 65535).astype(np.uint16)
-    return packed if np.array_equal(_unpacked(packed), frames) else frames
+    packed = np.empty(frames.shape, np.uint16)
+    for i, frame in enumerate(frames):  # frame by frame: no full-size temporaries beside the decoded frames
+        values = np.rint(frame * np.float32(65535.0))
+        np.clip(values, 0, 65535, out=values)
+        packed[i] = values
+        if not np.array_equal(_unpacked(packed[i]), frame):
+            return frames
+    return packed
 
 
 def _unpacked(frames: np.ndarray) -> np.ndarray:

@@ -522,7 +522,7 @@ def _choose(
                 keras = (ms, c, backend, figures)
             if best is None or ms < best[0]:
                 best = (ms, c, backend, figures)
-            del backend  # the runners-up (interpreters, sessions, their arenas) are freed as the loop goes on
+            del backend, kept  # the runners-up (interpreters, sessions, their arenas) are freed as the loop goes on
     finally:
         bar.close()
     if best is not None and keras is not None and best[0] > keras[0] * (1 - MARGIN):

@@ -19,7 +19,7 @@ and ``python -m training.tools``) runs under :func:`tga_keras.cli.main.run_comma
 ``RuntimeUnusableError`` and operating-system errors are one line and exit code 1, ``ArtifactError``
 too; any other exception is a failure inside the program: exit code 1, the message and a hint to
 rerun with ``--debug``, which adds the traceback (of every error); Ctrl-C is exit code 130. Entry
-points that validate with plain ``ValueError`` (the training configs, recipes, ``TF_CONFIG``) turn it
+points that validate with plain ``ValueError`` (the training configs and recipes) turn it
 into a ``UsageError`` at their edge. :func:`first_line` shortens a foreign exception's message for
 such one-line messages.
 

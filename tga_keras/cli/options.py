@@ -40,7 +40,7 @@ def weights_not_found(path: str, what: str = "weights file") -> FileNotFoundErro
 
 
 def weights_argument(value: str) -> str:
-    """``--weights`` as the commands read it (the argparse ``type`` :func:`add_backend_argument` gives it):
+    """``--weights`` as the commands read it (the argparse ``type`` :func:`add_weights_arguments` gives it):
     a shipped model's name (``tga_small_bd_x4``) becomes the path of its file in the checkout, whether
     or not the file is there (a missing one is then reported by the command, saying where it lives);
     anything else (a path, a handle such as ``hf://user/repo``) comes back unchanged. Never raises, so
@@ -130,12 +130,6 @@ def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") ->
         "Keras once, then cached in $TGA_CACHE_DIR or ~/.cache/tga-keras; $TGA_AUTO_BACKEND=keras keeps Keras). "
         "keras, tflite, onnx with a Keras model: that runtime" + note,
     )
-    # every command that takes --weights adds it just before --backend: let it take a shipped model's name
-    for action in parser._actions:
-        if action.dest == "weights" and action.type is None:
-            action.type = weights_argument
-            if action.help:
-                action.help += f"; or a shipped model's name ({_shipped_names()}: its file in the checkout)"
 
 
 def add_weights_arguments(
@@ -143,7 +137,8 @@ def add_weights_arguments(
 ) -> None:
     """``--weights MODEL`` (see :func:`weights_argument`) and then :func:`add_backend_argument`: every command
     that runs a model takes the two together, in that order."""
-    parser.add_argument("--weights", metavar="MODEL", help=help)
+    shipped = f"; or a shipped model's name ({_shipped_names()}: its file in the checkout)"
+    parser.add_argument("--weights", metavar="MODEL", type=weights_argument, help=help + shipped)
     add_backend_argument(parser, extra=extra_backends, note=backend_note)
 
 

@@ -152,6 +152,8 @@ class EvaluationResult:
         scale, frames: the model's upscaling factor and window length.
         backend, precision, config: the runtime's name, its precision (``fp32``, ...) and the model's
             ``TGAConfig`` as a dict (None for a backend without one).
+        protocol, degradation, crop_border, first_frame, max_frames, temporal_ablation: the settings
+            :func:`evaluate` ran with (``crop_border`` as applied: the protocol's default when not given).
         align, alignment_stats: whether windows were aligned, and the neighbours aligned and fallen
             back (``{'neighbours': n, 'fell_back': k}``, :class:`~tga_keras.runtime.upscaler.Upscaler`).
         seconds: wall-clock time of the frames' loop.

@@ -17,6 +17,8 @@ Protocols (BD only):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -107,50 +109,13 @@ def make_eval_dataset(
             raise DatasetError(
                 f"frames of {seq.describe(0)} ({seq.size[0]}x{seq.size[1]}) are smaller than scale {scale}"
             )
-
-    def windows(seq):
-        n = seq.num_frames
-        refs = list(range(n)) if references == "all" else [n // 2]
-        refs = refs[first_reference:][:max_references]  # [:None]: all of them
-        if not refs:
-            return
-        ref_set = set(refs)
-        first_needed = min(window_indices(refs[0], n, frames))
-        lr_cache, hr_cache = {}, {}
-        frames_iter = enumerate(seq.iter_frames(key=key))
-        read = -1
-        for i in refs:
-            idxs = window_indices(i, n, frames)
-            while read < max(idxs):
-                try:
-                    read, hr = next(frames_iter)
-                except StopIteration:
-                    raise DatasetError(f"{seq.describe()} ended after {read + 1} frames; expected {n}") from None
-                if hr.shape[:2] != seq.size:
-                    raise DatasetError(f"frame {seq.describe(read)} is {hr.shape[:2]}, expected {seq.size}")
-                if read < first_needed:
-                    continue  # before every window
-                hr = modcrop(hr, scale)
-                try:
-                    lr_cache[read] = np.asarray(degrade(hr, scale, degradation, protocol), np.float32)
-                except ValueError as exc:
-                    raise DatasetError(f"cannot degrade {seq.describe(read)}: {exc}") from exc
-                if read in ref_set:
-                    hr_cache[read] = hr
-            lr = np.stack([lr_cache[j] for j in idxs])
-            if align:
-                from tga_keras.preprocess.alignment import align as align_window
-
-                lr = align_window(lr, frames // 2)
-            yield lr, hr_cache.pop(i), i
-            for j in [j for j in lr_cache if j < i + 1 - frames // 2]:
-                del lr_cache[j]
+    plan = _WindowPlan(frames, scale, degradation, protocol, references, key, max_references, first_reference, align)
 
     def gen():
         for seq in sequences:
             name = seq.name.encode("utf-8")
             batch = []
-            for item in windows(seq):
+            for item in _sequence_windows(seq, plan):
                 batch.append(item)
                 if batch_size is None:
                     lr, hr, i = item
@@ -172,6 +137,63 @@ def make_eval_dataset(
     if not with_info:
         ds = ds.map(lambda lr, hr, info: (lr, hr))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WindowPlan:
+    """The settings of :func:`make_eval_dataset` that decide which windows a sequence gives, and how."""
+
+    frames: int
+    scale: int
+    degradation: str
+    protocol: str
+    references: str
+    key: int
+    max_references: int | None
+    first_reference: int
+    align: bool
+
+
+def _sequence_windows(seq, plan: _WindowPlan):
+    """``(lr (frames, h, w, 3), hr (H, W, 3), reference index)`` for each reference frame of ``seq``,
+    reading its frames once, in order: each frame is degraded once and kept while a window needs it."""
+    frames, scale = plan.frames, plan.scale
+    n = seq.num_frames
+    refs = list(range(n)) if plan.references == "all" else [n // 2]
+    refs = refs[plan.first_reference :][: plan.max_references]  # [:None]: all of them
+    if not refs:
+        return
+    ref_set = set(refs)
+    first_needed = min(window_indices(refs[0], n, frames))
+    lr_cache, hr_cache = {}, {}
+    frames_iter = enumerate(seq.iter_frames(key=plan.key))
+    read = -1
+    for i in refs:
+        idxs = window_indices(i, n, frames)
+        while read < max(idxs):
+            try:
+                read, hr = next(frames_iter)
+            except StopIteration:
+                raise DatasetError(f"{seq.describe()} ended after {read + 1} frames; expected {n}") from None
+            if hr.shape[:2] != seq.size:
+                raise DatasetError(f"frame {seq.describe(read)} is {hr.shape[:2]}, expected {seq.size}")
+            if read < first_needed:
+                continue  # before every window
+            hr = modcrop(hr, scale)
+            try:
+                lr_cache[read] = np.asarray(degrade(hr, scale, plan.degradation, plan.protocol), np.float32)
+            except ValueError as exc:
+                raise DatasetError(f"cannot degrade {seq.describe(read)}: {exc}") from exc
+            if read in ref_set:
+                hr_cache[read] = hr
+        lr = np.stack([lr_cache[j] for j in idxs])
+        if plan.align:
+            from tga_keras.preprocess.alignment import align as align_window
+
+            lr = align_window(lr, frames // 2)
+        yield lr, hr_cache.pop(i), i
+        for j in [j for j in lr_cache if j < i + 1 - frames // 2]:
+            del lr_cache[j]
 
 
 def _stack(batch, name: bytes, border: int):

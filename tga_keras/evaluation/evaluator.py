@@ -28,8 +28,6 @@ import numpy.typing as npt
 
 from tga_keras.errors import DatasetError, InputError
 
-PROTOCOLS = ("official", "plain")
-DEGRADATIONS = ("bd", "bi")
 MODEL_KEYS = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")
 ABLATION_KEYS = ("static_psnr", "static_ssim", "motion_lr_px")
 
@@ -276,6 +274,8 @@ def evaluate(
     from tqdm import tqdm
 
     from tga_keras.data import make_eval_dataset
+    from tga_keras.data.train_pipeline import DEGRADATIONS
+    from tga_keras.preprocess.degradation import PROTOCOLS
     from tga_keras.runtime.backends import as_backend
     from tga_keras.runtime.upscaler import Upscaler
 

@@ -103,7 +103,7 @@ class AtomicSave(keras.callbacks.Callback):
                 self.model.save(tmp)
 
 
-def comparison_strip(lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, scale: int) -> np.ndarray:
+def validation_strip(lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, scale: int) -> np.ndarray:
     """``bicubic | TGA | ground truth`` side by side, float32 ``(H, 3W, 3)`` in [0, 1], from one
     window's LR frames ``(F, h, w, 3)``, SR ``(H, W, 3)`` and HR ``(H, W, 3)``."""
     from tga_keras.preprocess.resize import imresize
@@ -153,7 +153,7 @@ class TensorBoardPictures(keras.callbacks.Callback):
             lr, hr = self._crop(lr, hr)
             sr, att = self._probe(lr[None], training=False)
             sr, att = np.asarray(sr[0], np.float32), np.asarray(att[0], np.float32)
-            strips.append(comparison_strip(lr, sr, hr, self.scale))
+            strips.append(validation_strip(lr, sr, hr, self.scale))
             maps.append(attention_strip(att.reshape(att.shape[0], lr.shape[1], lr.shape[2]), enlarge=self.scale))
         with self._writer.as_default():
             tf.summary.image("bicubic | TGA | ground truth", np.stack(strips), step=epoch + 1, max_outputs=len(strips))
@@ -161,4 +161,4 @@ class TensorBoardPictures(keras.callbacks.Callback):
         self._writer.flush()
 
 
-__all__ = ["AtomicSave", "EpochLog", "TensorBoardPictures", "Validation", "attention_strip", "comparison_strip"]
+__all__ = ["AtomicSave", "EpochLog", "TensorBoardPictures", "Validation", "attention_strip", "validation_strip"]

@@ -14,7 +14,7 @@ import pytest
 
 from tga_keras.data.fakes import random_frames
 from tga_keras.data.pans import MANIFEST, MIN_LR_PHASE, draw_velocity, required_size, write_pans
-from tga_keras.data.synthetic import warp_frame
+from tga_keras.data.synthetic import motion_frame
 from tga_keras.io.images import list_images, read_image
 from training.prepare.pans import main
 
@@ -82,9 +82,9 @@ def test_consecutive_frames_differ_by_the_velocity(stills, tmp_path):
         m = int(np.ceil(np.abs(v).max())) + 4  # interior: away from what the shift brings in at the edges
         for t in range(FRAMES - 1):
             # frame t+1 is frame t moved by -v: shifting it back by the velocity gives frame t
-            back = warp_frame(frames[t + 1], -v, 0.0, 1.0)
+            back = motion_frame(frames[t + 1], -v, 0.0, 1.0)
             err = np.abs(back - frames[t])[m:-m, m:-m].mean()
-            wrong = np.abs(warp_frame(frames[t + 1], v, 0.0, 1.0) - frames[t])[m:-m, m:-m].mean()
+            wrong = np.abs(motion_frame(frames[t + 1], v, 0.0, 1.0) - frames[t])[m:-m, m:-m].mean()
             assert err < 1e-2, (name, t, err)
             assert wrong > 3 * err  # the test can tell the direction
 

@@ -11,7 +11,7 @@ import pytest
 from tests.helpers.paths import REPO
 from tga_keras.data import ArraySequence, FrameFolders, SyntheticMotion, VideoFiles, VideoSequence, VimeoSeptuplets
 from tga_keras.data.fakes import random_frames, write_frames, write_video, write_vimeo_tree
-from tga_keras.data.synthetic import warp_frame
+from tga_keras.data.synthetic import motion_frame
 from tga_keras.errors import DatasetFileNotFoundError
 from tga_keras.io.images import image_size, natural_key, read_image
 from tga_keras.io.video import read_video
@@ -173,9 +173,9 @@ def test_synthetic_motion_deterministic_smooth_and_centred():
     assert np.abs(crop - a[[0, 6], 10:42, 20:60]).mean() < 1e-4  # measured 2.5e-5
 
 
-def test_warp_frame_pure_translation():
+def test_motion_frame_pure_translation():
     img = random_frames(1, 40, 40, seed=5)[0].astype(np.float32) / 255
-    out = warp_frame(img, (2.0, -1.0), 0.0, 1.0, interpolation=cv2.INTER_LINEAR)
+    out = motion_frame(img, (2.0, -1.0), 0.0, 1.0, interpolation=cv2.INTER_LINEAR)
     # frame(p) = image(p + d): integer shifts move content exactly
     np.testing.assert_allclose(out[5:30, 5:30], img[4:29, 7:32], atol=1e-5)
 

@@ -194,13 +194,13 @@ def test_keras_metrics_bad_inputs():
 
 @pytest.mark.parametrize("shift", [(0.25, 0.0), (0.3, -0.4), (-0.9, 0.6), (1.5, 0.8)])
 def test_mean_motion_px_measures_a_known_translation(shift):
-    from tga_keras.data.synthetic import warp_frame
+    from tga_keras.data.synthetic import motion_frame
     from tga_keras.evaluation.metrics import mean_motion_px
 
     rng = np.random.default_rng(0)
     texture = cv2.GaussianBlur(rng.random((96, 96, 3)).astype(np.float32), (0, 0), 1.5)
     texture = (texture - texture.min()) / (texture.max() - texture.min())
-    moved = warp_frame(texture, shift, 0.0, 1.0)
+    moved = motion_frame(texture, shift, 0.0, 1.0)
     inner = (slice(16, 80), slice(16, 80))  # away from the reflected border
     got = mean_motion_px(texture[inner], moved[inner])
     assert got == pytest.approx(math.hypot(*shift), rel=0.1, abs=0.06)  # measured: +0.04 at 0.25, +0.05 at 0.5
@@ -221,12 +221,12 @@ def test_mean_motion_px_still_and_bad_input():
 
 
 def test_mean_motion_px_averages_several_frames():
-    from tga_keras.data.synthetic import warp_frame
+    from tga_keras.data.synthetic import motion_frame
     from tga_keras.evaluation.metrics import mean_motion_px
 
     rng = np.random.default_rng(2)
     texture = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 1.5)
-    left, right = warp_frame(texture, (0.5, 0.0), 0.0, 1.0), warp_frame(texture, (-1.0, 0.3), 0.0, 1.0)
+    left, right = motion_frame(texture, (0.5, 0.0), 0.0, 1.0), motion_frame(texture, (-1.0, 0.3), 0.0, 1.0)
     each = [mean_motion_px(texture, left), mean_motion_px(texture, right)]
     assert mean_motion_px(texture, left, right) == pytest.approx(sum(each) / 2, rel=1e-6)
     assert mean_motion_px(texture, texture, right) == pytest.approx(each[1] / 2, rel=1e-6)  # a still one counts 0

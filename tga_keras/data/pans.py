@@ -11,7 +11,7 @@ so frame ``c`` is the crop itself (not resampled), frame ``t + 1`` is frame ``t`
 zoom (``--max-zoom Z > 1``: a per-frame factor ``z`` drawn log-uniformly in ``[1/Z, Z]``), frame
 ``t`` also scales the image about its centre by ``z ** (t - c)`` (sampled at
 ``centre + (p - centre) * z ** (t - c)``, then shifted as above): a camera zooming while it pans. Frames are
-sampled bicubically (:func:`tga_keras.data.synthetic.warp_frame`); every sample stays at
+sampled bicubically (:func:`tga_keras.data.synthetic.motion_frame`); every sample stays at
 least 3 pixels inside the image (the box's travel, ``|v| * c``, and its growth under a zoom are
 accounted for), so no border rule is ever used. Frames are 8-bit.
 
@@ -45,7 +45,7 @@ from typing import Any, Iterable, TextIO
 import cv2
 import numpy as np
 
-from tga_keras.data.synthetic import warp_frame
+from tga_keras.data.synthetic import motion_frame
 from tga_keras.errors import DatasetError, DatasetFileNotFoundError
 from tga_keras.io.images import IMAGE_EXTENSIONS, image_size, list_images, read_image
 
@@ -105,7 +105,7 @@ def pan_frames(image: np.ndarray, velocity, frames: int, box: tuple[int, int], z
     out = np.empty((frames, h, w, 3), np.uint8)
     for t in range(frames):
         z = float(zoom) ** (t - c)
-        f = warp_frame(image, ((t - c) * vx, (t - c) * vy), 0.0, z, (top, left, h, w), cv2.INTER_CUBIC)
+        f = motion_frame(image, ((t - c) * vx, (t - c) * vy), 0.0, z, (top, left, h, w), cv2.INTER_CUBIC)
         out[t] = (np.clip(f, 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
     return out
 

@@ -207,7 +207,7 @@ def _reflect101(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(m < n, m, period - m)
 
 
-def warp_frame(
+def motion_frame(
     image: np.ndarray, shift, angle_deg: float, zoom: float, box=None, interpolation: int = cv2.INTER_CUBIC
 ) -> np.ndarray:
     """One frame of the motion model (module docstring), float32 ``(h, w, 3)``.
@@ -303,7 +303,7 @@ class SyntheticSequence(Sequence):
 
     def _frame(self, img, i, trajectory, objects, box) -> np.ndarray:
         shift, angle, zoom = trajectory
-        out = warp_frame(img, shift[i], angle[i], zoom[i], box, self.interpolation)
+        out = motion_frame(img, shift[i], angle[i], zoom[i], box, self.interpolation)
         top, left = (box[0], box[1]) if box is not None else (0, 0)
         for obj in objects:  # each drawn over its bounding box only
             bounds = object_bounds(obj, i, out.shape[:2])
@@ -311,7 +311,7 @@ class SyntheticSequence(Sequence):
                 continue
             y, x, h, w = bounds
             part = (top + y, left + x, h, w)
-            texture = warp_frame(img, np.add(obj.offset, obj.shift[i]), 0.0, 1.0, part, self.interpolation)
+            texture = motion_frame(img, np.add(obj.offset, obj.shift[i]), 0.0, 1.0, part, self.interpolation)
             mask = object_mask(obj, i, (h, w), (y, x))
             out[y : y + h, x : x + w] = mask * texture + (1.0 - mask) * out[y : y + h, x : x + w]
         return out
@@ -406,5 +406,5 @@ __all__ = [
     "object_mask",
     "random_objects",
     "random_trajectory",
-    "warp_frame",
+    "motion_frame",
 ]

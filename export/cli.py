@@ -164,13 +164,6 @@ def _precisions(text: str | None, fmt: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _quiet(verbose: bool) -> Any:
-    """Keep the converters' C++ and Python log chatter off the terminal (``--verbose`` shows it)."""
-    from tga_keras.runtime.compile import converter_output
-
-    return converter_output(verbose)
-
-
 def plan(
     fmt: str,
     outdir: str,
@@ -363,6 +356,7 @@ def write_artifacts(
     """Every artifact of the request, the manifest written after each (and on any failure: what was
     kept stays listed); returns why no TensorRT engine could be built here (FORMAT tensorrt), or None."""
     from export import manifest, onnx_model, savedmodel, tensorrt_engine, tflite
+    from tga_keras.runtime.compile import converter_output
 
     formats, precisions = request.formats, request.precisions
 
@@ -371,7 +365,7 @@ def write_artifacts(
 
     missing = None
     try:
-        with _quiet(args.verbose):
+        with converter_output(args.verbose):  # the converters' log chatter off the terminal, unless --verbose
             sm_path = None
             if "savedmodel" in formats:
                 sm_path = savedmodel.export(job, args.savedmodel_version)

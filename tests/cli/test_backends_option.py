@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -167,7 +168,7 @@ def test_benchmark_artifacts_suite(exported, tmp_path, capsys, monkeypatch):
     with open(os.path.join(exported["out"], "manifest.json")) as f:
         manifest = json.load(f)
     # the Keras model in float32 and bfloat16, the default path (auto) exact and fast, then every artifact
-    # in the manifest's order, once each
+    # in the manifest's order, once each, the float32 ONNX also on OpenVINO (where installed)
     default, fast = got[2], got[3]
     assert [r.get("requested") for r in got[:4]] == ["keras", "keras", "auto", "auto"]
     assert default["runtime_choice"]["reason"].startswith(f"{default['backend']} fp32 (")
@@ -175,14 +176,17 @@ def test_benchmark_artifacts_suite(exported, tmp_path, capsys, monkeypatch):
     assert fast["runtime_choice"]["reason"].startswith(f"{fast['backend']} {fast['precision']} (")
     assert fast["psnr_vs_fp32"] is None or fast["psnr_vs_fp32"] >= 45
     assert all(r["gflop_per_s"] > 0 and r["gflop"] == got[0]["gflop"] for r in got), got
-    assert [(r["backend"], r["precision"]) for r in got[:2] + got[4:]] == [("keras", "fp32"), ("keras", "bf16")] + [
-        (e["format"], e["precision"]) for e in manifest["artifacts"]
-    ]
+    openvino = [("openvino", "fp32")] if importlib.util.find_spec("openvino") else []
+    expected = [(e["format"], e["precision"]) for e in manifest["artifacts"]]
+    after_onnx = expected.index(("onnx", "fp32")) + 1
+    expected[after_onnx:after_onnx] = openvino
+    keras_rows = [("keras", "fp32"), ("keras", "bf16")]
+    assert [(r["backend"], r["precision"]) for r in got[:2] + got[4:]] == keras_rows + expected
     rows = {(r["backend"], r["precision"]): r for r in got}
     assert all(r["ms_per_frame"] > 0 and r["peak_rss_mb"] > 0 for r in rows.values())
     # measured max |diff| vs Keras fp32: savedmodel 0, tflite/onnx fp32 9.5e-7 / 8.0e-7; PSNR vs Keras fp32:
     # bf16 61.2 dB, fp16 80.0 (tflite) / 76.3 (onnx), int8-dynamic 49.9, int8 46.3 (bounds ~6 dB under)
-    for key in [("savedmodel", "fp32"), ("tflite", "fp32"), ("onnx", "fp32")]:
+    for key in [("savedmodel", "fp32"), ("tflite", "fp32"), ("onnx", "fp32"), *openvino]:
         assert rows[key]["max_abs_diff_vs_fp32"] <= 1e-5, key
     bounds = {
         ("keras", "bf16"): 55,

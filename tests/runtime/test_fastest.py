@@ -63,7 +63,12 @@ def test_the_exact_choice_is_the_fastest_candidate_that_matches_keras_and_is_cac
     windows = real_windows(model.config.frames, model.config.scale, count=1, start=30)  # frames it was not checked on
     assert compare(sr_of(KerasBackend(model), windows), sr_of(backend, windows))["max_abs_diff"] <= 1e-4
     assert any(n.startswith("first use of this model here") for n in _notes(caplog))
-    chosen_file = {"tflite": "model_fp32.tflite", "onnx": "model_fp32.onnx", "keras": None}[choice.runtime]
+    chosen_file = {
+        "tflite": "model_fp32.tflite",
+        "onnx": "model_fp32.onnx",
+        "openvino": "model_fp32.openvino.onnx",
+        "keras": None,
+    }[choice.runtime]
     files = {n for n in os.listdir(choice.folder) if n.startswith("model_")}
     assert files == ({chosen_file} if chosen_file else set())  # the runners-up are not kept
 
@@ -135,7 +140,7 @@ def test_failing_and_disagreeing_runtimes_are_left_out_and_keras_remains(model, 
         def __call__(self, x):
             return self.inner(x) + 1e-3
 
-    patch_candidates(monkeypatch, crash="tflite fp32", wrap={"onnx fp32": Off})
+    patch_candidates(monkeypatch, crash="tflite fp32", wrap={"onnx fp32": Off, "openvino fp32": Off})
     backend = fastest.choose_backend(model, threads=2, progress=False)
     assert isinstance(backend, KerasBackend) and backend.choice.runtime == "keras"
     notes = _notes(caplog)

@@ -72,7 +72,7 @@ def test_a_failing_runtime_is_recorded_not_raised(monkeypatch):
 
 def test_unknown_runtime_and_percent_of_peak():
     with pytest.raises(InputError, match="unknown runtimes"):
-        practical_peak(TINY_EXPORT_CONFIG, runtimes=("openvino",))
+        practical_peak(TINY_EXPORT_CONFIG, runtimes=("tvm",))
     assert percent_of_peak(50.0, 200.0) == 25.0
     with pytest.raises(ValueError):
         percent_of_peak(50.0, 0.0)

@@ -13,6 +13,7 @@ times are not.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -83,9 +84,9 @@ def add_parser(sub):
         "--peak",
         action="store_true",
         help="also measure this machine's practical peak: the network's dominant convolutions alone, on every "
-        "runtime installed here (tensorflow, tflite, onnx; bf16 where the CPU has it), at --size and --threads; "
-        "every row then gets its %% of the float32 peak (GFLOP/s: the network's FLOPs, counted from its graph, "
-        "over its time)",
+        "runtime installed here (tensorflow, tflite, onnx, openvino; bf16 where the CPU has it), at --size and "
+        "--threads; every row then gets its %% of the float32 peak (GFLOP/s: the network's FLOPs, counted from "
+        "its graph, over its time)",
     )
     p.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)  # rows of a suite: counted once
     from tga_keras.cli import benchmark_segments
@@ -341,6 +342,9 @@ def _suite_rows(args) -> list[tuple[str, list[str]]]:
                 ["--weights", os.path.join(args.artifacts, a["path"]), "--backend", a["format"]],
             )
         )
+        if a.get("format") == "onnx" and a.get("precision") == "fp32" and importlib.util.find_spec("openvino"):
+            path = os.path.join(args.artifacts, a["path"])
+            rows.append(("openvino fp32", ["--weights", path, "--backend", "openvino"]))  # the same file on OpenVINO
     if args.peer:
         rows.append(("peer", ["--weights", args.peer, "--backend", "peer"]))
     return rows
@@ -389,12 +393,12 @@ def _print_table(results: list[dict]) -> None:
     """One line per row: speed, its ratio to the peer, GFLOP/s, % of the peak, PSNR vs float32, memory, size."""
     peer = _peer_ms(results)
     print(
-        f"{'backend':<12} {'precision':<13} {'ms/frame':>9} {'vs peer':>8} {'GFLOP/s':>8} {'% fp32 peak':>11} "
+        f"{'backend':<13} {'precision':<12} {'ms/frame':>9} {'vs peer':>8} {'GFLOP/s':>8} {'% fp32 peak':>11} "
         f"{'PSNR vs fp32':>13} {'peak RSS MB':>12} {'MB on disk':>11}"
     )
     for r in results:
         if "error" in r:
-            print(f"{r['backend']:<12} {r['precision']:<13} FAILED: {r['error']}")
+            print(f"{r['backend']:<13} {r['precision']:<12} FAILED: {r['error']}")
             continue
         speed = f"{peer / r['ms_per_frame']:.2f}x" if peer else "-"
         psnr = r.get("psnr_vs_fp32")
@@ -412,7 +416,7 @@ def _print_table(results: list[dict]) -> None:
         rate = f"{r['gflop_per_s']:.0f}" if r.get("gflop_per_s") else "-"
         share = f"{r['percent_of_fp32_peak']:.0f} %" if r.get("percent_of_fp32_peak") else "-"
         print(
-            f"{_backend_label(r):<12} {r['precision']:<13} {r['ms_per_frame']:>9.0f} {speed:>8} {rate:>8} {share:>11} "
+            f"{_backend_label(r):<13} {r['precision']:<12} {r['ms_per_frame']:>9.0f} {speed:>8} {rate:>8} {share:>11} "
             f"{psnr:>13} {r['peak_rss_mb']:>12.0f} {size:>11}"
         )
     for r in results:

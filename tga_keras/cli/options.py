@@ -117,7 +117,7 @@ MODEL_HELP = (
 
 
 def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") -> None:
-    """``--backend auto|keras|savedmodel|tflite|onnx|tensorrt`` (see :mod:`tga_keras.runtime.backends`)."""
+    """``--backend auto|keras|savedmodel|tflite|onnx|openvino|tensorrt`` (see :mod:`tga_keras.runtime.backends`)."""
     from tga_keras.runtime.backends import BACKENDS
 
     parser.add_argument(
@@ -125,10 +125,11 @@ def add_backend_argument(parser, extra: tuple[str, ...] = (), note: str = "") ->
         choices=("auto",) + BACKENDS + tuple(extra),
         default="auto",
         help="runtime for --weights. auto: an exported artifact runs on its runtime (a folder savedmodel, .tflite, "
-        ".onnx, .engine tensorrt); a Keras model (.keras/.pth/.h5, a preset) on the fastest exact runtime of "
-        "this machine (keras, or the model converted in-process to tflite or onnx: timed and checked against "
-        "Keras once, then cached in $TGA_CACHE_DIR or ~/.cache/tga-keras; $TGA_AUTO_BACKEND=keras keeps Keras). "
-        "keras, tflite, onnx with a Keras model: that runtime" + note,
+        ".onnx onnxruntime, .xml openvino, .engine tensorrt); a Keras model (.keras/.pth/.h5, a preset) on the "
+        "fastest exact runtime of this machine (keras, or the model converted in-process to tflite, onnx or "
+        "openvino: timed and checked against Keras once, then cached in $TGA_CACHE_DIR or ~/.cache/tga-keras; "
+        "$TGA_AUTO_BACKEND=keras keeps Keras). keras, tflite, onnx, openvino with a Keras model: that runtime; "
+        "openvino with an .onnx file: that file on OpenVINO" + note,
     )
 
 

@@ -1,7 +1,8 @@
 """The fastest runtime of this machine for a Keras model, chosen by measurement and cached on disk.
 
 A Keras TGA model can run as it is (TensorFlow/oneDNN), or converted in this process
-(:mod:`tga_keras.runtime.compile`) to TFLite (XNNPACK) or ONNX (onnxruntime). Which is fastest
+(:mod:`tga_keras.runtime.compile`) to TFLite (XNNPACK) or ONNX, run by onnxruntime or by OpenVINO
+(which compiles the whole graph for the CPU; bf16 too where it has bf16 instructions). Which is fastest
 depends on the CPU (AVX2, AVX-512, AMX), the runtime versions and the model, so it is measured,
 never looked up:
 
@@ -21,7 +22,7 @@ fails to build, load or agree is left out with a one-line note; Keras is always 
 measured with Keras the only runtime installed or a GPU at hand (Keras runs). Notes go to the
 ``tga_keras`` logger (warnings); ``tga --verbose`` also shows the choice.
 
-    backend = choose_backend(model, threads=2)      # KerasBackend, TFLiteBackend or ONNXBackend
+    backend = choose_backend(model, threads=2)      # KerasBackend, TFLiteBackend, ONNXBackend, OpenVINOBackend
     backend.choice.reason    # 'keras fp32 (fastest exact: 1.10x tflite fp32, 1.30x onnx fp32; 3323 ms at ...)'
 """
 
@@ -40,6 +41,7 @@ import shutil
 import sys
 import tempfile
 import time
+import weakref
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -128,10 +130,16 @@ def _tflite_int8_dynamic(model: Any) -> bytes:
     return to_tflite_int8_dynamic(model)
 
 
+_ONNX_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its ONNX bytes, during one choice
+
+
 def _onnx_fp32(model: Any) -> bytes:
+    """The float32 ONNX of ``model``, converted once per choice (onnxruntime and OpenVINO run the same file)."""
     from tga_keras.runtime.compile import to_onnx
 
-    return to_onnx(model).SerializeToString()
+    if model not in _ONNX_OF:
+        _ONNX_OF[model] = to_onnx(model).SerializeToString()
+    return _ONNX_OF[model]
 
 
 def _tflite_load(config: Any) -> Callable[[Any, int], Any]:
@@ -152,10 +160,20 @@ def _onnx_load(config: Any) -> Callable[[Any, int], Any]:
     return load
 
 
+def _openvino_load(config: Any, precision: str) -> Callable[[Any, int], Any]:
+    def load(path: Any, threads: int) -> Any:
+        from tga_keras.runtime.backends.openvino import OpenVINOBackend
+
+        return OpenVINOBackend(path, threads=threads, config=config, precision=precision)
+
+    return load
+
+
 CALIBRATION_START = 60  # bundled-clip frames for int8 calibration, apart from the check's frames (0 .. 13)
 CLIP_FRAMES = 120  # frames of the bundled clip
 _TFLITE = (("ai_edge_litert", "ai-edge-litert"),)
 _ONNX = (("tf2onnx", "tf2onnx"), ("onnxruntime", "onnxruntime"))
+_OPENVINO = (("tf2onnx", "tf2onnx"), ("onnx", "onnx"), ("openvino", "openvino"))
 
 
 def candidates(config: Any) -> list[Candidate]:
@@ -165,6 +183,9 @@ def candidates(config: Any) -> list[Candidate]:
         Candidate("keras", "fp32", (), None, None, _keras_fp32),
         Candidate("tflite", "fp32", _TFLITE, "model_fp32.tflite", _tflite_fp32, load_tflite),
         Candidate("onnx", "fp32", _ONNX, "model_fp32.onnx", _onnx_fp32, _onnx_load(config)),
+        Candidate(
+            "openvino", "fp32", _OPENVINO, "model_fp32.openvino.onnx", _onnx_fp32, _openvino_load(config, "fp32")
+        ),
         Candidate("tflite", "int8", _TFLITE, "model_int8.tflite", _tflite_int8, load_tflite, exact=False),
         Candidate(
             "tflite",
@@ -176,10 +197,19 @@ def candidates(config: Any) -> list[Candidate]:
             exact=False,
         ),
         Candidate("keras", "bf16", (), None, None, _keras_bf16, exact=False),
+        Candidate(
+            "openvino",
+            "bf16",
+            _OPENVINO,
+            "model_bf16.openvino.onnx",  # the float32 ONNX, which OpenVINO runs in bf16
+            _onnx_fp32,
+            _openvino_load(config, "bf16"),
+            exact=False,
+        ),
     ]
 
 
-RUNTIMES = ("keras", "tflite", "onnx")
+RUNTIMES = ("keras", "tflite", "onnx", "openvino")
 
 
 def gpu_names() -> list[str]:
@@ -229,7 +259,7 @@ def model_digest(model: Any) -> str:
     return h.hexdigest()
 
 
-CACHE_VERSION = 2  # of the cache's layout and of what the conversions write: a change makes new entries
+CACHE_VERSION = 3  # of the cache's layout and of what the conversions write: a change makes new entries
 _DISTRIBUTIONS = (
     "tga-keras",
     "tensorflow",
@@ -239,6 +269,7 @@ _DISTRIBUTIONS = (
     "onnx",
     "onnxruntime",
     "tf2onnx",
+    "openvino",
 )
 
 
@@ -525,6 +556,7 @@ def _choose(
             del backend, kept  # the runners-up (interpreters, sessions, their arenas) are freed as the loop goes on
     finally:
         bar.close()
+        _ONNX_OF.pop(model, None)
     if best is not None and keras is not None and best[0] > keras[0] * (1 - MARGIN):
         best = keras  # a converted runtime must be clearly faster than the graph it was converted from
     gc.collect()

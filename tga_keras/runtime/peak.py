@@ -7,7 +7,8 @@ alone, on every runtime installed here, with the benchmark's thread count:
 
 - ``tensorflow``: ``tf.nn.conv2d`` in a ``tf.function`` (float32, NHWC; oneDNN);
 - ``tflite``: the same function converted to TFLite, on the LiteRT interpreter (XNNPACK);
-- ``onnx``: a one-node ``Conv`` model (NCHW) on onnxruntime (CPU).
+- ``onnx``: a one-node ``Conv`` model (NCHW) on onnxruntime (CPU);
+- ``openvino``: the same one-node model on OpenVINO (CPU, float32 inference precision).
 
 The fastest of them is the practical peak (:attr:`PeakResult.peak_gflops`), which
 :func:`percent_of_peak` relates a model's GFLOP/s to; ``tga benchmark --peak`` prints both. A
@@ -33,12 +34,13 @@ from tga_keras.errors import InputError, first_line
 from tga_keras.models.config import TGAConfig
 from tga_keras.runtime.machine import BF16_FLAGS, has_bf16, set_tensorflow_threads
 
-RUNTIMES = ("tensorflow", "tflite", "onnx")
+RUNTIMES = ("tensorflow", "tflite", "onnx", "openvino")
 # the Python modules each runtime needs, with their pip names
 _NEEDS = {
     "tensorflow": (("tensorflow", "tensorflow"),),
     "tflite": (("tensorflow", "tensorflow"), ("ai_edge_litert", "ai-edge-litert")),
     "onnx": (("onnx", "onnx"), ("onnxruntime", "onnxruntime")),
+    "openvino": (("onnx", "onnx"), ("openvino", "openvino")),
 }
 MIN_SAMPLE_S = 0.1  # a timed sample repeats the call until it lasts about this long
 MAX_REPEATS = 50
@@ -277,10 +279,24 @@ def _time_onnx(shape: ConvShape, threads: int, runs: int) -> float:
     return _seconds_per_call(lambda: sess.run(None, feed), runs)
 
 
+def _time_openvino(shape: ConvShape, threads: int, runs: int) -> float:
+    from tga_keras.runtime.backends.openvino import openvino_request
+
+    x, k = _arrays(shape)
+    with tempfile.TemporaryDirectory(prefix="tga-peak-") as tmp:
+        path = os.path.join(tmp, f"{shape.name}.onnx")
+        with open(path, "wb") as f:
+            f.write(_onnx_conv(shape, k).SerializeToString())
+        request = openvino_request(path, threads)
+    feed = {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
+    return _seconds_per_call(lambda: request.infer(feed), runs)
+
+
 _TIMERS: dict[str, Callable[[ConvShape, int, int], float]] = {
     "tensorflow": _time_tensorflow,
     "tflite": _time_tflite,
     "onnx": _time_onnx,
+    "openvino": _time_openvino,
 }
 
 

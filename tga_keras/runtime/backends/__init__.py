@@ -17,6 +17,7 @@ savedmodel     folder with ``saved_model.pb``    ``tf.saved_model.load`` (signat
                                                  ``serving_default``)
 tflite         ``.tflite``                       ``ai_edge_litert`` interpreter
 onnx           ``.onnx``                         onnxruntime (CPU, or CUDA where present)
+openvino       ``.xml`` (IR) / ``.onnx`` (named)   OpenVINO (CPU; compiled per input shape)
 tensorrt       ``.engine`` / ``.plan``           TensorRT + cuda-python (NVIDIA GPU)
 =============  ================================  =========================================
 
@@ -64,6 +65,12 @@ def _onnx(path: str, threads: int | None) -> Any:
     return ONNXBackend(path, threads=threads)
 
 
+def _openvino(path: str, threads: int | None) -> Any:
+    from tga_keras.runtime.backends.openvino import OpenVINOBackend
+
+    return OpenVINOBackend(path, threads=threads)
+
+
 def _tensorrt(path: str, threads: int | None) -> Any:
     from tga_keras.runtime.backends.tensorrt import TensorRTBackend
 
@@ -79,6 +86,7 @@ REGISTRY: dict[str, BackendSpec] = {
     "savedmodel": BackendSpec((), _savedmodel, folder=True),
     "tflite": BackendSpec((".tflite",), _tflite),
     "onnx": BackendSpec((".onnx",), _onnx),
+    "openvino": BackendSpec((".xml",), _openvino),
     "tensorrt": BackendSpec((".engine", ".plan", ".trt"), _tensorrt),
 }
 BACKENDS = tuple(REGISTRY)
@@ -97,7 +105,7 @@ def detect_backend(path: str | os.PathLike) -> str:
             return name
     raise InputError(
         f"{path}: cannot tell the model format from the name; use .keras/.pth (Keras), "
-        "a SavedModel folder, .tflite, .onnx or .engine (TensorRT)"
+        "a SavedModel folder, .tflite, .onnx, .xml (OpenVINO IR) or .engine (TensorRT)"
     )
 
 
@@ -123,7 +131,7 @@ def _check_precision(precision: str) -> None:
 def _export_first(backend: str) -> InputError:
     return InputError(
         f"--backend {backend} runs an exported artifact; export the Keras model first "
-        f"(python -m export {backend} MODEL OUTDIR) or use --backend auto, keras, tflite or onnx"
+        f"(python -m export {backend} MODEL OUTDIR) or use --backend auto, keras, tflite, onnx or openvino"
     )
 
 

@@ -490,6 +490,7 @@ def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None
     ``on_frame``: called after each frame written (a progress bar). The segment is written into a
     temporary folder in the work folder and renamed into place: a crash leaves nothing half-done.
     """
+    from tga_keras.jobs.prefetch import prefetched
     from tga_keras.jobs.source import open_source
 
     final = job.segment_dir(index)
@@ -517,7 +518,8 @@ def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None
                 lo = first_frame - options.start
                 names = list(job.names[lo : lo + count])
             source = open_source(job.input, first_frame, count, radius, names=names, stamps=job.stamps)
-            frames = up.upscale_frames(source.counted(), dtype="uint8", first=source.first, count=count)
+            # decoding and inference in a thread, encoding here: the encoder fills the gaps inference leaves
+            frames = prefetched(up.upscale_frames(source.counted(), dtype="uint8", first=source.first, count=count))
             writer = _SegmentWriter(job, tmp, source, index)
             try:
                 for sr in frames:

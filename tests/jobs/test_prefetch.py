@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -70,6 +71,30 @@ def test_a_consumer_that_stops_stops_the_producer_and_closes_it():
     assert not any(t.name == "tga-prefetch" for t in threading.enumerate())
 
 
+def test_closing_stops_the_producer_while_the_error_is_still_held():
+    """As tga upscale's segment loop does: ``contextlib.closing`` stops the thread at once, even while the
+    exception (and the traceback holding the iterator) is still alive."""
+    made = []
+
+    def items():
+        for k in range(1000):
+            made.append(k)
+            yield k
+
+    frames = prefetched(items(), depth=2)
+    try:
+        with contextlib.closing(frames):
+            for x in frames:
+                if x == 3:
+                    raise OSError("disk full")
+    except OSError as held:
+        assert str(held) == "disk full"
+        assert not any(t.name == "tga-prefetch" for t in threading.enumerate())
+        count = len(made)
+        time.sleep(0.2)
+        assert len(made) == count < 10
+
+
 def test_depth_is_checked():
     with pytest.raises(ValueError, match="depth must be at least 1"):
-        list(prefetched([1], depth=0))
+        prefetched([1], depth=0)  # at the call, not at the first item

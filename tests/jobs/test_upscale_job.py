@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from fractions import Fraction
 
 import av
@@ -505,6 +506,31 @@ def test_failure_inside_a_segment_leaves_only_committed_segments(clips, referenc
     assert code == 0, err
     assert "3 frames were committed by an earlier run" in text
     assert_same_frames(out, reference(clip, ".mkv"), ".mkv")
+
+
+def test_a_writer_error_stops_the_inference_thread_before_the_writer_closes(clips, tmp_path, capsys, monkeypatch):
+    """Decoding and inference run in a thread (jobs.prefetch): an error of the encoding side must stop it
+    at once, not when the traceback is freed (in tga batch, the next input's thread would share the model)."""
+    from tga_keras.jobs import upscale_job
+
+    writer = upscale_job._SegmentWriter
+    real_write, real_close = writer.write, writer.close
+    alive_at_close = []
+
+    def write(self, rgb_u8):
+        if self.count == 2:
+            raise OSError(28, "No space left on device")
+        real_write(self, rgb_u8)
+
+    def close(self):
+        alive_at_close.append(any(t.name == "tga-prefetch" for t in threading.enumerate()))
+        real_close(self)
+
+    monkeypatch.setattr(writer, "write", write)
+    monkeypatch.setattr(writer, "close", close)
+    code, _, err = upscale(capsys, clips[".mp4"], tmp_path / "sr.mkv", "--lossless", "--segment-frames", 10)
+    assert code != 0 and "No space left on device" in err  # at frame 2 of 10: the thread has frames left
+    assert alive_at_close == [False]
 
 
 def test_failure_in_the_first_segment_leaves_nothing(clips, tmp_path, capsys, monkeypatch):

@@ -45,6 +45,22 @@ def test_an_exported_onnx_on_openvino_matches_onnxruntime_and_knows_its_config(o
     assert figures["max_abs_diff"] <= 1e-5, figures
 
 
+def test_an_openvino_ir_saved_from_the_onnx_keeps_its_config(onnx_file, export_model, tmp_path):
+    import openvino
+
+    ir = tmp_path / "ir" / "model.xml"
+    # compress_to_fp16 defaults to True: fp16 weights (1e-3 off here), not the same network
+    openvino.save_model(openvino.Core().read_model(onnx_file), str(ir), compress_to_fp16=False)
+    backend = load_backend(str(ir))  # the format from the name
+    assert backend.name == "openvino" and backend.config == load_tga(export_model).config
+    windows = real_windows(backend.frames, backend.scale, count=1)
+    reference = load_backend(onnx_file, "openvino", threads=1)
+    assert compare(sr_of(reference, windows), sr_of(backend, windows))["max_abs_diff"] == 0
+    os.remove(ir.with_suffix(".bin"))
+    with pytest.raises(InputError, match=r"model.xml: not a model OpenVINO reads: .*bin file cannot be found"):
+        load_backend(str(ir))
+
+
 def test_each_input_shape_is_compiled_once_and_the_oldest_are_dropped(onnx_file):
     from tga_keras.runtime.backends.openvino import MAX_SHAPES
 
@@ -81,19 +97,41 @@ def test_openvino_bf16_is_a_fast_candidate_only_where_the_cpu_has_bf16(monkeypat
     assert "openvino bf16" in {c.label for c in fastest.eligible(TINY_EXPORT_CONFIG, "fast")}
 
 
-def test_bad_input(tmp_path, monkeypatch, export_model):
+def test_bad_input(tmp_path, monkeypatch, export_model, onnx_file, capfd):
+    import sys
+
     from tga_keras.runtime.backends.openvino import OpenVINOBackend
 
     junk = tmp_path / "junk.xml"
     junk.write_text("<net>not a model</net>")
     assert detect_backend(str(junk)) == "openvino"
-    with pytest.raises(InputError, match=r"junk.xml: not a model OpenVINO reads"):
+    with pytest.raises(InputError, match=r"junk.xml: not a model OpenVINO reads: Unable to read the model"):
         load_backend(str(junk))
+    assert "GraphDef" not in capfd.readouterr().err  # OpenVINO's TensorFlow front end kept quiet
     with pytest.raises(InputError, match="openvino precision must be one of fp32, bf16"):
         OpenVINOBackend(str(junk), precision="int8")
+    backend = load_backend(onnx_file, "openvino", threads=1)
+    with pytest.raises(InputError, match=r"OpenVINO cannot run it on input \(1, 2, 12, 14, 3\): "):
+        backend(np.zeros((1, 2, 12, 14, 3), np.float32))  # two frames for a 7-frame network
     hide_modules(monkeypatch, "openvino")
     with pytest.raises(InputError, match=r"the openvino backend is not installed here: pip install openvino"):
         fastest.choose_backend(load_tga(export_model), runtime="openvino", progress=False)
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino fails
+    with pytest.raises(InputError, match=r"the openvino backend needs OpenVINO: pip install openvino"):
+        load_backend(onnx_file, "openvino")
+
+
+def test_one_onnx_conversion_serves_onnxruntime_and_openvino(export_model, monkeypatch):
+    import tga_keras.runtime.compile as compile_module
+
+    calls = []
+    real = compile_module.to_onnx
+    monkeypatch.setattr(compile_module, "to_onnx", lambda model: calls.append(1) or real(model))
+    model = load_tga(export_model)
+    backend = fastest.choose_backend(model, threads=1, progress=False)
+    labels = {r["label"] for r in backend.choice.measured if "ms" in r}
+    assert {"onnx fp32", "openvino fp32"} <= labels and len(calls) == 1
+    assert len(fastest._ONNX_OF) == 0  # the bytes are not kept past the choice
 
 
 def test_the_peak_includes_openvino():

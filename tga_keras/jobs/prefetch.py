@@ -8,15 +8,17 @@ while they compute, so a thread lets the encoder's work fill the gaps inference 
         writer.write(sr)
 
 The order is kept; an exception in the producer is raised in the consumer at the item it would have
-come at; a consumer that stops early (an error of its own, Ctrl-C, ``close()``) stops the producer
-before its next item, and ``close()`` waits for it.
+come at. A consumer that stops early closes the iterator (``close()``, or ``contextlib.closing``
+around the loop, so that an error of its own or Ctrl-C closes it at once rather than when its
+traceback is freed): that stops the producer before its next item, waits for the item in the making
+(an inference call is not interrupted: up to one batch's time) and closes ``items``.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from typing import Generator, Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -24,14 +26,21 @@ _END = object()
 
 
 class _Failure:
+    """What the producer raised, carried through the buffer to be raised in the consumer."""
+
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
 
-def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """``items`` in order, produced by a background thread up to ``depth`` items ahead (``depth >= 1``)."""
+def prefetched(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
+    """``items`` in order, produced by a background thread up to ``depth`` items ahead (``depth >= 1``,
+    checked here; the thread starts at the first ``next()``)."""
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
+    return _prefetched(items, depth)
+
+
+def _prefetched(items: Iterable[T], depth: int) -> Generator[T, None, None]:
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -67,7 +76,8 @@ def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        worker.join()
+        if threading.current_thread() is not worker:  # (a generator finalised by the collector runs anywhere)
+            worker.join()
         close = getattr(items, "close", None)
         if close is not None:  # a generator: its finally blocks run here, in the consumer's thread
             close()

@@ -21,6 +21,7 @@ it in order, ``tga batch --ray`` on a cluster's workers; the model is loaded onc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -518,14 +519,16 @@ def run_segment(job: UpscaleJob, index: int, on_frame: Callable[[], None] | None
                 lo = first_frame - options.start
                 names = list(job.names[lo : lo + count])
             source = open_source(job.input, first_frame, count, radius, names=names, stamps=job.stamps)
-            # decoding and inference in a thread, encoding here: the encoder fills the gaps inference leaves
+            # decoding and inference in a thread, encoding here: the encoder fills the gaps inference leaves;
+            # closed before the writer, so that an error here stops the thread before the next segment or job
             frames = prefetched(up.upscale_frames(source.counted(), dtype="uint8", first=source.first, count=count))
             writer = _SegmentWriter(job, tmp, source, index)
             try:
-                for sr in frames:
-                    writer.write(sr)
-                    if on_frame is not None:
-                        on_frame()
+                with contextlib.closing(frames):
+                    for sr in frames:
+                        writer.write(sr)
+                        if on_frame is not None:
+                            on_frame()
             finally:
                 writer.close()
             written, files, notes = writer.count, writer.files, writer.notes

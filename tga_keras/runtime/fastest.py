@@ -397,7 +397,7 @@ def choose_backend(
     with the install hint; given and failing its check: :class:`~tga_keras.errors.RuntimeUnusableError`.
     Where TensorFlow has a GPU, Keras runs (on it) unless ``runtime`` names another; where Keras is
     the only candidate installed, it runs without any measurement. ``threads`` (default
-    :func:`default_threads`) is what TFLite and onnxruntime get; Keras runs with TensorFlow's own
+    :func:`default_threads`) is what TFLite, onnxruntime and OpenVINO get; Keras runs with TensorFlow's own
     setting: by default every core this process may use, which is ``default_threads()`` unless
     ``$OMP_NUM_THREADS`` lowers it (``tga benchmark --threads`` sets both; a library caller sets
     TensorFlow's with ``tf.config.threading.set_intra_op_parallelism_threads``).

@@ -280,14 +280,16 @@ def _time_onnx(shape: ConvShape, threads: int, runs: int) -> float:
 
 
 def _time_openvino(shape: ConvShape, threads: int, runs: int) -> float:
-    from tga_keras.runtime.backends.openvino import openvino_request
+    import openvino
+
+    from tga_keras.runtime.backends.openvino import plugin_settings
 
     x, k = _arrays(shape)
     with tempfile.TemporaryDirectory(prefix="tga-peak-") as tmp:
         path = os.path.join(tmp, f"{shape.name}.onnx")
         with open(path, "wb") as f:
             f.write(_onnx_conv(shape, k).SerializeToString())
-        request = openvino_request(path, threads)
+        request = openvino.Core().compile_model(path, "CPU", plugin_settings(threads)).create_infer_request()
     feed = {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
     return _seconds_per_call(lambda: request.infer(feed), runs)
 

@@ -17,7 +17,7 @@ savedmodel     folder with ``saved_model.pb``    ``tf.saved_model.load`` (signat
                                                  ``serving_default``)
 tflite         ``.tflite``                       ``ai_edge_litert`` interpreter
 onnx           ``.onnx``                         onnxruntime (CPU, or CUDA where present)
-openvino       ``.xml`` (IR) / ``.onnx`` (named)   OpenVINO (CPU; compiled per input shape)
+openvino       ``.xml`` (IR), ``.onnx`` (named)  OpenVINO (CPU; compiled per input shape)
 tensorrt       ``.engine`` / ``.plan``           TensorRT + cuda-python (NVIDIA GPU)
 =============  ================================  =========================================
 
@@ -150,8 +150,8 @@ def backend_for_model(
 
     ``auto`` + ``float32``: the fastest exact runtime of this machine (:mod:`tga_keras.runtime.fastest`:
     measured once, cached; Keras where nothing is faster, or with ``$TGA_AUTO_BACKEND=keras``);
-    ``fast``: the fastest within 45 dB of float32; ``tflite``/``onnx``: the model converted for that
-    runtime (cached, checked against Keras); ``keras``: Keras itself (``bfloat16``: rebuilt for bf16).
+    ``fast``: the fastest within 45 dB of float32; ``tflite``/``onnx``/``openvino``: the model converted
+    for that runtime (cached, checked against Keras); ``keras``: Keras itself (``bfloat16``: rebuilt for bf16).
     """
     from tga_keras.models.loading import with_precision
     from tga_keras.runtime.backends.keras import KerasBackend
@@ -193,8 +193,9 @@ def load_backend(
     :func:`detect_backend`). A Keras model (``.keras``, ``.pth``, ``.h5``; ``path=None`` is an
     untrained ``preset``) goes through :func:`tga_keras.models.loading.load_tga` and
     :func:`backend_for_model`: with ``auto`` it runs on the fastest exact runtime of this machine
-    (``precision='fast'``: the fastest within 45 dB; ``bfloat16``: Keras bf16), with ``tflite`` or
-    ``onnx`` converted for that runtime, with ``keras`` as it is. ``path`` may also name a shipped model
+    (``precision='fast'``: the fastest within 45 dB; ``bfloat16``: Keras bf16), with ``tflite``,
+    ``onnx`` or ``openvino`` converted for that runtime, with ``keras`` as it is; an ``.onnx`` file with
+    ``backend='openvino'`` runs on OpenVINO. ``path`` may also name a shipped model
     (``tga_small_bd_x4``: its file in the checkout) or be a handle Keras loads itself
     (``hf://user/repo``; see :func:`tga_keras.models.presets.resolve_weights`). ``progress``: a bar
     while a runtime is chosen the first time. Raises ``FileNotFoundError`` / ``InputError``.

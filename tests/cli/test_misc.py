@@ -13,6 +13,18 @@ def test_top_level_help_lists_commands(capsys):
         assert cmd in out
 
 
+def test_info_names_the_runtimes_and_the_cpu(capsys):
+    from importlib.metadata import version
+
+    from tga_keras.runtime.machine import cpu_class
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    runtimes = next(line for line in out.splitlines() if line.startswith("runtimes: "))
+    assert f"onnxruntime {version('onnxruntime')}" in runtimes and "openvino " in runtimes
+    assert f"({cpu_class()}: " in out and "preset official" in out
+
+
 def test_benchmark_small_runs(capsys):
     assert main(["benchmark", "--preset", "small", "--size", "12x10", "--runs", "1"]) == 0
     out = capsys.readouterr().out

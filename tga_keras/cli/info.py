@@ -1,4 +1,4 @@
-"""``tga info``: versions, presets with their parameter counts, and the machine TensorFlow sees."""
+"""``tga info``: versions, the runtimes installed, presets with their parameter counts, and the machine."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ def add_parser(sub):
     p = sub.add_parser(
         "info",
         help="show versions, presets and devices",
-        description="Print library versions, the model presets with parameter counts, and devices.",
+        description="Print library versions, the runtimes a Keras model can run on here (the candidates of "
+        "--backend auto), the CPU and its class, the model presets with parameter counts, and devices.",
     )
     p.add_argument("--summary", metavar="PRESET", help="also print model.summary() of a preset")
     return p
+
+
+RUNTIME_DISTRIBUTIONS = ("onnxruntime", "ai-edge-litert", "openvino", "tf2onnx")  # what --backend auto converts to
 
 
 def run(args) -> int:
@@ -21,8 +25,14 @@ def run(args) -> int:
     from tga_keras.models.config import TGAConfig
     from tga_keras.models.model import build_tga
     from tga_keras.models.presets import PRESETS
+    from tga_keras.runtime.fastest import versions
+    from tga_keras.runtime.machine import describe_cpu
 
     print(f"tga-keras {tga_keras.__version__}, keras {keras.__version__}, tensorflow {tf.__version__}")
+    found = versions()
+    runtimes = [f"{dist} {found[dist] or 'not installed'}" for dist in RUNTIME_DISTRIBUTIONS]
+    print("runtimes:", ", ".join(runtimes))
+    print("cpu:", describe_cpu())
     print("devices:", ", ".join(d.name for d in tf.config.list_physical_devices()))
     for name in PRESETS:
         model = build_tga(TGAConfig.preset(name))

@@ -1,4 +1,7 @@
-"""The graph stays exportable: SavedModel and TFLite (no op on tensors above 5-D, no resize op)."""
+"""The graph stays exportable: SavedModel and TFLite (no op on tensors above 5-D, no resize op), and
+its ONNX form is free of avoidable transposes."""
+
+import contextlib
 
 import numpy as np
 import pytest
@@ -38,3 +41,28 @@ def test_savedmodel_and_tflite_match_keras(tmp_path, preset):
     np.testing.assert_allclose(out, want, rtol=0, atol=1e-5)  # measured 8.3e-7 and 1.5e-6
     ops = {d["op_name"] for d in interpreter._get_ops_details()}
     assert not any("RESIZE" in op for op in ops)
+
+
+def test_the_onnx_graph_has_no_transposes_around_its_5d_batch_norms(export_model):
+    """The inter-group block's pre-activation BatchNorms (5-D) become multiply-adds in the ONNX graph
+    (``units.multiply_add_batch_norm``): the same function, without an NCHW transpose pair around each."""
+    pytest.importorskip("tf2onnx")
+    from tga_keras.models.layers import units
+    from tga_keras.models.loading import load_tga
+    from tga_keras.runtime.compile import onnx_of_function, to_onnx
+    from tga_keras.runtime.graph import inference_function
+
+    model = load_tga(export_model)
+    x = tf.random.stateless_uniform((1, model.config.frames, 12, 14, 3), seed=(1, 2))
+    with units.multiply_add_batch_norm():
+        as_multiply_add = model(x, training=False)
+    np.testing.assert_allclose(as_multiply_add, model(x, training=False), atol=1e-6)
+    assert not units._MULTIPLY_ADD_5D  # only inside the context
+
+    def transposes(proto):
+        return sum(node.op_type == "Transpose" for node in proto.graph.node)
+
+    with pytest.MonkeyPatch.context() as mp:  # the conversion as it was: the fused kernel at every rank
+        mp.setattr(units, "multiply_add_batch_norm", lambda: contextlib.nullcontext())
+        fused = onnx_of_function(inference_function(model, "float32"))
+    assert transposes(to_onnx(model)) < transposes(fused)

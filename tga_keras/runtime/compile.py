@@ -102,10 +102,14 @@ def _quiet_converter() -> Iterator[None]:
 
 def onnx_of_function(fn: Any) -> Any:
     """The float32 ``onnx.ModelProto`` (opset :data:`ONNX_OPSET`) of ``fn`` (a ``tf.function`` with an
-    input signature). Needs ``tf2onnx``."""
+    input signature, traced here), its 5-D BatchNorms as multiply-adds
+    (:func:`~tga_keras.models.layers.units.multiply_add_batch_norm`: no transposes around them). Needs
+    ``tf2onnx``."""
     import tf2onnx
 
-    with _without_reshape_optimizer(), _quiet_converter():
+    from tga_keras.models.layers.units import multiply_add_batch_norm
+
+    with _without_reshape_optimizer(), _quiet_converter(), multiply_add_batch_norm():
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=ONNX_OPSET)
     return proto
 

@@ -36,7 +36,8 @@ def inference_function(
     ``input_dtype='float32'``: frames in [0, 1] -> ``sr`` float32 (not clipped, as the model).
     ``input_dtype='uint8'``: frames 0..255 -> ``sr`` uint8, divided by 255 in, clipped and rounded
     half up out (as :func:`to_output`), all in the graph. Used by :class:`KerasBackend` and the
-    exporters (SavedModel signatures, TFLite, ONNX), so every format runs the same graph.
+    exporters (SavedModel signatures, TFLite, ONNX), so every format runs the same graph (the ONNX
+    conversion traces its 5-D BatchNorms as multiply-adds: :func:`tga_keras.runtime.compile.onnx_of_function`).
     ``pin_input_range`` (float32 only) fake-quantizes the input to the 256 levels of [0, 1]: a no-op
     on frames that came from uint8, and it fixes the input range that a full-integer TFLite
     conversion gives the input (scale 1/255, zero point 0: raw pixels in) without touching the

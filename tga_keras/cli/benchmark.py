@@ -13,7 +13,6 @@ times are not.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -314,6 +313,7 @@ def measure(args, h: int, w: int) -> dict:
 def _suite_rows(args) -> list[tuple[str, list[str]]]:
     """(label, benchmark arguments) for every row of ``--artifacts OUTDIR``."""
     from tga_keras.runtime.backends.base import MANIFEST
+    from tga_keras.runtime.fastest import not_installed
 
     path = os.path.join(args.artifacts, MANIFEST)
     try:
@@ -329,6 +329,7 @@ def _suite_rows(args) -> list[tuple[str, list[str]]]:
         rows.append(("keras bf16", ["--weights", source, "--backend", "keras", "--precision", "bfloat16"]))
         rows.append(("auto fp32 (the default)", ["--weights", source, "--backend", "auto"]))
         rows.append(("auto fast", ["--weights", source, "--backend", "auto", "--precision", "fast"]))
+    openvino_here = not not_installed((("openvino", "openvino"),))
     for a in artifacts:
         if a.get("format") == "tensorrt":
             try:
@@ -342,7 +343,7 @@ def _suite_rows(args) -> list[tuple[str, list[str]]]:
                 ["--weights", os.path.join(args.artifacts, a["path"]), "--backend", a["format"]],
             )
         )
-        if a.get("format") == "onnx" and a.get("precision") == "fp32" and importlib.util.find_spec("openvino"):
+        if a.get("format") == "onnx" and a.get("precision") == "fp32" and openvino_here:
             path = os.path.join(args.artifacts, a["path"])
             rows.append(("openvino fp32", ["--weights", path, "--backend", "openvino"]))  # the same file on OpenVINO
     if args.peer:

@@ -14,9 +14,6 @@ def add_parser(sub):
     return p
 
 
-RUNTIME_DISTRIBUTIONS = ("onnxruntime", "ai-edge-litert", "openvino", "tf2onnx")  # what --backend auto converts to
-
-
 def run(args) -> int:
     import keras
     import tensorflow as tf
@@ -25,12 +22,13 @@ def run(args) -> int:
     from tga_keras.models.config import TGAConfig
     from tga_keras.models.model import build_tga
     from tga_keras.models.presets import PRESETS
-    from tga_keras.runtime.fastest import versions
+    from tga_keras.runtime.fastest import candidates, versions
     from tga_keras.runtime.machine import describe_cpu
 
     print(f"tga-keras {tga_keras.__version__}, keras {keras.__version__}, tensorflow {tf.__version__}")
     found = versions()
-    runtimes = [f"{dist} {found[dist] or 'not installed'}" for dist in RUNTIME_DISTRIBUTIONS]
+    needed = dict.fromkeys(pip for c in candidates(None) for _, pip in c.needs)  # what --backend auto converts to
+    runtimes = [f"{dist} {found.get(dist) or 'not installed'}" for dist in needed]
     print("runtimes:", ", ".join(runtimes))
     print("cpu:", describe_cpu())
     print("devices:", ", ".join(d.name for d in tf.config.list_physical_devices()))

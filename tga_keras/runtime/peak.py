@@ -265,18 +265,27 @@ def _onnx_conv(shape: ConvShape, kernel: np.ndarray) -> Any:
     return model
 
 
-def _time_onnx(shape: ConvShape, threads: int, runs: int) -> float:
-    from tga_keras.runtime.backends.onnx import onnx_session
-
+def _time_one_node_conv(shape: ConvShape, runs: int, load: Callable[[str], Callable[[dict], Any]]) -> float:
+    """Seconds per call of :func:`_onnx_conv` of ``shape`` on a runtime: ``load(path)`` opens the ONNX
+    file (written to a temporary folder) and gives ``run(feed)``; the input is fed as NCHW."""
     x, k = _arrays(shape)
-    model = _onnx_conv(shape, k)
     with tempfile.TemporaryDirectory(prefix="tga-peak-") as tmp:
         path = os.path.join(tmp, f"{shape.name}.onnx")
         with open(path, "wb") as f:
-            f.write(model.SerializeToString())
-        sess = onnx_session(path, threads)
+            f.write(_onnx_conv(shape, k).SerializeToString())
+        run = load(path)
     feed = {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
-    return _seconds_per_call(lambda: sess.run(None, feed), runs)
+    return _seconds_per_call(lambda: run(feed), runs)
+
+
+def _time_onnx(shape: ConvShape, threads: int, runs: int) -> float:
+    from tga_keras.runtime.backends.onnx import onnx_session
+
+    def load(path: str) -> Callable[[dict], Any]:
+        session = onnx_session(path, threads)
+        return lambda feed: session.run(None, feed)
+
+    return _time_one_node_conv(shape, runs, load)
 
 
 def _time_openvino(shape: ConvShape, threads: int, runs: int) -> float:
@@ -284,14 +293,10 @@ def _time_openvino(shape: ConvShape, threads: int, runs: int) -> float:
 
     from tga_keras.runtime.backends.openvino import plugin_settings
 
-    x, k = _arrays(shape)
-    with tempfile.TemporaryDirectory(prefix="tga-peak-") as tmp:
-        path = os.path.join(tmp, f"{shape.name}.onnx")
-        with open(path, "wb") as f:
-            f.write(_onnx_conv(shape, k).SerializeToString())
-        request = openvino.Core().compile_model(path, "CPU", plugin_settings(threads)).create_infer_request()
-    feed = {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
-    return _seconds_per_call(lambda: request.infer(feed), runs)
+    def load(path: str) -> Callable[[dict], Any]:
+        return openvino.Core().compile_model(path, "CPU", plugin_settings(threads)).create_infer_request().infer
+
+    return _time_one_node_conv(shape, runs, load)
 
 
 _TIMERS: dict[str, Callable[[ConvShape, int, int], float]] = {
